@@ -1,0 +1,217 @@
+"""`wpfarm` opens the console; `wpfarm <verb>` runs the same collectors headless.
+
+Exit codes: 0 fine (warnings included), 1 bad input or a failed command,
+2 something in the farm is critical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from wpfarm_tui.inventory import Farm, InventoryError, find_farm_file, load_farm
+from wpfarm_tui.status.thresholds import Level, worst
+
+EXIT_OK, EXIT_FAILED, EXIT_CRITICAL = 0, 1, 2
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Level):
+        return value.label
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        level = getattr(value, "level", None)
+        if isinstance(level, Level):
+            out["level"] = level.label
+        return out
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _load(args: argparse.Namespace) -> Farm:
+    return load_farm(find_farm_file(args.farm))
+
+
+# ---------------------------------------------------------------- status
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+_LEVEL_STYLE = {Level.OK: "green", Level.UNKNOWN: "yellow", Level.WARNING: "yellow",
+                Level.CRITICAL: "bold red"}
+
+
+def _print_status(console: Console, snapshots: dict[str, Any], seconds: dict[str, float]) -> None:
+    for pane, snap in snapshots.items():
+        level: Level = snap.level
+        console.print(f"[{_LEVEL_STYLE[level]}]{level.label.upper():8}[/] {pane} "
+                      f"({seconds[pane] * 1000:.0f} ms)")
+        for source in snap.sources:
+            if not source.ok:
+                console.print(f"         [{_LEVEL_STYLE[source.level]}]{source.name}: "
+                              f"{source.state}[/] {source.error or ''}")
+        rows = _rows_of(pane, snap)
+        if rows:
+            table = Table(box=None, padding=(0, 2), show_edge=False)
+            for name in rows[0][1]:
+                table.add_column(name)
+            for row_level, cells in rows:
+                table.add_row(*(_cell(v) for v in cells.values()), style=_LEVEL_STYLE[row_level]
+                              if row_level >= Level.WARNING else None)
+            console.print(table)
+
+
+def _rows_of(pane: str, snap: Any) -> list[tuple[Level, dict[str, Any]]]:
+    """The headline columns of each pane, for the plain-text report."""
+    if pane == "nodes":
+        return ([(n.level, {"node": n.hostname, "role": n.role, "state": n.state,
+                            "availability": n.availability, "leader": n.leader})
+                 for n in snap.nodes]
+                + [(s.level, {"node": f"service {s.name}", "role": s.mode,
+                              "state": f"{s.running}/{s.desired}", "availability": s.image,
+                              "leader": ""}) for s in snap.services])
+    if pane == "sites":
+        return [(s.level, {"site": s.domain, "state": s.state, "http": s.http_status,
+                           "ttfb_ms": s.ttfb_ms, "cache": s.cache, "hit%": s.hit_ratio,
+                           "error": s.error}) for s in snap.sites]
+    if pane == "galera":
+        return [(n.level, {"node": n.name, "status": n.cluster_status, "state": n.local_state,
+                           "size": n.cluster_size, "committed": n.last_committed,
+                           "error": n.error}) for n in snap.nodes]
+    if pane == "caches":
+        return ([(v.level, {"cache": f"varnish {v.name}", "role": "", "hit%": v.hit_ratio,
+                            "memory%": None, "error": v.error}) for v in snap.varnish]
+                + [(r.level, {"cache": f"redis {r.name}", "role": r.role, "hit%": r.hit_ratio,
+                              "memory%": r.memory_pct, "error": r.error}) for r in snap.redis]
+                + [(s.level, {"cache": f"sentinel {s.name}", "role": s.master_address,
+                              "hit%": None, "memory%": None, "error": s.error or s.master_flags})
+                   for s in snap.sentinels])
+    if pane == "bans":
+        return [(Level.OK, {"id": b.id, "value": b.value, "type": b.type, "reason": b.reason,
+                            "expires in": b.expires_in}) for b in snap.bans]
+    if pane == "edge":
+        return [(r.level, {"router": r.name, "rule": r.rule, "service": r.service,
+                           "status": r.status, "error": r.error}) for r in snap.routers]
+    return []
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from wpfarm_tui.status.collectors import build_collectors, refresh_all
+
+    farm = _load(args)
+    result = refresh_all(build_collectors(farm))
+    overall = worst([s.level for s in result.snapshots.values()])
+    if args.json:
+        print(json.dumps({
+            "farm": farm.name, "level": overall.label, "wall_s": round(result.wall_s, 3),
+            "panes": {p: {**_jsonable(s), "poll_s": round(result.seconds[p], 3)}
+                      for p, s in result.snapshots.items()},
+        }, indent=2))
+    else:
+        console = Console()
+        console.print(f"[bold]{farm.name}[/] — {overall.label.upper()} "
+                      f"(refreshed in {result.wall_s * 1000:.0f} ms)")
+        _print_status(console, result.snapshots, result.seconds)
+    return EXIT_CRITICAL if overall == Level.CRITICAL else EXIT_OK
+
+
+# ---------------------------------------------------------------- console
+def cmd_console(args: argparse.Namespace) -> int:
+    from wpfarm_tui.app import run_console
+    from wpfarm_tui.status.collectors import build_collectors
+
+    farm = _load(args)
+    run_console(farm, build_collectors(farm), theme=args.theme)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- lab
+def cmd_lab(args: argparse.Namespace) -> int:
+    from wpfarm_tui.lab import Lab, LabError
+
+    lab = Lab(Path(args.lab_dir) if args.lab_dir else None)
+    try:
+        if args.lab_verb == "up":
+            farm_file = lab.up()
+            if args.json:
+                print(json.dumps({"farm_file": str(farm_file), "components": lab.status()}))
+            else:
+                print(f"lab is up; farm definition: {farm_file}")
+                print(f"open the console: wpfarm --farm {farm_file}")
+        elif args.lab_verb == "down":
+            lab.down()
+            if args.json:
+                print(json.dumps({"components": lab.status()}))
+        else:
+            states = lab.status()
+            if args.json:
+                print(json.dumps({"farm_file": str(lab.farm_file), "components": states}))
+            else:
+                for name, state in states.items():
+                    print(f"{name:16} {state}")
+            return EXIT_OK if all(s == "running" for s in states.values()) else EXIT_FAILED
+    except LabError as exc:
+        print(f"wpfarm lab {args.lab_verb}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- entry point
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wpfarm", description=__doc__.splitlines()[0])
+    parser.add_argument("--farm", metavar="PATH",
+                        help="farm.yaml (default: $WPFARM_FARM, then ~/.config/wpfarm/farm.yaml)")
+    parser.add_argument("--theme", default="wpfarm-dark", choices=("wpfarm-dark", "wpfarm-light"),
+                        help="console colours")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    status = verbs.add_parser("status", help="poll every source once and report")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+
+    lab = verbs.add_parser("lab", help="a local farm of real servers on loopback")
+    lab.add_argument("lab_verb", choices=("up", "down", "status"))
+    lab.add_argument("--lab-dir", metavar="DIR",
+                     help="where the lab keeps its state (default: $WPFARM_LAB_DIR or "
+                          "/var/lib/wpfarm-lab)")
+    lab.add_argument("--json", action="store_true", help="machine-readable output")
+    lab.set_defaults(func=cmd_lab)
+
+    console = verbs.add_parser("console", help="open the console (the default)")
+    console.set_defaults(func=cmd_console)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func = getattr(args, "func", cmd_console)
+    try:
+        return func(args)
+    except InventoryError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

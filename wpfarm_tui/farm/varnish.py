@@ -1,0 +1,41 @@
+"""Varnish: counters from varnishstat, run on the cache node (over SSH) or locally.
+
+varnishstat reads varnishd's shared memory, so it must run where varnishd runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from typing import Any
+
+from wpfarm_tui.farm import ssh
+from wpfarm_tui.inventory import Farm, VarnishInstance
+
+
+def _run(farm: Farm, instance: VarnishInstance, argv: list[str], timeout: float) -> str:
+    if instance.node is None:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        rc, out, err = done.returncode, done.stdout, done.stderr
+    else:
+        node = farm.node(instance.node)
+        assert node is not None  # the inventory checked the name
+        rc, out, err = ssh.run(node, shlex.join(argv), timeout)
+    if rc != 0:
+        message = (err.strip() or out.strip() or f"exit code {rc}").splitlines()[0]
+        raise ConnectionError(f"{argv[0]}: {message}")
+    return out
+
+
+def counters(farm: Farm, instance: VarnishInstance, timeout: float) -> dict[str, int]:
+    """MAIN.* counters by short name (cache_hit, cache_miss, n_object, uptime, ...)."""
+    out = _run(farm, instance, ["varnishstat", "-j", "-n", instance.workdir], timeout)
+    data: dict[str, Any] = json.loads(out)
+    # Varnish 6.5+ nests counters under "counters"; older versions do not.
+    raw = data.get("counters", data)
+    result: dict[str, int] = {}
+    for name, entry in raw.items():
+        if name.startswith("MAIN.") and isinstance(entry, dict) and "value" in entry:
+            result[name.removeprefix("MAIN.")] = int(entry["value"])
+    return result

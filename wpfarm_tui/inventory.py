@@ -1,0 +1,678 @@
+"""The operator's farm.yaml, loaded into typed, frozen objects.
+
+Every problem found is reported at once, each with the file, the line, the
+field's dotted path and the fix, so an operator fixes a file in one pass.
+Unknown keys are errors: a misspelt `timout` must not silently fall back to
+the default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from wpfarm_tui.secrets import SECRET_KINDS, Secret
+from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS, Threshold
+
+ROLES = ("manager", "worker", "db", "cache", "storage", "ops")
+PROFILES = ("production", "small", "lab")
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+# ---------------------------------------------------------------- the model
+@dataclass(frozen=True)
+class SshSettings:
+    user: str = "root"
+    port: int = 22
+    key: Path | None = None  # None: the agent and ~/.ssh/config decide
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    address: str
+    ssh: SshSettings
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True)
+class HostPort:
+    name: str
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class DockerEndpoint:
+    host: str
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class GaleraEndpoint:
+    user: str
+    password: Secret | None
+    nodes: tuple[HostPort, ...]
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class ProxySQLEndpoint:
+    host: str
+    port: int
+    user: str
+    password: Secret | None
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class RedisEndpoint:
+    master_name: str
+    password: Secret | None
+    instances: tuple[HostPort, ...]
+    sentinels: tuple[HostPort, ...]
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class VarnishInstance:
+    name: str
+    workdir: str
+    node: str | None = None  # run varnishstat over SSH on this node; None = locally
+
+
+@dataclass(frozen=True)
+class VarnishEndpoint:
+    instances: tuple[VarnishInstance, ...]
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class TraefikEndpoint:
+    api: str
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class CrowdSecEndpoint:
+    lapi: str
+    bouncer_key: Secret
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    docker: DockerEndpoint | None = None
+    galera: GaleraEndpoint | None = None
+    proxysql: ProxySQLEndpoint | None = None
+    redis: RedisEndpoint | None = None
+    varnish: VarnishEndpoint | None = None
+    traefik: TraefikEndpoint | None = None
+    crowdsec: CrowdSecEndpoint | None = None
+
+
+@dataclass(frozen=True)
+class SitesSettings:
+    edge_url: str | None = None
+    registry: str = "galera"  # galera | none
+    static: tuple[str, ...] = ()  # domains probed in addition to the registry's
+    timeout: float = 5.0
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class RefreshSettings:
+    interval: float = 2.0
+    max_backoff: float = 30.0
+
+
+@dataclass(frozen=True)
+class Farm:
+    name: str
+    domain: str
+    profile: str
+    nodes: tuple[Node, ...]
+    endpoints: Endpoints
+    sites: SitesSettings
+    refresh: RefreshSettings
+    thresholds: Mapping[str, Threshold] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    source: Path | None = None
+
+    def node(self, name: str) -> Node | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+
+# ---------------------------------------------------------------- errors
+@dataclass(frozen=True)
+class Problem:
+    line: int | None
+    field: str
+    message: str
+    fix: str
+
+    def render(self, file: str) -> str:
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {self.field or '(top level)'}: {self.message}. Fix: {self.fix}"
+
+
+class InventoryError(Exception):
+    def __init__(self, file: str, problems: list[Problem]):
+        self.file = file
+        # In file order, so the operator fixes top to bottom.
+        self.problems = sorted(problems, key=lambda p: p.line or 0)
+        lines = [p.render(file) for p in problems]
+        head = f"{file}: {len(problems)} problem(s) in the farm definition"
+        super().__init__(head + "\n  " + "\n  ".join(lines))
+
+
+# ---------------------------------------------------------------- YAML with line numbers
+class _Loc(dict):
+    """A mapping that remembers the line of each of its keys."""
+
+    lines: dict[str, int]
+    line: int
+
+
+class _LocList(list):
+    line: int
+
+
+def _to_python(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out = _Loc()
+        out.lines = {}
+        out.line = node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            key = str(_to_python(key_node))
+            out[key] = _to_python(value_node)
+            out.lines[key] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        seq = _LocList(_to_python(v) for v in node.value)
+        seq.line = node.start_mark.line + 1
+        return seq
+    # Scalars: let PyYAML's safe resolver pick int/float/bool/null/str.
+    return yaml.SafeLoader.construct_object(_SCALAR_LOADER, node, deep=True)
+
+
+_SCALAR_LOADER = yaml.SafeLoader("")
+
+
+# ---------------------------------------------------------------- the reader
+class _Reader:
+    """Walks the parsed YAML, collecting problems instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int | None, path: str, message: str, fix: str) -> None:
+        self.problems.append(Problem(line, path, message, fix))
+
+    def section(
+        self, parent: _Loc, key: str, path: str, known: tuple[str, ...], required: bool = False
+    ) -> _Loc | None:
+        full = f"{path}.{key}" if path else key
+        if key not in parent or parent[key] is None:
+            if required:
+                self.problem(parent.line, full, "is missing", f"add a `{key}:` section")
+            return None
+        value = parent[key]
+        if not isinstance(value, dict):
+            self.problem(parent.lines.get(key), full, "must be a mapping", f"write `{key}:` "
+                         "followed by indented `name: value` lines")
+            return None
+        self.unknown_keys(value, full, known)
+        return value
+
+    def unknown_keys(self, mapping: _Loc, path: str, known: tuple[str, ...]) -> None:
+        for key in mapping:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean `{close[0]}`?" if close else f"allowed: {', '.join(known)}"
+                self.problem(mapping.lines.get(key), f"{path}.{key}" if path else key,
+                             "unknown key", f"remove it or correct it ({hint})")
+
+    def value(
+        self,
+        mapping: _Loc,
+        key: str,
+        path: str,
+        check: Callable[[Any], Any],
+        expected: str,
+        default: Any = None,
+        required: bool = False,
+    ) -> Any:
+        full = f"{path}.{key}" if path else key
+        if key not in mapping or mapping[key] is None:
+            if required:
+                self.problem(mapping.line, full, "is missing", f"add `{key}: <{expected}>`")
+            return default
+        raw = mapping[key]
+        try:
+            return check(raw)
+        except (ValueError, TypeError) as exc:
+            detail = f" ({exc})" if str(exc) else ""
+            self.problem(mapping.lines.get(key), full, f"must be {expected}, got {raw!r}{detail}",
+                         f"set `{key}:` to {expected}")
+            return default
+
+    def items(self, mapping: _Loc, key: str, path: str, required: bool = False) -> list[_Loc]:
+        full = f"{path}.{key}" if path else key
+        raw = mapping.get(key)
+        if raw is None:
+            if required:
+                self.problem(mapping.line, full, "is missing", f"add a `{key}:` list")
+            return []
+        if not isinstance(raw, list):
+            self.problem(mapping.lines.get(key), full, "must be a list",
+                         f"write each entry of `{key}:` on its own `- ` line")
+            return []
+        out = []
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict):
+                self.problem(raw.line + i, f"{full}[{i}]", "must be a mapping",
+                             "write the entry as `{name: ..., host: ..., port: ...}`")
+                continue
+            out.append(item)
+        if required and not raw:
+            self.problem(raw.line, full, "is empty", "list at least one entry")
+        return out
+
+
+# ---------------------------------------------------------------- checks
+def _str(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError("")
+    return v.strip()
+
+
+def _name(v: Any) -> str:
+    s = _str(v)
+    if not _NAME_RE.match(s):
+        raise ValueError("lowercase letters, digits and '-' only, 1-63 characters")
+    return s
+
+
+def _host(v: Any) -> str:
+    s = _str(v)
+    try:
+        ipaddress.ip_address(s)
+        return s
+    except ValueError:
+        if not _HOST_RE.match(s):
+            raise ValueError("not an IP address or host name") from None
+        return s
+
+
+def _domain(v: Any) -> str:
+    s = _host(v).lower()
+    if "." not in s:
+        raise ValueError("a domain needs at least one dot")
+    return s
+
+
+def _port(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
+        raise ValueError("")
+    return v
+
+
+def _positive(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        raise ValueError("")
+    return float(v)
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("")
+    return v
+
+
+def _http_url(v: Any) -> str:
+    s = _str(v).rstrip("/")
+    parsed = urlparse(s)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("")
+    return s
+
+
+def _docker_host(v: Any) -> str:
+    s = _str(v)
+    if not re.match(r"^(unix|tcp|ssh|npipe)://.+", s):
+        raise ValueError("")
+    return s
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        s = _str(v)
+        if s not in options:
+            raise ValueError("")
+        return s
+
+    return check
+
+
+# ---------------------------------------------------------------- sections
+class _FarmParser(_Reader):
+    def secret(self, mapping: _Loc, key: str, path: str, required: bool = False) -> Secret | None:
+        full = f"{path}.{key}"
+        raw = mapping.get(key)
+        if raw is None:
+            if required:
+                self.problem(mapping.line, full, "is missing",
+                             f"add `{key}: {{env: VARIABLE}}` (or file: / docker_secret:)")
+            return None
+        line = mapping.lines.get(key)
+        if isinstance(raw, str):
+            # Never echo the literal back: it is probably the secret itself.
+            self.problem(line, full, "is a literal value; secrets must be references",
+                         f"write `{key}: {{env: VARIABLE}}`, `{{file: /path}}` or "
+                         "`{docker_secret: name}` and keep the value there")
+            return None
+        if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in SECRET_KINDS:
+            self.problem(line, full, "must be one reference", "write `{env: VARIABLE}`, "
+                         "`{file: /path}` or `{docker_secret: name}`")
+            return None
+        kind, ref = next(iter(raw.items()))
+        if not isinstance(ref, str) or not ref.strip():
+            self.problem(line, full, f"the {kind} reference is empty", f"name the {kind}")
+            return None
+        return Secret(kind, ref.strip())
+
+    def host_ports(
+        self, mapping: _Loc, key: str, path: str, required: bool
+    ) -> tuple[HostPort, ...]:
+        out: list[HostPort] = []
+        seen: set[str] = set()
+        for i, item in enumerate(self.items(mapping, key, path, required=required)):
+            p = f"{path}.{key}[{i}]"
+            self.unknown_keys(item, p, ("name", "host", "port"))
+            name = self.value(item, "name", p, _name, "a short name like db1", required=True)
+            host = self.value(item, "host", p, _host, "an IP address or host name", required=True)
+            port = self.value(item, "port", p, _port, "a port number 1-65535", required=True)
+            if name in seen:
+                self.problem(item.lines.get("name"), f"{p}.name", f"duplicate name {name!r}",
+                             "give every entry its own name")
+            seen.add(name)
+            if name and host and port:
+                out.append(HostPort(name, host, port))
+        return tuple(out)
+
+    def nodes(self, doc: _Loc) -> tuple[Node, ...]:
+        out: list[Node] = []
+        names: set[str] = set()
+        for i, item in enumerate(self.items(doc, "nodes", "", required=True)):
+            p = f"nodes[{i}]"
+            self.unknown_keys(item, p, ("name", "address", "ssh", "roles"))
+            name = self.value(item, "name", p, _name, "a node name like mgr1", required=True)
+            address = self.value(item, "address", p, _host, "an IP address or host name",
+                                 required=True)
+            ssh = SshSettings()
+            ssh_map = self.section(item, "ssh", p, ("user", "port", "key"))
+            if ssh_map is not None:
+                key = self.value(ssh_map, "key", f"{p}.ssh", _str, "a path to a private key")
+                ssh = SshSettings(
+                    user=self.value(ssh_map, "user", f"{p}.ssh", _str, "a user name", "root"),
+                    port=self.value(ssh_map, "port", f"{p}.ssh", _port, "a port number", 22),
+                    key=Path(key).expanduser() if key else None,
+                )
+            roles_raw = item.get("roles")
+            roles: set[str] = set()
+            if not isinstance(roles_raw, list) or not roles_raw:
+                self.problem(item.lines.get("roles", item.line), f"{p}.roles",
+                             "must be a non-empty list", f"e.g. `roles: [manager]`; one or more "
+                             f"of {', '.join(ROLES)}")
+            else:
+                for role in roles_raw:
+                    if role not in ROLES:
+                        self.problem(item.lines.get("roles"), f"{p}.roles",
+                                     f"unknown role {role!r}", f"use {', '.join(ROLES)}")
+                    else:
+                        roles.add(role)
+            if name in names:
+                self.problem(item.lines.get("name"), f"{p}.name", f"duplicate node {name!r}",
+                             "node names must be unique")
+            names.add(name)
+            if name and address and roles:
+                out.append(Node(name, address, ssh, frozenset(roles)))
+        return tuple(out)
+
+    def endpoints(self, doc: _Loc, node_names: set[str]) -> Endpoints:
+        known = ("docker", "galera", "proxysql", "redis", "varnish", "traefik", "crowdsec")
+        ep = self.section(doc, "endpoints", "", known, required=True)
+        if ep is None:
+            return Endpoints()
+        P = "endpoints"
+        docker = galera = proxysql = redis = varnish = traefik = crowdsec = None
+
+        if (m := self.section(ep, "docker", P, ("host", "timeout"))) is not None:
+            p = f"{P}.docker"
+            host = self.value(m, "host", p, _docker_host, "unix://, tcp:// or ssh:// URL",
+                              required=True)
+            timeout = self.value(m, "timeout", p, _positive, "seconds > 0", 5.0)
+            if host:
+                docker = DockerEndpoint(host, timeout)
+
+        if (m := self.section(ep, "galera", P, ("user", "password", "timeout", "nodes"))):
+            p = f"{P}.galera"
+            user = self.value(m, "user", p, _str, "a database user", required=True)
+            password = self.secret(m, "password", p)
+            timeout = self.value(m, "timeout", p, _positive, "seconds > 0", 2.0)
+            nodes = self.host_ports(m, "nodes", p, required=True)
+            if user and nodes:
+                galera = GaleraEndpoint(user, password, nodes, timeout)
+
+        if (m := self.section(ep, "proxysql", P, ("host", "port", "user", "password", "timeout"))):
+            p = f"{P}.proxysql"
+            host = self.value(m, "host", p, _host, "an IP address or host name", required=True)
+            port = self.value(m, "port", p, _port, "a port number", 6032)
+            user = self.value(m, "user", p, _str, "the admin user", required=True)
+            password = self.secret(m, "password", p)
+            timeout = self.value(m, "timeout", p, _positive, "seconds > 0", 2.0)
+            if host and user:
+                proxysql = ProxySQLEndpoint(host, port, user, password, timeout)
+
+        known_redis = ("master_name", "password", "timeout", "instances", "sentinels")
+        if (m := self.section(ep, "redis", P, known_redis)) is not None:
+            p = f"{P}.redis"
+            redis = RedisEndpoint(
+                master_name=self.value(m, "master_name", p, _str, "the Sentinel master name",
+                                       "mymaster"),
+                password=self.secret(m, "password", p),
+                instances=self.host_ports(m, "instances", p, required=True),
+                sentinels=self.host_ports(m, "sentinels", p, required=False),
+                timeout=self.value(m, "timeout", p, _positive, "seconds > 0", 2.0),
+            )
+
+        if (m := self.section(ep, "varnish", P, ("timeout", "instances"))) is not None:
+            p = f"{P}.varnish"
+            instances = []
+            for i, item in enumerate(self.items(m, "instances", p, required=True)):
+                ip = f"{p}.instances[{i}]"
+                self.unknown_keys(item, ip, ("name", "workdir", "node"))
+                name = self.value(item, "name", ip, _name, "a short name", required=True)
+                workdir = self.value(item, "workdir", ip, _str, "varnishd's -n directory",
+                                     required=True)
+                node = self.value(item, "node", ip, _name, "a node name")
+                if node and node not in node_names:
+                    self.problem(item.lines.get("node"), f"{ip}.node", f"no node named {node!r}",
+                                 "name a node from `nodes:`, or leave `node` out to run locally")
+                if name and workdir:
+                    instances.append(VarnishInstance(name, workdir, node))
+            varnish = VarnishEndpoint(tuple(instances),
+                                      self.value(m, "timeout", p, _positive, "seconds > 0", 3.0))
+
+        if (m := self.section(ep, "traefik", P, ("api", "timeout"))) is not None:
+            p = f"{P}.traefik"
+            api = self.value(m, "api", p, _http_url, "an http(s):// URL", required=True)
+            if api:
+                traefik = TraefikEndpoint(api, self.value(m, "timeout", p, _positive,
+                                                          "seconds > 0", 2.0))
+
+        if (m := self.section(ep, "crowdsec", P, ("lapi", "bouncer_key", "timeout"))):
+            p = f"{P}.crowdsec"
+            lapi = self.value(m, "lapi", p, _http_url, "an http(s):// URL", required=True)
+            key = self.secret(m, "bouncer_key", p, required=True)
+            timeout = self.value(m, "timeout", p, _positive, "seconds > 0", 2.0)
+            if lapi and key:
+                crowdsec = CrowdSecEndpoint(lapi, key, timeout)
+
+        return Endpoints(docker, galera, proxysql, redis, varnish, traefik, crowdsec)
+
+    def sites(self, doc: _Loc) -> SitesSettings:
+        known = ("edge_url", "registry", "static", "timeout", "verify_tls")
+        m = self.section(doc, "sites", "", known)
+        if m is None:
+            return SitesSettings()
+        static: list[str] = []
+        raw = m.get("static") or []
+        if not isinstance(raw, list):
+            self.problem(m.lines.get("static"), "sites.static", "must be a list of domains",
+                         "write `static: [a.example.com, b.example.com]`")
+        else:
+            for i, d in enumerate(raw):
+                try:
+                    static.append(_domain(d))
+                except ValueError:
+                    self.problem(m.lines.get("static"), f"sites.static[{i}]",
+                                 f"{d!r} is not a domain name", "write a name like www.example.com")
+        return SitesSettings(
+            edge_url=self.value(m, "edge_url", "sites", _http_url, "an http(s):// URL"),
+            registry=self.value(m, "registry", "sites", _choice(("galera", "none")),
+                                "galera or none", "galera"),
+            static=tuple(static),
+            timeout=self.value(m, "timeout", "sites", _positive, "seconds > 0", 5.0),
+            verify_tls=self.value(m, "verify_tls", "sites", _bool, "true or false", True),
+        )
+
+    def refresh(self, doc: _Loc) -> RefreshSettings:
+        m = self.section(doc, "refresh", "", ("interval", "max_backoff"))
+        if m is None:
+            return RefreshSettings()
+        interval = self.value(m, "interval", "refresh", _positive, "seconds > 0", 2.0)
+        if interval < 0.2:
+            self.problem(m.lines.get("interval"), "refresh.interval", "is below 0.2 s",
+                         "poll no faster than every 0.2 s; the farm's servers pay for each poll")
+        max_backoff = self.value(m, "max_backoff", "refresh", _positive, "seconds > 0", 30.0)
+        return RefreshSettings(interval, max(max_backoff, interval))
+
+    def thresholds(self, doc: _Loc) -> dict[str, Threshold]:
+        out = dict(DEFAULT_THRESHOLDS)
+        m = self.section(doc, "thresholds", "", tuple(DEFAULT_THRESHOLDS))
+        if m is None:
+            return out
+        for name, raw in m.items():
+            if name not in DEFAULT_THRESHOLDS:
+                continue  # already reported as unknown
+            p = f"thresholds.{name}"
+            base = DEFAULT_THRESHOLDS[name]
+            if not isinstance(raw, dict):
+                self.problem(m.lines.get(name), p, "must be a mapping",
+                             f"write `{name}: {{warning: N, critical: N}}`")
+                continue
+            self.unknown_keys(raw, p, ("warning", "critical"))
+            warning = self.value(raw, "warning", p, _number, "a number", base.warning)
+            critical = self.value(raw, "critical", p, _number, "a number", base.critical)
+            in_order = warning <= critical if base.higher_is_worse else warning >= critical
+            if not in_order:
+                word = "above" if base.higher_is_worse else "below"
+                self.problem(m.lines.get(name), p, f"critical ({critical}) is not {word} "
+                             f"warning ({warning})", f"make critical {word} or equal to warning")
+                continue
+            out[name] = Threshold(warning, critical, base.higher_is_worse, base.unit)
+        return out
+
+    def farm(self, doc: Any, source: Path | None) -> Farm | None:
+        if not isinstance(doc, dict):
+            self.problem(1, "", "the file is not a YAML mapping",
+                         "start from wpfarm_tui/data/farm.example.yaml")
+            return None
+        known = ("farm", "nodes", "endpoints", "sites", "refresh", "thresholds")
+        self.unknown_keys(doc, "", known)
+        head = self.section(doc, "farm", "", ("name", "domain", "profile"), required=True)
+        name = domain = None
+        profile = "production"
+        if head is not None:
+            name = self.value(head, "name", "farm", _name, "a short farm name", required=True)
+            domain = self.value(head, "domain", "farm", _domain, "a domain like example.com",
+                                required=True)
+            profile = self.value(head, "profile", "farm", _choice(PROFILES),
+                                 " or ".join(PROFILES), "production")
+        nodes = self.nodes(doc)
+        endpoints = self.endpoints(doc, {n.name for n in nodes})
+        sites = self.sites(doc)
+        refresh = self.refresh(doc)
+        thresholds = self.thresholds(doc)
+        if self.problems:
+            return None
+        assert name and domain
+        return Farm(name, domain, profile, nodes, endpoints, sites, refresh, thresholds, source)
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError("")
+    return float(v)
+
+
+# ---------------------------------------------------------------- entry points
+def parse_farm(text: str, source: str = "farm.yaml") -> Farm:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        fix = "check indentation and quoting on that line"
+        bad_yaml = Problem(line, "", f"not valid YAML: {problem}", fix)
+        raise InventoryError(source, [bad_yaml]) from None
+    if root is None:
+        raise InventoryError(source, [Problem(None, "", "the file is empty",
+                                              "start from wpfarm_tui/data/farm.example.yaml")])
+    parser = _FarmParser()
+    farm = parser.farm(_to_python(root), Path(source))
+    if farm is None:
+        raise InventoryError(source, parser.problems)
+    return farm
+
+
+def load_farm(path: Path) -> Farm:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InventoryError(str(path), [Problem(None, "", f"cannot read: {exc.strerror}",
+                                                 "check the path and its permissions")]) from None
+    return parse_farm(text, str(path))
+
+
+def find_farm_file(explicit: str | None = None) -> Path:
+    """--farm PATH, then $WPFARM_FARM, then the XDG config dir."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if env := os.environ.get("WPFARM_FARM"):
+        return Path(env).expanduser()
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    candidate = config_home / "wpfarm" / "farm.yaml"
+    if candidate.exists():
+        return candidate
+    raise InventoryError(str(candidate), [Problem(
+        None, "", "no farm.yaml found",
+        "pass --farm PATH, set WPFARM_FARM, create "
+        f"{candidate} from wpfarm_tui/data/farm.example.yaml, or run `wpfarm lab up`")])

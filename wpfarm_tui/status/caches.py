@@ -1,0 +1,147 @@
+"""Caches pane: Varnish counters, Redis INFO and what each Sentinel believes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from wpfarm_tui.farm import redis as farm_redis
+from wpfarm_tui.farm import varnish as farm_varnish
+from wpfarm_tui.inventory import Farm, HostPort, RedisEndpoint, VarnishInstance
+from wpfarm_tui.status.base import probe
+from wpfarm_tui.status.model import (
+    CachesSnapshot,
+    RedisStats,
+    SentinelView,
+    SourceHealth,
+    VarnishStats,
+)
+from wpfarm_tui.status.thresholds import Level, Threshold, worst
+
+# Below this many lookups a hit ratio says nothing (a fresh cache is all misses).
+MIN_LOOKUPS_FOR_RATIO = 100
+
+
+def ratio(hits: int | None, misses: int | None) -> float | None:
+    if hits is None or misses is None or hits + misses == 0:
+        return None
+    return round(100.0 * hits / (hits + misses), 1)
+
+
+def _ratio_level(hits: int, misses: int, value: float | None, threshold: Threshold) -> Level:
+    if hits + misses < MIN_LOOKUPS_FOR_RATIO:
+        return Level.OK
+    return threshold.level(value)
+
+
+def varnish_stats(name: str, counters: dict[str, int], thresholds: dict[str, Threshold]
+                  ) -> VarnishStats:
+    hits, misses = counters.get("cache_hit", 0), counters.get("cache_miss", 0)
+    hit_ratio = ratio(hits, misses)
+    return VarnishStats(
+        name=name, reachable=True, error=None, hits=hits, misses=misses, hit_ratio=hit_ratio,
+        objects=counters.get("n_object"), uptime_s=counters.get("uptime"),
+        backend_failures=counters.get("backend_fail"),
+        level=_ratio_level(hits, misses, hit_ratio, thresholds["cache_hit_ratio"]),
+    )
+
+
+def redis_stats(node: HostPort, info: dict[str, Any], thresholds: dict[str, Threshold]
+                ) -> RedisStats:
+    hits, misses = int(info.get("keyspace_hits", 0)), int(info.get("keyspace_misses", 0))
+    used, maxmemory = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+    memory_pct = round(100.0 * used / maxmemory, 1) if maxmemory else None
+    hit_ratio = ratio(hits, misses)
+    role = info.get("role")
+    link = info.get("master_link_status") if role == "slave" else None
+    levels = [
+        _ratio_level(hits, misses, hit_ratio, thresholds["cache_hit_ratio"]),
+        thresholds["cache_memory"].level(memory_pct),
+        Level.CRITICAL if link == "down" else Level.OK,
+    ]
+    return RedisStats(
+        name=node.name, address=node.address, reachable=True, error=None, role=role,
+        hits=hits, misses=misses, hit_ratio=hit_ratio, used_memory=used, maxmemory=maxmemory,
+        memory_pct=memory_pct, connected_clients=info.get("connected_clients"),
+        master_link=link, level=worst([lv for lv in levels if lv is not Level.UNKNOWN]),
+    )
+
+
+def sentinel_view(node: HostPort, master: dict[str, Any]) -> SentinelView:
+    flags = str(master.get("flags", ""))
+    level = Level.OK
+    if "o_down" in flags:
+        level = Level.CRITICAL
+    elif "s_down" in flags:
+        level = Level.WARNING
+    return SentinelView(
+        name=node.name, address=node.address, reachable=True, error=None,
+        master_name=master.get("name"),
+        master_address=f"{master.get('ip')}:{master.get('port')}",
+        master_flags=flags, replicas=_opt_int(master.get("num-slaves")),
+        other_sentinels=_opt_int(master.get("num-other-sentinels")),
+        quorum=_opt_int(master.get("quorum")), level=level,
+    )
+
+
+def _opt_int(v: Any) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+class CachesCollector:
+    pane = "caches"
+    title = "Caches"
+
+    def __init__(self, farm: Farm):
+        self.farm = farm
+        self.thresholds = dict(farm.thresholds)
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="caches")
+
+    def _varnish(self, instance: VarnishInstance) -> tuple[VarnishStats, SourceHealth]:
+        endpoint = self.farm.endpoints.varnish
+        assert endpoint is not None
+        counters, health = probe(
+            instance.name,
+            lambda: farm_varnish.counters(self.farm, instance, endpoint.timeout),
+            endpoint.timeout)
+        if counters is None:
+            return VarnishStats(instance.name, False, health.error, level=Level.CRITICAL), health
+        return varnish_stats(instance.name, counters, self.thresholds), health
+
+    def _redis(self, endpoint: RedisEndpoint, node: HostPort) -> tuple[RedisStats, SourceHealth]:
+        info, health = probe(node.name, lambda: farm_redis.info(endpoint, node), endpoint.timeout)
+        if info is None:
+            return RedisStats(node.name, node.address, False, health.error,
+                              level=Level.CRITICAL), health
+        return redis_stats(node, info, self.thresholds), health
+
+    def _sentinel(self, endpoint: RedisEndpoint, node: HostPort
+                  ) -> tuple[SentinelView, SourceHealth]:
+        master, health = probe(node.name, lambda: farm_redis.sentinel_master(endpoint, node),
+                               endpoint.timeout)
+        if master is None:
+            return SentinelView(node.name, node.address, False, health.error,
+                                level=Level.CRITICAL), health
+        return sentinel_view(node, master), health
+
+    def collect(self) -> CachesSnapshot:
+        endpoints = self.farm.endpoints
+        v_jobs = [self._pool.submit(self._varnish, i)
+                  for i in (endpoints.varnish.instances if endpoints.varnish else ())]
+        r_jobs, s_jobs = [], []
+        if endpoints.redis:
+            r_jobs = [self._pool.submit(self._redis, endpoints.redis, n)
+                      for n in endpoints.redis.instances]
+            s_jobs = [self._pool.submit(self._sentinel, endpoints.redis, n)
+                      for n in endpoints.redis.sentinels]
+        varnish = [j.result() for j in v_jobs]
+        redis = [j.result() for j in r_jobs]
+        sentinels = [j.result() for j in s_jobs]
+        sources = tuple(h for _, h in (*varnish, *redis, *sentinels))
+        if not sources:
+            sources = (SourceHealth("caches", "disabled", "no endpoints.varnish or .redis"),)
+        return CachesSnapshot(sources, tuple(v for v, _ in varnish), tuple(r for r, _ in redis),
+                              tuple(s for s, _ in sentinels))

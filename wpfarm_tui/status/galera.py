@@ -1,0 +1,94 @@
+"""Galera pane: every node's wsrep status, read concurrently."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from wpfarm_tui.farm import galera as farm_galera
+from wpfarm_tui.inventory import GaleraEndpoint, HostPort
+from wpfarm_tui.status.base import probe
+from wpfarm_tui.status.model import GaleraNode, GaleraSnapshot, SourceHealth
+from wpfarm_tui.status.thresholds import Level, Threshold, worst
+
+
+def _int(v: str | None) -> int | None:
+    try:
+        return int(v) if v is not None else None
+    except ValueError:
+        return None
+
+
+def _float(v: str | None) -> float | None:
+    try:
+        return float(v) if v is not None else None
+    except ValueError:
+        return None
+
+
+def node_from_status(node: HostPort, status: dict[str, str],
+                     thresholds: dict[str, Threshold]) -> GaleraNode:
+    cluster_status = status.get("wsrep_cluster_status")
+    local_state = status.get("wsrep_local_state_comment")
+    paused = _float(status.get("wsrep_flow_control_paused"))
+    max_conn = _int(status.get("max_connections")) or 0
+    threads = _int(status.get("threads_connected"))
+    conn_pct = round(100.0 * threads / max_conn, 1) if (threads is not None and max_conn) else None
+    levels = [Level.OK]
+    if cluster_status != "Primary":
+        levels.append(Level.CRITICAL)  # a non-Primary node refuses writes
+    if local_state != "Synced":
+        levels.append(Level.WARNING)
+    if status.get("wsrep_ready") != "ON":
+        levels.append(Level.CRITICAL)
+    levels.append(thresholds["galera_flow_control_paused"].level(
+        paused * 100 if paused is not None else None))
+    levels.append(thresholds["db_connections"].level(conn_pct))
+    return GaleraNode(
+        name=node.name, address=node.address, reachable=True, error=None,
+        cluster_status=cluster_status, local_state=local_state,
+        cluster_size=_int(status.get("wsrep_cluster_size")),
+        cluster_state_uuid=status.get("wsrep_cluster_state_uuid"),
+        ready=status.get("wsrep_ready") == "ON",
+        flow_control_paused=paused, recv_queue_avg=_float(status.get("wsrep_local_recv_queue_avg")),
+        last_committed=_int(status.get("wsrep_last_committed")), connections_pct=conn_pct,
+        level=worst([lv for lv in levels if lv is not Level.UNKNOWN]),
+    )
+
+
+class GaleraCollector:
+    pane = "galera"
+    title = "Galera"
+
+    def __init__(self, endpoint: GaleraEndpoint | None, thresholds: dict[str, Threshold]):
+        self.endpoint = endpoint
+        self.thresholds = thresholds
+        workers = len(endpoint.nodes) if endpoint else 1
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="galera")
+
+    def _one(self, node: HostPort) -> tuple[GaleraNode, SourceHealth]:
+        assert self.endpoint is not None
+        endpoint = self.endpoint
+        status, health = probe(node.name, lambda: farm_galera.node_status(endpoint, node),
+                               endpoint.timeout)
+        if status is None:
+            return GaleraNode(node.name, node.address, False, health.error,
+                              level=Level.CRITICAL), health
+        return node_from_status(node, status, self.thresholds), health
+
+    def collect(self) -> GaleraSnapshot:
+        if self.endpoint is None:
+            return GaleraSnapshot((SourceHealth("galera", "disabled", "no endpoints.galera"),))
+        results = list(self._pool.map(self._one, self.endpoint.nodes))
+        nodes = tuple(r[0] for r in results)
+        primary = [n for n in nodes if n.reachable and n.cluster_status == "Primary"]
+        expected = len(self.endpoint.nodes)
+        size = max((n.cluster_size or 0 for n in primary), default=None)
+        status = "Primary" if primary else ("non-Primary" if any(n.reachable for n in nodes)
+                                            else "down")
+        levels = [n.level for n in nodes]
+        if not primary:
+            levels.append(Level.CRITICAL)
+        elif size is not None and size < expected:
+            levels.append(Level.WARNING)
+        return GaleraSnapshot(tuple(r[1] for r in results), nodes, expected, size, status,
+                              worst(levels))
