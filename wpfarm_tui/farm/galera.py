@@ -1,9 +1,13 @@
-"""MariaDB Galera over pymysql: the wsrep status of one node, and small queries."""
+"""MariaDB Galera over pymysql: the wsrep status of each node, and small queries.
+
+Connections are kept between polls (a fresh connection costs 25-35 ms of
+handshake per node); one that fails is dropped and reopened on the next call.
+A `GaleraConnections` is used by one poll at a time, one thread per node.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import contextlib
 from typing import Any
 
 import pymysql
@@ -11,42 +15,55 @@ import pymysql
 from wpfarm_tui.inventory import GaleraEndpoint, HostPort
 
 
-@contextmanager
 def connect(endpoint: GaleraEndpoint, node: HostPort, database: str | None = None
-            ) -> Iterator[pymysql.connections.Connection]:
+            ) -> pymysql.connections.Connection:
     password = endpoint.password.reveal() if endpoint.password else ""
-    conn = pymysql.connect(
+    return pymysql.connect(
         host=node.host, port=node.port, user=endpoint.user, password=password,
         database=database, connect_timeout=endpoint.timeout, read_timeout=endpoint.timeout,
         write_timeout=endpoint.timeout, autocommit=True,
     )
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
-def node_status(endpoint: GaleraEndpoint, node: HostPort) -> dict[str, str]:
-    """wsrep_* status, connection counts and max_connections of one node, as strings."""
-    with connect(endpoint, node) as conn, conn.cursor() as cur:
-        cur.execute("SHOW GLOBAL STATUS WHERE Variable_name LIKE 'wsrep%%' "
-                    "OR Variable_name IN ('Threads_connected', 'Uptime')")
-        status = {str(k).lower(): str(v) for k, v in cur.fetchall()}
-        cur.execute("SELECT @@max_connections")
-        row = cur.fetchone()
-        status["max_connections"] = str(row[0]) if row else "0"
-        return status
+class GaleraConnections:
+    def __init__(self, endpoint: GaleraEndpoint):
+        self.endpoint = endpoint
+        self._open: dict[str, pymysql.connections.Connection] = {}
 
-
-def query(endpoint: GaleraEndpoint, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
-    """Run one read query on the first node that answers (Galera is multi-master)."""
-    last: Exception | None = None
-    for node in endpoint.nodes:
+    def _run(self, node: HostPort, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        conn = self._open.get(node.name)
+        if conn is None:
+            conn = self._open[node.name] = connect(self.endpoint, node)
         try:
-            with connect(endpoint, node) as conn, conn.cursor() as cur:
+            with conn.cursor() as cur:
                 cur.execute(sql, args)
                 return list(cur.fetchall())
-        except pymysql.err.OperationalError as exc:
-            last = exc  # this node is down: try the next one
-    assert last is not None
-    raise last
+        except Exception:
+            self._open.pop(node.name, None)
+            with contextlib.suppress(Exception):  # the connection is already broken
+                conn.close()
+            raise
+
+    def node_status(self, node: HostPort) -> dict[str, str]:
+        """wsrep_* status, connection counts and max_connections of one node, as strings."""
+        rows = self._run(node, "SHOW GLOBAL STATUS WHERE Variable_name LIKE 'wsrep%%' "
+                               "OR Variable_name IN ('Threads_connected', 'Uptime')")
+        status = {str(k).lower(): str(v) for k, v in rows}
+        status["max_connections"] = str(self._run(node, "SELECT @@max_connections")[0][0])
+        return status
+
+    def query(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        """Run one read query on the first node that answers (Galera is multi-master)."""
+        last: Exception | None = None
+        for node in self.endpoint.nodes:
+            try:
+                return self._run(node, sql, args)
+            except pymysql.err.MySQLError as exc:
+                last = exc  # this node is down or not Primary: try the next one
+        assert last is not None
+        raise last
+
+    def close(self) -> None:
+        for conn in self._open.values():
+            conn.close()
+        self._open.clear()

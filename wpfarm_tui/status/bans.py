@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wpfarm_tui.farm import crowdsec as farm_crowdsec
+from wpfarm_tui.farm.crowdsec import CrowdSecClient
 from wpfarm_tui.inventory import CrowdSecEndpoint
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import Ban, BansSnapshot, SourceHealth
@@ -24,13 +24,13 @@ class BansCollector:
 
     def __init__(self, endpoint: CrowdSecEndpoint | None):
         self.endpoint = endpoint
+        self._client = CrowdSecClient(endpoint) if endpoint else None
 
     def collect(self) -> BansSnapshot:
         if self.endpoint is None:
             return BansSnapshot((SourceHealth("crowdsec", "disabled", "no endpoints.crowdsec"),))
-        endpoint = self.endpoint
-        raw, health = probe("crowdsec", lambda: farm_crowdsec.decisions(endpoint),
-                            endpoint.timeout)
+        assert self._client is not None
+        raw, health = probe("crowdsec", self._client.decisions, self.endpoint.timeout)
         if raw is None:
             return BansSnapshot((health,))
         bans = sorted((ban_from_decision(d) for d in raw), key=lambda b: -b.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wpfarm_tui.farm import traefik as farm_traefik
+from wpfarm_tui.farm.traefik import TraefikClient
 from wpfarm_tui.inventory import TraefikEndpoint
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import EdgeSnapshot, Router, SourceHealth
@@ -26,12 +26,13 @@ class EdgeCollector:
 
     def __init__(self, endpoint: TraefikEndpoint | None):
         self.endpoint = endpoint
+        self._client = TraefikClient(endpoint) if endpoint else None
 
     def collect(self) -> EdgeSnapshot:
         if self.endpoint is None:
             return EdgeSnapshot((SourceHealth("traefik", "disabled", "no endpoints.traefik"),))
-        endpoint = self.endpoint
-        raw, health = probe("traefik", lambda: farm_traefik.snapshot(endpoint), endpoint.timeout)
+        assert self._client is not None
+        raw, health = probe("traefik", self._client.snapshot, self.endpoint.timeout)
         if raw is None:
             return EdgeSnapshot((health,))
         services = raw["overview"].get("http", {}).get("services", {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from wpfarm_tui.farm import galera as farm_galera
+from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.inventory import GaleraEndpoint, HostPort
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import GaleraNode, GaleraSnapshot, SourceHealth
@@ -62,14 +62,14 @@ class GaleraCollector:
     def __init__(self, endpoint: GaleraEndpoint | None, thresholds: dict[str, Threshold]):
         self.endpoint = endpoint
         self.thresholds = thresholds
+        self._db = GaleraConnections(endpoint) if endpoint else None
         workers = len(endpoint.nodes) if endpoint else 1
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="galera")
 
     def _one(self, node: HostPort) -> tuple[GaleraNode, SourceHealth]:
-        assert self.endpoint is not None
-        endpoint = self.endpoint
-        status, health = probe(node.name, lambda: farm_galera.node_status(endpoint, node),
-                               endpoint.timeout)
+        assert self.endpoint is not None and self._db is not None
+        db = self._db
+        status, health = probe(node.name, lambda: db.node_status(node), self.endpoint.timeout)
         if status is None:
             return GaleraNode(node.name, node.address, False, health.error,
                               level=Level.CRITICAL), health

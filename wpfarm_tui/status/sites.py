@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from wpfarm_tui.farm import galera as farm_galera
 from wpfarm_tui.farm import http as farm_http
+from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import SiteRow, SitesSnapshot, SourceHealth
@@ -54,16 +54,17 @@ class SitesCollector:
         self._rows: dict[str, SiteRow] = {}
         self._history: dict[str, deque[bool]] = {}
         self._cursor = 0
+        galera = farm.endpoints.galera
+        self._db = GaleraConnections(galera) if galera else None
         self._client = httpx.Client(timeout=self.settings.timeout, verify=self.settings.verify_tls,
                                     follow_redirects=False,
                                     limits=httpx.Limits(max_connections=CONCURRENT_PROBES))
         self._pool = ThreadPoolExecutor(max_workers=CONCURRENT_PROBES, thread_name_prefix="probe")
 
     def _registry(self) -> dict[str, str]:
-        endpoint = self.farm.endpoints.galera
-        if endpoint is None:
+        if self._db is None:
             raise ConnectionError("sites.registry is galera but endpoints.galera is missing")
-        rows = farm_galera.query(endpoint, "SELECT domain, state FROM wpfarm.sites")
+        rows = self._db.query("SELECT domain, state FROM wpfarm.sites")
         return {str(d): str(s) for d, s in rows}
 
     def _probe(self, domain: str) -> SiteRow:
