@@ -1,0 +1,497 @@
+"""Render the farm's definition (Swarm stacks, configs, image sources) from a `Farm`.
+
+Templates live in `templates/` and use `@@NAME@@` placeholders, filled with plain
+Python (no Jinja): nginx, shell, VCL and PHP are full of `$`, `{` and `%`, which
+`string.Template` or `str.format` would force us to escape everywhere, and the few
+repeated blocks (one Galera service per db node, ...) are small fragments filled in a
+loop. An unknown placeholder is an error, never silently left in a file.
+
+`@@SHA:<path>@@` in a stack file is replaced by a short hash of that rendered file:
+Swarm configs are immutable, so each one is named after its content and a changed
+file gets a new config on the next deploy.
+
+No secret value is ever read or written here: secrets are Docker secrets declared
+`external: true` and referenced by name; the containers read /run/secrets/<name>.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from wpfarm_tui.inventory import Farm, Node
+from wpfarm_tui.stacks.versions import VersionError, resolve_versions
+from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS, Threshold
+
+TEMPLATES = Path(__file__).parent / "templates"
+CLOUDFLARE_IPS = Path(__file__).parent / "data" / "cloudflare_ips.txt"
+_PLACEHOLDER = re.compile(r"@@([A-Za-z0-9_]+)@@")
+_SHA = re.compile(r"@@SHA:([^@]+)@@")
+
+#: Overlay networks shared by the stacks (created by prepare-swarm.sh): name -> attachable.
+#: Attachable where one-off containers must join (wp-cli on app/cache/db, debugging tools
+#: on monitoring); the edge network carries only Traefik's traffic.
+NETWORKS: dict[str, bool] = {
+    "wpfarm_edge": False,
+    "wpfarm_app": True,
+    "wpfarm_cache": True,
+    "wpfarm_db": True,
+    "wpfarm_monitoring": True,
+}
+
+#: The stack files, in deploy order, under docker/compose/.
+STACK_FILES = (
+    "traefik.yml",
+    "crowdsec.yml",
+    "redis.yml",
+    "varnish.yml",
+    "mariadb.yml",
+    "proxysql.yml",
+    "wordpress.yml",
+    "backup.yml",
+    "observability.yml",
+    "management.yml",
+)
+
+#: The six dashboards of the architecture: file stem -> title.
+DASHBOARDS = {
+    "cluster-overview": "Cluster Overview",
+    "traefik": "Traefik",
+    "wordpress": "WordPress",
+    "database": "Database",
+    "cache": "Cache",
+    "security": "Security",
+}
+
+#: PromQL for each threshold of the console's table (status/thresholds.py), in the unit of
+#: the threshold. A threshold without an expression here is reported by render_farm.
+ALERT_EXPRESSIONS: dict[str, tuple[str, str]] = {
+    "cpu": ("100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[5m])))",
+            "CPU usage on {{ $labels.instance }}"),
+    "memory": ("100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
+               "Memory usage on {{ $labels.instance }}"),
+    "disk": ("100 * (1 - node_filesystem_avail_bytes{fstype!~\"tmpfs|overlay\"}"
+             " / node_filesystem_size_bytes{fstype!~\"tmpfs|overlay\"})",
+             "Disk usage of {{ $labels.mountpoint }} on {{ $labels.instance }}"),
+    "bandwidth": ("100 * rate(node_network_transmit_bytes_total"
+                  "{device!~\"lo|veth.*|docker.*\"}[5m])"
+                  " / node_network_speed_bytes{device!~\"lo|veth.*|docker.*\"}",
+                  "Bandwidth of {{ $labels.device }} on {{ $labels.instance }}"),
+    "connection_count": ("sum by (instance) (traefik_open_connections)",
+                         "Open connections on Traefik {{ $labels.instance }}"),
+    "response_time_ms": ("1000 * histogram_quantile(0.95, sum by (le, service) "
+                         "(rate(traefik_service_request_duration_seconds_bucket[5m])))",
+                         "P95 response time of {{ $labels.service }}"),
+    "error_rate": ("100 * sum by (service) "
+                   "(rate(traefik_service_requests_total{code=~\"5..\"}[5m]))"
+                   " / sum by (service) (rate(traefik_service_requests_total[5m]))",
+                   "Error rate of {{ $labels.service }}"),
+    "errors_5xx_per_min": ("60 * sum by (service) "
+                           "(rate(traefik_service_requests_total{code=~\"5..\"}[5m]))",
+                           "5xx per minute on {{ $labels.service }}"),
+    "db_connections": ("100 * mysql_global_status_threads_connected"
+                       " / mysql_global_variables_max_connections",
+                       "Database connections on {{ $labels.instance }}"),
+    "replication_lag_s": ("mysql_galera_evs_repl_latency_avg_seconds",
+                          "Galera replication latency on {{ $labels.instance }}"),
+    "query_time_s": ("sum by (instance) "
+                     "(rate(mysql_perf_schema_events_statements_seconds_total[5m]))"
+                     " / clamp_min(sum by (instance) "
+                     "(rate(mysql_perf_schema_events_statements_total[5m])), 1)",
+                     "Mean query time on {{ $labels.instance }}"),
+    "cache_hit_ratio": ("100 * sum(rate(varnish_main_cache_hit[5m])) / clamp_min("
+                        "sum(rate(varnish_main_cache_hit[5m])) + "
+                        "sum(rate(varnish_main_cache_miss[5m])), 1)",
+                        "Varnish hit ratio"),
+    "cache_memory": ("100 * redis_memory_used_bytes / (redis_memory_max_bytes > 0)",
+                     "Redis memory on {{ $labels.instance }}"),
+    "galera_flow_control_paused": ("100 * mysql_global_status_wsrep_flow_control_paused",
+                                   "Galera flow control paused on {{ $labels.instance }}"),
+}
+
+
+class StackError(Exception):
+    """The farm cannot be rendered; the message names the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    farm: Farm
+    versions: dict[str, str]
+    managers: tuple[Node, ...]
+    dbs: tuple[Node, ...]
+    caches: tuple[Node, ...]
+    cloudflare: tuple[str, ...]
+
+
+# ---------------------------------------------------------------- helpers
+def _fill(text: str, values: Mapping[str, str], where: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key not in values:
+            raise StackError(f"template {where}: unknown placeholder @@{key}@@")
+        return values[key]
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def _template(rel: str) -> str:
+    return (TEMPLATES / rel).read_text()
+
+
+def load_cloudflare_ips(path: Path = CLOUDFLARE_IPS) -> tuple[str, ...]:
+    """Cloudflare's ranges from the data file; a malformed line is an error."""
+    out: list[str] = []
+    for n, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(line)))
+        except ValueError as exc:
+            raise StackError(f"{path}:{n}: {line!r} is not an IP range ({exc}); "
+                             "fix the line or remove it") from None
+    if not out:
+        raise StackError(f"{path}: no ranges; restore Cloudflare's published list")
+    return tuple(out)
+
+
+def _yaml_list(items: tuple[str, ...] | list[str], indent: int) -> str:
+    pad = " " * indent
+    return "\n".join(f'{pad}- "{item}"' for item in items)
+
+
+def _slug(domain: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", domain.lower()).strip("-")
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def check_ha(farm: Farm) -> None:
+    """Refuse a farm the architecture calls unsafe, before anything is written."""
+    managers = [n for n in farm.nodes if "manager" in n.roles]
+    dbs = [n for n in farm.nodes if "db" in n.roles]
+    caches = [n for n in farm.nodes if "cache" in n.roles]
+    problems: list[str] = []
+    if farm.profile == "production":
+        if len(managers) < 3:
+            problems.append(
+                f"profile production needs at least 3 manager nodes (Swarm's Raft quorum and "
+                f"one Traefik per manager), found {len(managers)}: add `manager` to the roles "
+                f"of {3 - len(managers)} more node(s) in farm.yaml, or set `farm.profile: small`")
+        if len(dbs) < 3:
+            problems.append(
+                f"profile production needs at least 3 db nodes (a Galera cluster survives one "
+                f"loss only with 3), found {len(dbs)}: add `db` to the roles of "
+                f"{3 - len(dbs)} more node(s) in farm.yaml, or set `farm.profile: small`")
+        if len(managers) % 2 == 0 and len(managers) >= 3:
+            problems.append(
+                f"profile production needs an odd number of managers for a Raft majority, "
+                f"found {len(managers)}: add or remove one `manager` role")
+    if not managers:
+        problems.append("no node has the `manager` role: give one node `roles: [manager]`")
+    if not dbs:
+        problems.append("no node has the `db` role: give one node `db` in its roles")
+    if not caches:
+        problems.append("no node has the `cache` role: give one node `cache` in its roles")
+    if problems:
+        raise StackError(f"farm {farm.name!r} ({farm.profile}): cannot render the stacks:\n  "
+                         + "\n  ".join(problems))
+
+
+# ---------------------------------------------------------------- generated parts
+def _galera_services(ctx: _Ctx) -> str:
+    frag = _template("fragments/galera-service.yml")
+    return "".join(
+        _fill(frag, {"SERVICE": f"mariadb-{i}", "NODE": node.name}, "galera-service.yml")
+        for i, node in enumerate(ctx.dbs, 1))
+
+
+def _redis_services(ctx: _Ctx) -> tuple[str, str]:
+    frag = _template("fragments/redis-service.yml")
+    services: list[str] = []
+    volumes: list[str] = []
+    for i, node in enumerate(ctx.caches, 1):
+        for group, conf, key, memory in (("cache", "redis-cache.conf", "redis_cache_conf", "3G"),
+                                         ("sessions", "redis-sessions.conf",
+                                          "redis_sessions_conf", "2G")):
+            service = f"redis-{group}-{i}"
+            extra = f', "--replica-announce-ip", "{service}"'
+            if i > 1:
+                extra += f', "--replicaof", "redis-{group}-1", "6379"'
+            services.append(_fill(frag, {
+                "SERVICE": service, "KIND": "redis", "CONF": conf, "CONFIG_KEY": key,
+                "EXTRA_ARGS": extra, "NODE": node.name, "MEMORY": memory, "PORT": "6379",
+            }, "redis-service.yml"))
+            volumes.append(f"  {service}-data: {{}}")
+        service = f"sentinel-{i}"
+        services.append(_fill(frag, {
+            "SERVICE": service, "KIND": "sentinel", "CONF": "sentinel.conf",
+            "CONFIG_KEY": "sentinel_conf", "EXTRA_ARGS": "", "NODE": node.name,
+            "MEMORY": "128M", "PORT": "26379",
+        }, "redis-service.yml"))
+        volumes.append(f"  {service}-data: {{}}")
+    return "".join(services), "\n".join(volumes)
+
+
+def _sentinel_monitors(ctx: _Ctx) -> str:
+    quorum = len(ctx.caches) // 2 + 1
+    lines: list[str] = []
+    for group in ("cache", "sessions"):
+        name = f"wpfarm-{group}"
+        lines += [
+            f"sentinel monitor {name} redis-{group}-1 6379 {quorum}",
+            f"sentinel down-after-milliseconds {name} 5000",
+            f"sentinel failover-timeout {name} 60000",
+            f"sentinel parallel-syncs {name} 1",
+        ]
+    return "\n".join(lines)
+
+
+def _site(ctx: _Ctx) -> dict[str, str]:
+    domain = ctx.farm.domain
+    slug = _slug(domain)
+    return {
+        "SITE": domain,
+        "SERVICE": f"site-{slug}",
+        "DB_NAME": "wp_" + slug.replace("-", "_"),
+        "REDIS_PREFIX": slug.replace("-", "_") + ":",
+        "VCL_BACKEND": "site_" + slug.replace("-", "_"),
+        "HOST_RULE": f"Host(`{domain}`) || Host(`www.{domain}`)",
+        "SENTINELS": ",".join(f"sentinel-{i}" for i in range(1, len(ctx.caches) + 1)),
+    }
+
+
+def _vcl_parts(ctx: _Ctx) -> tuple[str, str]:
+    site = _site(ctx)
+    backends = (
+        f"backend {site['VCL_BACKEND']} {{\n"
+        f"    .host = \"{site['SERVICE']}\";\n"
+        f"    .port = \"8080\";\n"
+        f"    .probe = wordpress_health;\n"
+        f"    .connect_timeout = 2s;\n"
+        f"    .first_byte_timeout = 60s;\n"
+        f"    .between_bytes_timeout = 10s;\n"
+        f"}}\n"
+    )
+    domain = re.escape(site["SITE"])
+    routing = (
+        f"    if (req.http.host ~ \"^(www\\.)?{domain}(:[0-9]+)?$\") {{\n"
+        f"        set req.backend_hint = {site['VCL_BACKEND']};\n"
+        f"    }} else {{\n"
+        f"        return (synth(404, \"Unknown site\"));\n"
+        f"    }}"
+    )
+    return backends, routing
+
+
+def _dashboards(ctx: _Ctx) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for uid, title in DASHBOARDS.items():
+        board = {
+            "uid": f"wpfarm-{uid}",
+            "title": title,
+            "tags": ["wpfarm", ctx.farm.name],
+            "timezone": "utc",
+            "schemaVersion": 39,
+            "version": 1,
+            "refresh": "30s",
+            "time": {"from": "now-6h", "to": "now"},
+            "panels": [],
+        }
+        out[f"docker/configs/grafana/dashboards/{uid}.json"] = (
+            json.dumps(board, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def _alert_rules(ctx: _Ctx) -> str:
+    thresholds: Mapping[str, Threshold] = ctx.farm.thresholds or DEFAULT_THRESHOLDS
+    missing = sorted(set(thresholds) - set(ALERT_EXPRESSIONS))
+    if missing:
+        raise StackError(f"no alert expression for threshold(s) {', '.join(missing)}: add them "
+                         "to ALERT_EXPRESSIONS in wpfarm_tui/stacks/render.py")
+    rules = []
+    for name in sorted(thresholds):
+        t = thresholds[name]
+        expr, summary = ALERT_EXPRESSIONS[name]
+        op = ">" if t.higher_is_worse else "<"
+        for severity, value in (("warning", t.warning), ("critical", t.critical)):
+            limit = f"{value:g}"
+            rules.append({
+                "alert": f"wpfarm_{name}_{severity}",
+                "expr": f"({expr}) {op} {limit}",
+                "for": "5m" if severity == "warning" else "2m",
+                "labels": {"severity": severity, "farm": ctx.farm.name, "threshold": name},
+                "annotations": {
+                    "summary": f"{summary}: {{{{ $value | humanize }}}}{t.unit} "
+                               f"({op} {limit}{t.unit})",
+                },
+            })
+    doc = {"groups": [{"name": f"wpfarm-{ctx.farm.name}", "interval": "1m", "rules": rules}]}
+    head = (f"# Alert rules for farm {ctx.farm.name} (rendered by wpfarm from the console's\n"
+            "# threshold table: wpfarm_tui/status/thresholds.py and farm.yaml `thresholds:`).\n")
+    return head + yaml.safe_dump(doc, sort_keys=False, width=200)
+
+
+def _prepare_script(ctx: _Ctx) -> str:
+    lines = [
+        "#!/bin/sh",
+        f"# Prepare the Swarm for farm {ctx.farm.name} (rendered by wpfarm): the shared overlay",
+        "# networks and the node labels the stacks place services by. Safe to run again.",
+        "set -eu",
+        "",
+    ]
+    for name, attachable in NETWORKS.items():
+        flag = " --attachable" if attachable else ""
+        lines.append(f"docker network inspect {name} >/dev/null 2>&1 || "
+                     f"docker network create --driver overlay{flag} {name}")
+    lines.append("")
+    roles_label = {"worker": "worker", "cache": "cache", "db": "db", "ops": "ops",
+                   "storage": "storage", "manager": "manager"}
+    for node in ctx.farm.nodes:
+        labels = [f"wpfarm.role.{roles_label[r]}=true" for r in sorted(node.roles)]
+        if node in ctx.dbs:
+            labels.append(f"wpfarm.galera={node.name}")
+        if node in ctx.caches:
+            labels.append(f"wpfarm.cache={node.name}")
+        args = " ".join(f"--label-add {label}" for label in labels)
+        lines.append(f"docker node update {args} {node.name}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- the render
+def _render_all(ctx: _Ctx) -> dict[str, str]:
+    farm, v = ctx.farm, ctx.versions
+    site = _site(ctx)
+    backends, routing = _vcl_parts(ctx)
+    redis_services, redis_volumes = _redis_services(ctx)
+    values: dict[str, str] = {f"V_{k.upper()}": val for k, val in v.items()}
+    values.update({
+        "FARM_NAME": farm.name,
+        "DOMAIN": farm.domain,
+        "ACME_EMAIL": f"hostmaster@{farm.domain}",
+        "MANAGER_COUNT": str(len(ctx.managers)),
+        "CACHE_COUNT": str(len(ctx.caches)),
+        "CLOUDFLARE_IPS_10": _yaml_list(ctx.cloudflare, 10),
+        "CLOUDFLARE_IPS_12": _yaml_list(ctx.cloudflare, 12),
+        "VCL_BACKENDS": backends,
+        "VCL_ROUTING": routing,
+        "SENTINEL_MONITORS": _sentinel_monitors(ctx),
+        "SENTINEL_MASTER_NAMES": "wpfarm-cache wpfarm-sessions",
+        "GALERA_MEMBERS": ",".join(f"mariadb-{i}" for i in range(1, len(ctx.dbs) + 1)),
+        "GALERA_FIRST": ctx.dbs[0].name,
+        "GALERA_SERVICES": _galera_services(ctx),
+        "REDIS_SERVICES": redis_services,
+        "REDIS_VOLUMES": redis_volumes,
+        "EXAMPLE_SITE": site["SITE"],
+        "PROXYSQL_SERVERS": ",\n".join(
+            f'    {{ address="mariadb-{i}" port=3306 hostgroup=10 max_connections=1000 '
+            f'comment="{n.name}" }}' for i, n in enumerate(ctx.dbs, 1)),
+        "PROXYSQL_PEERS": ",\n".join(
+            f'    {{ hostname="{n.address}" port=6032 weight=0 comment="{n.name}" }}'
+            for n in ctx.dbs),
+        "ALLOY_REDIS_TARGETS": "\n".join(
+            f'    {{"__address__" = "redis-exporter:9121", '
+            f'"__param_target" = "redis://redis-{g}-{i}:6379", "job" = "redis"}},'
+            for i in range(1, len(ctx.caches) + 1) for g in ("cache", "sessions")),
+    })
+    values["SITE_SERVICES"] = _fill(_template("fragments/site-service.yml"), site,
+                                    "site-service.yml")
+
+    out: dict[str, str] = {}
+    for sub in ("configs", "images"):
+        for path in sorted((TEMPLATES / sub).rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(TEMPLATES).as_posix()
+                out[f"docker/{rel}"] = _fill(path.read_text(), values, rel)
+    # One VCL: the image bakes it in, the stack config replaces it without a rebuild.
+    out["docker/images/varnish/default.vcl"] = out["docker/configs/varnish/default.vcl"]
+    out.update(_dashboards(ctx))
+    out["docker/configs/grafana/alerting/wpfarm-alerts.yml"] = _alert_rules(ctx)
+    out["docker/compose/prepare-swarm.sh"] = _prepare_script(ctx)
+
+    mounts, configs = [], []
+    for uid in DASHBOARDS:
+        rel = f"configs/grafana/dashboards/{uid}.json"
+        mounts.append(f"      - {{source: dashboard_{uid.replace('-', '_')}, "
+                      f"target: /var/lib/grafana/dashboards/wpfarm/{uid}.json}}")
+        configs.append(f"  dashboard_{uid.replace('-', '_')}:\n"
+                       f"    name: wpfarm_dashboard_{uid.replace('-', '_')}_@@SHA:{rel}@@\n"
+                       f"    file: ../{rel}")
+    values["GRAFANA_DASHBOARD_MOUNTS"] = "\n".join(mounts)
+    values["GRAFANA_DASHBOARD_CONFIGS"] = "\n".join(configs)
+
+    for name in STACK_FILES:
+        text = _fill(_template(f"compose/{name}"), values, f"compose/{name}")
+        text = _fill(text, values, f"compose/{name}")  # placeholders inside generated parts
+
+        def sha(m: re.Match[str], _name: str = name) -> str:
+            target = f"docker/{m.group(1)}"
+            if target not in out:
+                raise StackError(f"compose/{_name}: @@SHA:{m.group(1)}@@ names no rendered file")
+            return _sha(out[target])
+
+        out[f"docker/compose/{name}"] = _SHA.sub(sha, text)
+    return out
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> bool:
+    """Write `data` to `path` via a temp file + rename; False when already identical."""
+    if path.exists() and path.read_bytes() == data:
+        if (path.stat().st_mode & 0o777) != mode:
+            path.chmod(mode)
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def render_farm(farm: Farm, out_dir: Path, versions: Mapping[str, str] | None = None) -> list[Path]:
+    """Render the farm's definition under `out_dir`; returns every file it holds, sorted.
+
+    Idempotent: an unchanged file is not rewritten. Every check (HA, versions, templates)
+    runs before the first byte is written, so a refused farm leaves `out_dir` untouched.
+    """
+    check_ha(farm)
+    try:
+        resolved = resolve_versions(versions)
+    except VersionError as exc:
+        raise StackError(str(exc)) from None
+    ctx = _Ctx(
+        farm=farm,
+        versions=resolved,
+        managers=tuple(n for n in farm.nodes if "manager" in n.roles),
+        dbs=tuple(n for n in farm.nodes if "db" in n.roles),
+        caches=tuple(n for n in farm.nodes if "cache" in n.roles),
+        cloudflare=load_cloudflare_ips(),
+    )
+    files = _render_all(ctx)
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    for rel in sorted(files):
+        path = out_dir / rel
+        mode = 0o755 if rel.endswith(".sh") else 0o644
+        _write_atomic(path, files[rel].encode(), mode)
+        written.append(path)
+    return written
