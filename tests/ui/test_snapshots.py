@@ -1,0 +1,55 @@
+"""Looks: an SVG snapshot of every pane (dark theme), the light theme, and help.
+
+Fed with the fixed lab-shaped snapshots of `fixtures.py` and a frozen clock,
+so nothing depends on the wall clock. Update with
+`pytest tests/ui --snapshot-update` after an intended change.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ui.fixtures import feed_all, make_app, sites_down_snapshot
+
+SIZE = (120, 40)
+
+
+def _show(key: str, *, extra=None):
+    async def run_before(pilot) -> None:
+        feed_all(pilot.app)
+        if extra is not None:
+            extra(pilot.app)
+        await pilot.press(key)
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize(
+    ("key", "pane"),
+    [("1", "nodes"), ("2", "sites"), ("3", "galera"), ("4", "caches"), ("5", "bans"),
+     ("6", "edge")],
+)
+def test_pane_dark(snap_compare, key, pane):
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_show(key))
+
+
+def test_sites_source_down_dark(snap_compare):
+    def down(app) -> None:
+        app.apply_snapshot("sites", sites_down_snapshot())
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_show("2", extra=down))
+
+
+def test_galera_light(snap_compare):
+    assert snap_compare(make_app(theme="wpfarm-light"), terminal_size=SIZE,
+                        run_before=_show("3"))
+
+
+def test_help_screen(snap_compare):
+    async def run_before(pilot) -> None:
+        feed_all(pilot.app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

@@ -1,0 +1,376 @@
+"""The console: one tab per pane, polled in thread workers, Dolphie style.
+
+Flow: a timer starts `collector.collect()` in a thread worker; the worker
+posts `SnapshotReady(pane, snapshot)`; the handler shows it (inside
+`batch_update()`), updates the status bar, and only then re-arms that pane's
+timer with its `Backoff`. So polls never pile up, panes poll concurrently,
+and a slow source holds up nothing but its own pane. Workers never touch
+widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.message import Message
+from textual.theme import Theme
+from textual.timer import Timer
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from wpfarm_tui.inventory import Farm
+from wpfarm_tui.screens.help import HelpScreen
+from wpfarm_tui.status.base import Collector
+from wpfarm_tui.status.model import (
+    BansSnapshot,
+    CachesSnapshot,
+    EdgeSnapshot,
+    GaleraSnapshot,
+    NodesSnapshot,
+    SitesSnapshot,
+    SourceHealth,
+)
+from wpfarm_tui.status.schedule import Backoff
+from wpfarm_tui.status.thresholds import Level
+from wpfarm_tui.themes import DARK, LIGHT, load_themes
+from wpfarm_tui.widgets import cells
+from wpfarm_tui.widgets.bans_pane import BansPane
+from wpfarm_tui.widgets.base_pane import BasePane
+from wpfarm_tui.widgets.caches_pane import CachesPane
+from wpfarm_tui.widgets.edge_pane import EdgePane
+from wpfarm_tui.widgets.galera_pane import GaleraPane
+from wpfarm_tui.widgets.nodes_pane import NodesPane
+from wpfarm_tui.widgets.sites_pane import SitesPane
+from wpfarm_tui.widgets.status_bar import StatusBar
+
+# Tab order, and keys 1-6.
+PANES: dict[str, type[BasePane]] = {
+    "nodes": NodesPane,
+    "sites": SitesPane,
+    "galera": GaleraPane,
+    "caches": CachesPane,
+    "bans": BansPane,
+    "edge": EdgePane,
+}
+SNAPSHOT_TYPES: dict[str, type] = {
+    "nodes": NodesSnapshot,
+    "sites": SitesSnapshot,
+    "galera": GaleraSnapshot,
+    "caches": CachesSnapshot,
+    "bans": BansSnapshot,
+    "edge": EdgeSnapshot,
+}
+
+Clock = Callable[[], datetime]
+
+
+def failed_snapshot(pane: str, source: str, message: str) -> Any:
+    """An empty snapshot of `pane`'s type whose one source is in error."""
+    health = SourceHealth(source, "error", message)
+    if pane == "galera":
+        return GaleraSnapshot(sources=(health,), level=Level.CRITICAL)
+    return SNAPSHOT_TYPES[pane](sources=(health,))
+
+
+class SnapshotReady(Message):
+    """Posted by a poll worker (from its thread) with what the collector returned."""
+
+    def __init__(self, pane: str, snapshot: Any) -> None:
+        super().__init__()
+        self.pane = pane
+        self.snapshot = snapshot
+
+
+class PaneCommands(Provider):
+    """Command palette: "Go to <pane>", "Theme: dark/light", "Refresh all now"."""
+
+    def _commands(self) -> Iterator[tuple[str, Callable[[], Any], str]]:
+        app = self.app
+        if not isinstance(app, WpfarmApp):
+            return
+        for number, pane in enumerate(PANES, start=1):
+            if pane in app.pane_ids:
+                yield (f"Go to {app.pane_title(pane)}", partial(app.action_show_pane, pane),
+                       f"Show the {app.pane_title(pane)} tab (key {number})")
+        yield "Theme: dark", partial(app.action_set_theme, DARK), "Dark theme"
+        yield "Theme: light", partial(app.action_set_theme, LIGHT), "Light theme"
+        yield "Refresh all now", app.action_refresh, "Poll every pane now (key r)"
+
+    async def discover(self) -> Hits:
+        for text, command, help_text in self._commands():
+            yield DiscoveryHit(text, command, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, command, help_text in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)
+
+
+class WpfarmApp(App[None]):
+    """The operations console of one farm."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "wpfarm"
+    COMMANDS: ClassVar = App.COMMANDS | {PaneCommands}
+
+    BINDINGS: ClassVar = [
+        *(Binding(str(i), f"show_pane('{pane}')", pane.capitalize(), show=False)
+          for i, pane in enumerate(PANES, start=1)),
+        Binding("slash", "filter", "Filter"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        farm: Farm,
+        collectors: Sequence[Collector],
+        theme: str = DARK,
+        poll: bool = True,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        """`clock` gives the time shown as "refreshed"; tests pass a fixed one."""
+        super().__init__()
+        for loaded in load_themes().values():
+            self.register_theme(loaded)
+        self.theme = theme
+        self.farm = farm
+        self.poll = poll
+        self.clock: Clock = clock or (lambda: datetime.now().astimezone())
+        self.collectors: dict[str, Collector] = {}
+        for collector in collectors:
+            if collector.pane in PANES:
+                self.collectors[collector.pane] = collector
+        self.pane_ids: list[str] = [p for p in PANES if p in self.collectors]
+        self.backoffs = {
+            p: Backoff(farm.refresh.interval, farm.refresh.max_backoff) for p in self.pane_ids
+        }
+        self.snapshots: dict[str, Any] = {}
+        self.last_delay: dict[str, float] = {}
+        self.refreshed_at: datetime | None = None
+        self._polling: set[str] = set()
+        self._poll_timers: dict[str, Timer] = {}
+
+    # ------------------------------------------------------------ layout
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # So app.tcss parses whatever the theme: a theme file overrides these.
+        return {
+            "level-ok": "#5fd75f",
+            "level-warning": "#ffd700",
+            "level-critical": "#ff5f5f",
+            "level-unknown": "#87afff",
+            "level-critical-text": "#000000",
+        }
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="tabs"):
+            for pane in self.pane_ids:
+                with TabPane(Content.from_rich_text(self._tab_label(pane)), id=pane):
+                    yield PANES[pane](self.farm.thresholds, id=f"{pane}-pane")
+        yield StatusBar(self.farm.name, id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self._apply_palette()
+        if self.pane_ids:
+            self._focus_pane(self.pane_ids[0])
+        if self.poll:
+            for pane in self.pane_ids:
+                self._start_poll(pane)
+
+    # ------------------------------------------------------------ queries
+    def pane_title(self, pane: str) -> str:
+        collector = self.collectors.get(pane)
+        title = getattr(collector, "title", "") if collector else ""
+        return title or PANES[pane].DEFAULT_TITLE
+
+    def pane_widget(self, pane: str) -> BasePane | None:
+        if pane not in self.pane_ids:
+            return None
+        # Query from the default screen: a modal (help, palette) may be on top,
+        # and during shutdown the pane may already be gone.
+        found = self.screen_stack[0].query(f"#{pane}-pane") if self.screen_stack else []
+        return next((w for w in found if isinstance(w, BasePane)), None)
+
+    @property
+    def current_pane(self) -> str | None:
+        active = self.screen_stack[0].query_one("#tabs", TabbedContent).active
+        return active or None
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.screen_stack[0].query_one("#status", StatusBar)
+
+    @property
+    def palette(self) -> cells.Palette:
+        return cells.Palette.from_variables(self.current_theme.variables)
+
+    # ------------------------------------------------------------ polling
+    def _start_poll(self, pane: str) -> None:
+        """Start one poll of `pane` unless one is already running."""
+        if pane in self._polling or pane not in self.collectors:
+            return
+        timer = self._poll_timers.pop(pane, None)
+        if timer is not None:
+            timer.stop()
+        self._polling.add(pane)
+        self.run_worker(
+            partial(self._collect, self.collectors[pane]),
+            name=f"poll-{pane}",
+            group=f"poll-{pane}",
+            exclusive=True,
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _collect(self, collector: Collector) -> None:
+        """Runs in a worker thread: collect, and post the result. Never raises."""
+        pane = collector.pane
+        try:
+            snapshot = collector.collect()
+            if not isinstance(snapshot, SNAPSHOT_TYPES[pane]):
+                raise TypeError(f"collector returned {type(snapshot).__name__}")
+        except Exception as exc:  # noqa: BLE001 - a broken collector is shown, not fatal
+            name = getattr(collector, "title", "") or pane
+            message = f"collector failed: {type(exc).__name__}: {exc}"
+            snapshot = failed_snapshot(pane, name, message)
+        self.post_message(SnapshotReady(pane, snapshot))
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        pane = message.pane
+        self._polling.discard(pane)
+        self.apply_snapshot(pane, message.snapshot)
+        if self.poll and pane in self.backoffs:
+            ok = all(s.ok for s in message.snapshot.sources)
+            delay = self.backoffs[pane].next_delay(ok)
+            self.last_delay[pane] = delay
+            self._poll_timers[pane] = self.set_timer(delay, partial(self._start_poll, pane))
+
+    def apply_snapshot(self, pane: str, snapshot: Any) -> None:
+        """Show `snapshot` in `pane` and update the tab marker and the status bar.
+
+        The poll handler calls this; tests call it directly (with poll=False).
+        """
+        widget = self.pane_widget(pane)
+        if widget is None:
+            return
+        with self.batch_update():
+            try:
+                widget.show(snapshot)
+            except Exception as exc:  # noqa: BLE001 - odd data must not kill the console
+                self.log.error(f"pane {pane}: cannot show snapshot: {exc!r}")
+                snapshot = failed_snapshot(pane, self.pane_title(pane),
+                                           f"cannot display: {type(exc).__name__}: {exc}")
+                try:
+                    widget.show(snapshot)
+                except Exception as again:  # noqa: BLE001
+                    self.log.error(f"pane {pane}: cannot show the error either: {again!r}")
+            self.snapshots[pane] = snapshot
+            self.refreshed_at = self.clock()
+            self._update_tab(pane)
+            self._update_status()
+
+    # ------------------------------------------------------------ display helpers
+    def _tab_label(self, pane: str) -> Text:
+        snapshot = self.snapshots.get(pane)
+        level = snapshot.level if snapshot is not None else Level.UNKNOWN
+        colour = self.palette.of(level)
+        label = Text()
+        label.append(cells.marker(level), style=f"bold {colour}")
+        label.append(f" {self.pane_title(pane)}")
+        if snapshot is not None and level != Level.OK:
+            label.append(f" {cells.tag(level)}", style=f"bold {colour}")
+        return label
+
+    def _update_tab(self, pane: str) -> None:
+        tabs = self.screen_stack[0].query_one("#tabs", TabbedContent)
+        tabs.get_tab(pane).label = Content.from_rich_text(self._tab_label(pane))
+
+    def _update_status(self) -> None:
+        sources = [s for p in self.pane_ids for s in getattr(self.snapshots.get(p), "sources", ())]
+        when = self.refreshed_at.strftime("%H:%M:%S %Z").strip() if self.refreshed_at else None
+        self.status_bar.set_status(when, sources, self.palette)
+
+    def _apply_palette(self) -> None:
+        palette = self.palette
+        with self.batch_update():
+            for pane in self.pane_ids:
+                widget = self.pane_widget(pane)
+                if widget is not None:
+                    widget.set_palette(palette)
+                self._update_tab(pane)
+            self._update_status()
+
+    def _on_theme_changed(self, _theme: Theme) -> None:
+        self._apply_palette()
+
+    def _focus_pane(self, pane: str) -> None:
+        widget = self.pane_widget(pane)
+        if widget is not None and widget.tables:
+            widget.tables[0].focus()
+
+    def help_rows(self) -> list[tuple[str, str]]:
+        panes = " · ".join(f"{i} {self.pane_title(p)}" for i, p in enumerate(PANES, start=1)
+                           if p in self.pane_ids)
+        return [
+            ("1 – 6", f"go to a pane: {panes}"),
+            ("/", "filter the focused table (or the pane's first)"),
+            ("  Enter", "keep the filter, back to the table"),
+            ("  Esc", "clear the filter and hide it"),
+            ("r", "refresh every pane now"),
+            ("ctrl+t", "toggle dark / light theme"),
+            ("ctrl+p", "command palette: go to a pane, pick a theme"),
+            ("Tab / shift+Tab", "next / previous table or tab bar"),
+            ("↑ ↓ PgUp PgDn", "move in a table; a long error shows in full as a tooltip"),
+            ("?", "this help"),
+            ("q", "quit"),
+        ]
+
+    # ------------------------------------------------------------ actions
+    def action_show_pane(self, pane: str) -> None:
+        if pane not in self.pane_ids:
+            self.bell()
+            return
+        self.screen_stack[0].query_one("#tabs", TabbedContent).active = pane
+        self._focus_pane(pane)
+
+    def action_filter(self) -> None:
+        pane = self.current_pane
+        widget = self.pane_widget(pane) if pane else None
+        if widget is not None:
+            widget.open_filter()
+
+    def action_refresh(self) -> None:
+        for pane in self.pane_ids:
+            self._start_poll(pane)
+
+    def action_set_theme(self, name: str) -> None:
+        self.theme = name
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.help_rows()))
+
+
+def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK) -> None:
+    """Open the console on this terminal until the operator quits."""
+    WpfarmApp(farm, collectors, theme=theme).run()
+
+
+__all__ = ["PaneCommands", "SnapshotReady", "WpfarmApp", "run_console"]
