@@ -24,7 +24,12 @@ class Collector(Protocol):
 
 def describe_error(exc: BaseException, timeout: float | None = None) -> tuple[str, str]:
     """(state, message) for a failed call: `timeout` or `down` or `error`."""
-    text = str(exc) or type(exc).__name__
+    # pymysql errors are (code, message) pairs: the message is what an operator reads.
+    args = getattr(exc, "args", ())
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        text = args[1]
+    else:
+        text = str(exc) or type(exc).__name__
     lowered = text.lower()
     if isinstance(exc, TimeoutError | socket.timeout) or "timed out" in lowered or (
         "timeout" in lowered
