@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import sys
 from enum import Enum
@@ -21,6 +22,9 @@ from wpfarm_tui.inventory import Farm, InventoryError, find_farm_file, load_farm
 from wpfarm_tui.status.thresholds import Level, worst
 
 EXIT_OK, EXIT_FAILED, EXIT_CRITICAL = 0, 1, 2
+
+# Verb groups living in wpfarm_tui/commands/, each with register(verbs).
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _jsonable(value: Any) -> Any:
@@ -182,7 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="farm.yaml (default: $WPFARM_FARM, then ~/.config/wpfarm/farm.yaml)")
     parser.add_argument("--theme", default="wpfarm-dark", choices=("wpfarm-dark", "wpfarm-light"),
                         help="console colours")
+    parser.add_argument("--read-only", action="store_true",
+                        help="refuse every action (as farm.read_only: true does)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"wpfarm_tui.commands.{module}").register(verbs)
 
     status = verbs.add_parser("status", help="poll every source once and report")
     status.add_argument("--json", action="store_true", help="machine-readable output")

@@ -152,6 +152,7 @@ class Farm:
     refresh: RefreshSettings
     thresholds: Mapping[str, Threshold] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     source: Path | None = None
+    read_only: bool = False  # every action is refused: for watching a farm you must not touch
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -606,15 +607,18 @@ class _FarmParser(_Reader):
             return None
         known = ("farm", "nodes", "endpoints", "sites", "refresh", "thresholds")
         self.unknown_keys(doc, "", known)
-        head = self.section(doc, "farm", "", ("name", "domain", "profile"), required=True)
+        head = self.section(doc, "farm", "", ("name", "domain", "profile", "read_only"),
+                            required=True)
         name = domain = None
         profile = "production"
+        read_only = False
         if head is not None:
             name = self.value(head, "name", "farm", _name, "a short farm name", required=True)
             domain = self.value(head, "domain", "farm", _domain, "a domain like example.com",
                                 required=True)
             profile = self.value(head, "profile", "farm", _choice(PROFILES),
                                  " or ".join(PROFILES), "production")
+            read_only = self.value(head, "read_only", "farm", _bool, "true or false", False)
         nodes = self.nodes(doc)
         endpoints = self.endpoints(doc, {n.name for n in nodes})
         sites = self.sites(doc)
@@ -623,7 +627,8 @@ class _FarmParser(_Reader):
         if self.problems:
             return None
         assert name and domain
-        return Farm(name, domain, profile, nodes, endpoints, sites, refresh, thresholds, source)
+        return Farm(name, domain, profile, nodes, endpoints, sites, refresh, thresholds, source,
+                    read_only)
 
 
 def _number(v: Any) -> float:

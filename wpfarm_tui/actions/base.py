@@ -1,0 +1,152 @@
+"""The shape of every operator procedure, and the one way to run it.
+
+An action is built from validated inputs (its constructor raises ActionError
+naming the field and the fix), shows its plan before anything runs, streams
+step events while it runs, and checks afterwards that it took effect. The
+CLI and the console both drive actions through `execute`, which enforces
+read-only mode, confirmation of destructive actions and the audit log.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+EventKind = Literal["started", "output", "done", "failed", "skipped"]
+
+
+class ActionError(Exception):
+    """Bad input or a refused action; the message names the field and the fix."""
+
+
+class ReadOnlyError(ActionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # "stop galera-2"
+    detail: str = ""  # what exactly will be done, for the plan table
+    destructive: bool = False
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    kind: EventKind
+    step: str
+    message: str = ""
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    summary: str
+    details: tuple[str, ...] = ()
+
+
+class Action(Protocol):
+    name: str  # "galera-recover", "ban", ...
+    destructive: bool
+
+    def describe(self) -> Mapping[str, Any]:
+        """The action's parameters for the audit log and --json; never secrets."""
+        ...
+
+    def plan(self) -> list[Step]:
+        """What it will do; read-only, so a dry run is exactly this."""
+        ...
+
+    def run(self) -> Iterator[StepEvent]:
+        """Do it, step by step. Safe to re-run: steps already done are skipped."""
+        ...
+
+    def verify(self) -> Verdict:
+        """Did it take effect?"""
+        ...
+
+
+def default_audit_path() -> Path:
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return Path(os.environ.get("WPFARM_AUDIT_LOG") or state / "wpfarm" / "audit.log")
+
+
+def operator() -> str:
+    """Who runs it: the human behind sudo when there is one."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+class AuditLog:
+    """Append-only JSON lines: who, when, what, with which parameters, and the result."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or default_audit_path()
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "who": operator(),
+                           **entry}, default=str)
+        with self.path.open("a") as f:
+            f.write(line + "\n")
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+@dataclass
+class Outcome:
+    """What `execute` leaves behind, for the caller to report."""
+
+    plan: list[Step]
+    events: list[StepEvent] = field(default_factory=list)
+    verdict: Verdict | None = None
+    dry_run: bool = False
+
+
+def execute(
+    action: Action,
+    *,
+    audit: AuditLog,
+    read_only: bool = False,
+    dry_run: bool = False,
+    confirmed: bool = False,
+) -> Iterator[Step | StepEvent | Verdict]:
+    """Run an action the one sanctioned way, yielding the plan's steps, then the
+    events, then the verdict. Refuses in read-only mode and refuses a destructive
+    action that was not confirmed; every attempt (dry runs included) is audited."""
+    params = dict(action.describe())
+    if read_only:
+        audit.append({"action": action.name, "params": params, "result": "refused: read-only"})
+        raise ReadOnlyError(f"{action.name}: this farm is in read-only mode (farm.read_only or "
+                            "--read-only); nothing was changed")
+    plan = action.plan()
+    yield from plan
+    if dry_run:
+        audit.append({"action": action.name, "params": params, "result": "dry-run"})
+        return
+    if action.destructive and not confirmed:
+        audit.append({"action": action.name, "params": params, "result": "refused: unconfirmed"})
+        raise ActionError(f"{action.name} is destructive: confirm it (--yes, or the dialog), "
+                          "or see the plan with --dry-run")
+    failed: StepEvent | None = None
+    try:
+        for event in action.run():
+            if event.kind == "failed":
+                failed = event
+            yield event
+    except Exception as exc:  # noqa: BLE001 - an action's crash is reported, not raised
+        failed = StepEvent("failed", "(unexpected)", f"{type(exc).__name__}: {exc}")
+        yield failed
+    verdict = (Verdict(False, f"failed at {failed.step}: {failed.message}") if failed
+               else action.verify())
+    audit.append({"action": action.name, "params": params,
+                  "result": "ok" if verdict.ok else "failed", "verdict": asdict(verdict)})
+    yield verdict

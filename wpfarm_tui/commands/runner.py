@@ -1,0 +1,77 @@
+"""Driving an action from the command line: plan, confirmation, events, verdict.
+
+Human output prints the plan, then one line per event; `--json` prints one
+JSON object per line (plan steps, events, verdict) for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from wpfarm_tui.actions import Action, ActionError, AuditLog, Step, StepEvent, Verdict, execute
+from wpfarm_tui.inventory import Farm
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_action_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    parser.add_argument("--yes", action="store_true",
+                        help="confirm a destructive action without asking")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _confirm(action: Action, args: argparse.Namespace) -> bool:
+    if not action.destructive or args.yes or args.dry_run:
+        return True
+    if not sys.stdin.isatty():
+        return False  # never guess: scripts pass --yes
+    answer = input(f"{action.name} is destructive. Type 'yes' to go on: ")
+    return answer.strip() == "yes"
+
+
+def run_action_cli(action: Action, farm: Farm, args: argparse.Namespace) -> int:
+    read_only = farm.read_only or bool(getattr(args, "read_only", False))
+    audit = AuditLog()
+    as_json = bool(args.json)
+    try:
+        confirmed = True
+        if not read_only:
+            # Show the plan before asking.
+            if not as_json:
+                print(f"plan: {action.name}")
+                for step in action.plan():
+                    flag = " [destructive]" if step.destructive else ""
+                    print(f"  - {step.name}{flag}" + (f": {step.detail}" if step.detail else ""))
+            confirmed = _confirm(action, args)
+        for item in execute(action, audit=audit, read_only=read_only, dry_run=args.dry_run,
+                            confirmed=confirmed):
+            if isinstance(item, Step):
+                if as_json:
+                    print(json.dumps({"type": "plan", **asdict(item)}))
+            elif isinstance(item, StepEvent):
+                if as_json:
+                    print(json.dumps({"type": "event", **asdict(item)}), flush=True)
+                else:
+                    text = f"  {item.message}" if item.message else ""
+                    print(f"[{item.kind:7}] {item.step}{text}", flush=True)
+            elif isinstance(item, Verdict):
+                if as_json:
+                    print(json.dumps({"type": "verdict", **asdict(item)}))
+                else:
+                    print(("OK: " if item.ok else "FAILED: ") + item.summary)
+                    for line in item.details:
+                        print(f"  {line}")
+                return EXIT_OK if item.ok else EXIT_FAILED
+        if args.dry_run and not as_json:
+            print("dry run: nothing was changed")
+        return EXIT_OK
+    except ActionError as exc:
+        if as_json:
+            print(json.dumps({"type": "error", "message": str(exc)}))
+        else:
+            print(f"wpfarm: {exc}", file=sys.stderr)
+        return EXIT_FAILED
