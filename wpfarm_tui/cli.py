@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import importlib
 import json
+import pkgutil
 import sys
 from enum import Enum
 from pathlib import Path
@@ -23,8 +24,12 @@ from wpfarm_tui.status.thresholds import Level, worst
 
 EXIT_OK, EXIT_FAILED, EXIT_CRITICAL = 0, 1, 2
 
-# Verb groups living in wpfarm_tui/commands/, each with register(verbs).
-COMMAND_MODULES: tuple[str, ...] = ()
+
+def _command_modules() -> list[str]:
+    """Verb groups in wpfarm_tui/commands/: every module there with a register(verbs)."""
+    import wpfarm_tui.commands as package
+
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "runner")
 
 
 def _jsonable(value: Any) -> Any:
@@ -189,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-only", action="store_true",
                         help="refuse every action (as farm.read_only: true does)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    for module in COMMAND_MODULES:
+    for module in _command_modules():
         importlib.import_module(f"wpfarm_tui.commands.{module}").register(verbs)
 
     status = verbs.add_parser("status", help="poll every source once and report")
