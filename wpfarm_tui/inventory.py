@@ -136,6 +136,24 @@ class SitesSettings:
 
 
 @dataclass(frozen=True)
+class Retention:
+    daily: int = 7
+    weekly: int = 4
+    monthly: int = 12
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    repository: str  # restic repository: s3:https://host/bucket, /local/path, sftp:...
+    password: Secret  # the repository's encryption password
+    aws_access_key_id: Secret | None = None
+    aws_secret_access_key: Secret | None = None
+    sites_root: str = "/var/opt/wordpress-farm/sites"  # <root>/<domain>/wp-content ...
+    node: str | None = None  # run restic there over SSH; None = on this machine
+    retention: Retention = Retention()
+
+
+@dataclass(frozen=True)
 class RefreshSettings:
     interval: float = 2.0
     max_backoff: float = 30.0
@@ -153,6 +171,7 @@ class Farm:
     thresholds: Mapping[str, Threshold] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     source: Path | None = None
     read_only: bool = False  # every action is refused: for watching a farm you must not touch
+    backup: BackupSettings | None = None
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -563,6 +582,39 @@ class _FarmParser(_Reader):
             verify_tls=self.value(m, "verify_tls", "sites", _bool, "true or false", True),
         )
 
+    def backup(self, doc: _Loc, node_names: set[str]) -> BackupSettings | None:
+        known = ("repository", "password", "aws_access_key_id", "aws_secret_access_key",
+                 "sites_root", "node", "retention")
+        m = self.section(doc, "backup", "", known)
+        if m is None:
+            return None
+        repository = self.value(m, "repository", "backup", _str,
+                                "a restic repository (s3:https://host/bucket or /path)",
+                                required=True)
+        password = self.secret(m, "password", "backup", required=True)
+        node = self.value(m, "node", "backup", _name, "a node name")
+        if node and node not in node_names:
+            self.problem(m.lines.get("node"), "backup.node", f"no node named {node!r}",
+                         "name a node from `nodes:`, or leave `node` out to run locally")
+        retention = Retention()
+        if (r := self.section(m, "retention", "backup", ("daily", "weekly", "monthly"))):
+            def count(v: Any) -> int:
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    raise ValueError("")
+                return v
+            retention = Retention(
+                *(self.value(r, k, "backup.retention", count, "a whole number >= 1", d)
+                  for k, d in (("daily", 7), ("weekly", 4), ("monthly", 12))))
+        if repository and password:
+            return BackupSettings(
+                repository=repository, password=password,
+                aws_access_key_id=self.secret(m, "aws_access_key_id", "backup"),
+                aws_secret_access_key=self.secret(m, "aws_secret_access_key", "backup"),
+                sites_root=self.value(m, "sites_root", "backup", _str, "a directory",
+                                      "/var/opt/wordpress-farm/sites"),
+                node=node, retention=retention)
+        return None
+
     def refresh(self, doc: _Loc) -> RefreshSettings:
         m = self.section(doc, "refresh", "", ("interval", "max_backoff"))
         if m is None:
@@ -605,7 +657,7 @@ class _FarmParser(_Reader):
             self.problem(1, "", "the file is not a YAML mapping",
                          "start from wpfarm_tui/data/farm.example.yaml")
             return None
-        known = ("farm", "nodes", "endpoints", "sites", "refresh", "thresholds")
+        known = ("farm", "nodes", "endpoints", "sites", "refresh", "thresholds", "backup")
         self.unknown_keys(doc, "", known)
         head = self.section(doc, "farm", "", ("name", "domain", "profile", "read_only"),
                             required=True)
@@ -624,11 +676,12 @@ class _FarmParser(_Reader):
         sites = self.sites(doc)
         refresh = self.refresh(doc)
         thresholds = self.thresholds(doc)
+        backup = self.backup(doc, {n.name for n in nodes})
         if self.problems:
             return None
         assert name and domain
         return Farm(name, domain, profile, nodes, endpoints, sites, refresh, thresholds, source,
-                    read_only)
+                    read_only, backup)
 
 
 def _number(v: Any) -> float:

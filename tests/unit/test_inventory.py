@@ -148,3 +148,13 @@ def test_secret_references_resolve_and_never_render(tmp_path, monkeypatch):
         secret.reveal()
     with pytest.raises(SecretError, match="cannot read secret file:"):
         Secret("file", str(tmp_path / "missing")).reveal()
+
+
+def test_backup_section():
+    farm = load_farm(EXAMPLE)
+    assert farm.backup.repository.startswith("s3:")
+    assert farm.backup.retention.daily == 7 and farm.backup.node == "db1"
+    bad = MINIMAL + "backup:\n  repository: /srv/restic\n  password: pw\n  retention: {daily: 0}\n"
+    messages = problems_of(bad)
+    assert any("backup.password: is a literal value" in m for m in messages)
+    assert any("backup.retention.daily: must be a whole number >= 1" in m for m in messages)
