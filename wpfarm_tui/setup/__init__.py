@@ -1,0 +1,1 @@
+"""First-time setup: topology profiles, node checks over SSH, writing farm.yaml."""
