@@ -148,7 +148,19 @@ def cmd_console(args: argparse.Namespace) -> int:
     from wpfarm_tui.app import run_console
     from wpfarm_tui.status.collectors import build_collectors
 
-    farm = _load(args)
+    try:
+        path = find_farm_file(args.farm)
+    except InventoryError:
+        if not sys.stdin.isatty():
+            raise
+        # First time on this bastion: set the farm up, then open it.
+        from wpfarm_tui.commands.init import run_wizard
+
+        written = run_wizard()
+        if written is None:
+            return EXIT_FAILED
+        path = written
+    farm = load_farm(path)
     run_console(farm, build_collectors(farm), theme=args.theme)
     return EXIT_OK
 

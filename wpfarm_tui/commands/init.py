@@ -51,7 +51,24 @@ def default_output() -> Path:
     return config_home / "wpfarm" / "farm.yaml"
 
 
+def run_wizard(output: Path | None = None, known_hosts: Path | None = None) -> Path | None:
+    """The interactive wizard; the path written, or None when the operator quit."""
+    from wpfarm_tui.screens.wizard import WizardApp
+
+    return WizardApp(output or default_output(), known_hosts=known_hosts).run()
+
+
 def cmd_init(args: argparse.Namespace) -> int:
+    if not args.name and not args.domain and not args.node:
+        written = run_wizard(Path(args.output) if args.output else None,
+                             Path(args.known_hosts) if args.known_hosts else None)
+        if written:
+            print(f"wrote {written}; next: wpfarm --farm {written} bootstrap --dry-run")
+        return 0 if written else 1
+    if not args.name or not args.domain:
+        print("wpfarm init: give --name and --domain (and --node ...), or neither to open the "
+              "wizard", file=sys.stderr)
+        return 1
     out = print if not args.json else (lambda *_a, **_k: None)
     report: dict = {"nodes": [], "problems": []}
     try:
@@ -124,8 +141,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     init = verbs.add_parser("init", help="write a new farm.yaml, checking each node over SSH")
-    init.add_argument("--name", required=True, help="the farm's short name")
-    init.add_argument("--domain", required=True, help="the farm's base domain")
+    init.add_argument("--name", help="the farm's short name (none of --name/--domain/--node: "
+                      "the interactive wizard)")
+    init.add_argument("--domain", help="the farm's base domain")
     init.add_argument("--profile", choices=tuple(PROFILES), default="small",
                       help="node-topology starting point (minimum=20, consolidated=13, small=3)")
     init.add_argument("--node", action="append", metavar="NAME=ADDR[:PORT][,user=U][,key=K]"
