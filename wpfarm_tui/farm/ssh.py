@@ -139,12 +139,17 @@ def open_client(node: Node, timeout: float, known_hosts: Path | None = None) -> 
     return client
 
 
-def run(node: Node, command: str, timeout: float, known_hosts: Path | None = None
-        ) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of one command on a node."""
+def run(node: Node, command: str, timeout: float, known_hosts: Path | None = None,
+        stdin: str | None = None) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of one command on a node. `stdin` is how secrets
+    reach a command: never on its command line, where `ps` and logs would show them."""
     client = open_client(node, timeout, known_hosts)
     try:
-        _, stdout, stderr = client.exec_command(command, timeout=timeout)
+        channel_in, stdout, stderr = client.exec_command(command, timeout=timeout)
+        if stdin is not None:
+            channel_in.write(stdin)
+            channel_in.flush()
+        channel_in.channel.shutdown_write()
         out = stdout.read().decode(errors="replace")
         err = stderr.read().decode(errors="replace")
         return stdout.channel.recv_exit_status(), out, err

@@ -1,0 +1,280 @@
+"""`wpfarm bootstrap`: from bare nodes to a labelled Swarm, over SSH, idempotently.
+
+For every node: Docker installed if missing; the Swarm initialised on the
+first manager with the node's own address; managers and workers joined with
+their tokens; node labels set from roles; the overlay networks and the
+generated Docker secrets created. Each step first looks at the node and is
+skipped when already right, so a second run changes nothing and a run after
+a failure continues where it stopped. Join tokens and secret values travel
+only over SSH stdin or in memory: never in events, logs or --json.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets as pysecrets
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.farm import ssh
+from wpfarm_tui.inventory import Farm, Node
+from wpfarm_tui.stacks.render import NETWORKS
+
+# Secrets the farm generates itself; the others come from the operator (their
+# value exists elsewhere: a DNS API token, S3 keys, a dashboard htpasswd).
+GENERATED_SECRETS = (
+    "mariadb_root_password", "mariadb_wordpress_password", "mariadb_backup_password",
+    "galera_sst_password", "proxysql_admin_password", "proxysql_monitor_password",
+    "redis_password", "crowdsec_bouncer_key", "grafana_admin_password",
+    "portainer_admin_password", "restic_password", "wordpress_salt",
+)
+OPERATOR_SECRETS = ("cloudflare_dns_api_token", "s3_access_key_id", "s3_secret_access_key",
+                    "traefik_dashboard_users", "mysqld_exporter_my_cnf")
+# The console keeps its own copy of these (farm.yaml references them by file):
+# Docker secrets cannot be read back once created.
+CONSOLE_COPIES = {"proxysql_admin_password": "proxysql_admin_password",
+                  "redis_password": "redis_password",
+                  "crowdsec_bouncer_key": "crowdsec_bouncer_key"}
+
+Runner = Callable[[Node, str, str | None], tuple[int, str, str]]
+
+
+def swarm_labels(node: Node) -> dict[str, str]:
+    """The labels the rendered stacks place services by (as prepare-swarm.sh sets them)."""
+    labels = {f"wpfarm.role.{r}": "true" for r in sorted(node.roles)}
+    if "db" in node.roles:
+        labels["wpfarm.galera"] = node.name
+    if "cache" in node.roles:
+        labels["wpfarm.cache"] = node.name
+    return labels
+
+
+def ssh_runner(timeout: float, known_hosts: Path | None = None) -> Runner:
+    def run(node: Node, command: str, stdin: str | None) -> tuple[int, str, str]:
+        return ssh.run(node, command, timeout, known_hosts, stdin=stdin)
+    return run
+
+
+@dataclass
+class NodeState:
+    docker: str | None = None  # server version
+    swarm_state: str | None = None  # inactive | active | pending | error | locked
+    node_id: str | None = None
+    cluster_id: str | None = None
+    is_manager: bool = False
+    error: str | None = None
+
+
+@dataclass
+class BootstrapAction:
+    """The whole farm, or the nodes named in `only`."""
+
+    farm: Farm
+    run_on: Runner
+    only: tuple[str, ...] = ()
+    install_docker: bool = True
+    secrets_dir: Path = field(default_factory=lambda: Path("~/.config/wpfarm/secrets"))
+    name: str = "bootstrap"
+    destructive: bool = False  # it creates, never removes or replaces
+
+    def __post_init__(self) -> None:
+        known = {n.name for n in self.farm.nodes}
+        unknown = [n for n in self.only if n not in known]
+        if unknown:
+            raise ActionError(f"node: no node named {', '.join(unknown)} in farm.yaml; "
+                              f"known: {', '.join(sorted(known))}")
+        managers = [n for n in self.farm.nodes if "manager" in n.roles]
+        if not managers:
+            raise ActionError("nodes: no node has the manager role; give one `manager` in "
+                              "farm.yaml")
+        self.leader = managers[0]
+        self.states: dict[str, NodeState] = {}
+
+    # ------------------------------------------------------------ helpers
+    def _targets(self) -> list[Node]:
+        return [n for n in self.farm.nodes if not self.only or n.name in self.only]
+
+    def _sh(self, node: Node, command: str, stdin: str | None = None) -> str:
+        rc, out, err = self.run_on(node, command, stdin)
+        if rc != 0:
+            raise ActionError(f"{node.name}: `{command.split()[0]} ...` failed (exit {rc}): "
+                              f"{(err or out).strip().splitlines()[-1:] or ''}")
+        return out.strip()
+
+    def _inspect(self, node: Node) -> NodeState:
+        state = NodeState()
+        try:
+            rc, out, _ = self.run_on(node, "docker version --format '{{.Server.Version}}'", None)
+            state.docker = out.strip() if rc == 0 and out.strip() else None
+            if state.docker:
+                swarm = json.loads(self._sh(node, "docker info --format '{{json .Swarm}}'"))
+                state.swarm_state = swarm.get("LocalNodeState")
+                state.node_id = swarm.get("NodeID") or None
+                # Only managers know the cluster's id; a worker reports none.
+                state.cluster_id = (swarm.get("Cluster") or {}).get("ID") or None
+                state.is_manager = bool(swarm.get("ControlAvailable"))
+        except (ssh.SshError, ActionError) as exc:
+            state.error = str(exc)
+        self.states[node.name] = state
+        return state
+
+    # ------------------------------------------------------------ the Action protocol
+    def describe(self) -> Mapping[str, Any]:
+        return {"farm": self.farm.name, "nodes": [n.name for n in self._targets()]}
+
+    def plan(self) -> list[Step]:
+        steps: list[Step] = []
+        leader_state = self._inspect(self.leader)
+        for node in self._targets():
+            state = leader_state if node is self.leader else self._inspect(node)
+            if state.error:
+                steps.append(Step(f"{node.name}: unreachable", state.error))
+                continue
+            if not state.docker:
+                steps.append(Step(f"{node.name}: install Docker", "apt-get install docker.io"))
+            if node is self.leader and state.swarm_state != "active":
+                steps.append(Step(f"{node.name}: swarm init",
+                                  f"--advertise-addr {node.address}"))
+            elif node is not self.leader and state.swarm_state != "active":
+                role = "manager" if "manager" in node.roles else "worker"
+                steps.append(Step(f"{node.name}: join as {role}", f"via {self.leader.name}"))
+            steps.append(Step(f"{node.name}: labels", " ".join(
+                f"{k}={v}" for k, v in swarm_labels(node).items())))
+        steps.append(Step("networks", ", ".join(NETWORKS)))
+        steps.append(Step("secrets", f"generate the missing of {len(GENERATED_SECRETS)}"))
+        return steps
+
+    def run(self) -> Iterator[StepEvent]:
+        leader = self.leader
+        yield StepEvent("started", f"{leader.name}: swarm")
+        state = self._inspect(leader)
+        if state.error:
+            yield StepEvent("failed", f"{leader.name}: swarm", state.error)
+            return
+        yield from self._ensure_docker(leader, state)
+        state = self._inspect(leader)
+        if state.swarm_state != "active":
+            self._sh(leader, f"docker swarm init --advertise-addr {shlex.quote(leader.address)}")
+            yield StepEvent("done", f"{leader.name}: swarm", "initialised")
+            state = self._inspect(leader)
+        else:
+            yield StepEvent("skipped", f"{leader.name}: swarm", "already a manager")
+        cluster = state.cluster_id
+        # Tokens stay in this frame; they are never put in an event.
+        tokens = {role: self._sh(leader, f"docker swarm join-token -q {role}")
+                  for role in ("manager", "worker")}
+
+        failures = []
+        for node in self._targets():
+            if node is leader:
+                continue
+            step = f"{node.name}: join"
+            yield StepEvent("started", step)
+            node_state = self._inspect(node)
+            if node_state.error:
+                failures.append(node.name)
+                yield StepEvent("failed", step, node_state.error)
+                continue
+            try:
+                yield from self._ensure_docker(node, node_state)
+                node_state = self._inspect(node)
+                if node_state.swarm_state == "active":
+                    if node_state.cluster_id and cluster and node_state.cluster_id != cluster:
+                        raise ActionError(f"{node.name} is in ANOTHER swarm "
+                                          f"({node_state.cluster_id[:12]}); leave it there by "
+                                          "hand (docker swarm leave) if that is intended")
+                    yield StepEvent("skipped", step, "already in this swarm")
+                    continue
+                role = "manager" if "manager" in node.roles else "worker"
+                self._sh(node, "read -r token && docker swarm join --token \"$token\" "
+                               f"--advertise-addr {shlex.quote(node.address)} "
+                               f"{shlex.quote(leader.address)}:2377", stdin=tokens[role] + "\n")
+                yield StepEvent("done", step, f"joined as {role}")
+            except (ActionError, ssh.SshError) as exc:
+                failures.append(node.name)
+                yield StepEvent("failed", step, str(exc))
+
+        yield from self._labels(leader, skip=failures)
+        yield from self._networks(leader)
+        yield from self._secrets(leader)
+        if failures:
+            yield StepEvent("failed", "nodes", f"not bootstrapped: {', '.join(failures)}; fix "
+                            "and run again (what is done stays done)")
+
+    def _ensure_docker(self, node: Node, state: NodeState) -> Iterator[StepEvent]:
+        if state.docker:
+            return
+        if not self.install_docker:
+            raise ActionError(f"{node.name}: Docker is not installed (install disabled)")
+        yield StepEvent("started", f"{node.name}: install Docker")
+        self._sh(node, "DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io && "
+                       "systemctl enable --now docker")
+        yield StepEvent("done", f"{node.name}: install Docker")
+
+    def _labels(self, leader: Node, skip: list[str]) -> Iterator[StepEvent]:
+        for node in self._targets():
+            step = f"{node.name}: labels"
+            state = self.states.get(node.name)
+            if node.name in skip or state is None or not state.node_id:
+                yield StepEvent("skipped", step, "node not in the swarm")
+                continue
+            wanted = swarm_labels(node)
+            current_raw = self._sh(leader, "docker node inspect --format "
+                                           "'{{json .Spec.Labels}}' " + state.node_id)
+            current = json.loads(current_raw or "{}") or {}
+            missing = {k: v for k, v in wanted.items() if current.get(k) != v}
+            if not missing:
+                yield StepEvent("skipped", step, "labels already set")
+                continue
+            args = " ".join(f"--label-add {shlex.quote(f'{k}={v}')}" for k, v in missing.items())
+            self._sh(leader, f"docker node update {args} {state.node_id}")
+            yield StepEvent("done", step, ", ".join(missing))
+
+    def _networks(self, leader: Node) -> Iterator[StepEvent]:
+        existing = set(self._sh(leader, "docker network ls --format '{{.Name}}'").split())
+        for name, attachable in NETWORKS.items():
+            if name in existing:
+                yield StepEvent("skipped", f"network {name}", "exists")
+                continue
+            flag = " --attachable" if attachable else ""
+            self._sh(leader, f"docker network create --driver overlay{flag} {name}")
+            yield StepEvent("done", f"network {name}", "created")
+
+    def _secrets(self, leader: Node) -> Iterator[StepEvent]:
+        existing = set(self._sh(leader, "docker secret ls --format '{{.Name}}'").split())
+        copies = self.secrets_dir.expanduser()
+        for name in GENERATED_SECRETS:
+            if name in existing:
+                yield StepEvent("skipped", f"secret {name}", "exists")
+                continue
+            value = pysecrets.token_urlsafe(32)
+            if name in CONSOLE_COPIES:
+                copies.mkdir(mode=0o700, parents=True, exist_ok=True)
+                target = copies / CONSOLE_COPIES[name]
+                target.touch(mode=0o600)
+                target.write_text(value)
+            self._sh(leader, f"docker secret create {name} -", stdin=value)
+            yield StepEvent("done", f"secret {name}", "created")
+        missing = [s for s in OPERATOR_SECRETS if s not in existing]
+        if missing:
+            yield StepEvent("output", "secrets",
+                            f"still to be given by you before deploy: {', '.join(missing)} "
+                            "(printf %s VALUE | docker secret create NAME -)")
+
+    def verify(self) -> Verdict:
+        details, ok = [], True
+        leader_state = self._inspect(self.leader)
+        for node in self._targets():
+            state = leader_state if node is self.leader else self._inspect(node)
+            good = (state.swarm_state == "active" and not state.error
+                    and (state.cluster_id is None or leader_state.cluster_id is None
+                         or state.cluster_id == leader_state.cluster_id))
+            ok &= good
+            verdict = "in the swarm" if good else state.error or state.swarm_state
+            details.append(f"{node.name}: {verdict}")
+        return Verdict(ok, "every node is in the swarm" if ok else "some nodes are not",
+                       tuple(details))
