@@ -1,0 +1,1 @@
+"""The farm's sites: names, the registry on Galera, and where a site runs."""
