@@ -35,6 +35,9 @@ def validate_domain(raw: str) -> str:
     except ValueError as exc:
         if isinstance(exc, DomainError):
             raise
+    if text.isascii() and len(text) > 253:
+        raise DomainError(f"domain: {len(text)} characters, the limit is 253. "
+                          "Fix: a shorter name")
     try:
         ascii_form = idna.encode(text, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
