@@ -1,0 +1,288 @@
+"""Site lifecycle actions: create and delete, one site at a time.
+
+Create: validate the domain, refuse duplicates, claim the registry row
+(state `creating`), create the database and its user with a generated
+password (kept by the runtime as a secret), the media directory, the
+service and its router, install WordPress, then verify: 200 through the
+edge and a second request that is a cache hit. Each step is idempotent; on
+failure the run undoes what it created itself, newest first, and says which
+step failed. The admin password is generated, kept in memory, and handed
+back once (`admin_password`), never put in an event.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pymysql
+
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.farm import http as farm_http
+from wpfarm_tui.farm.galera import GaleraConnections
+from wpfarm_tui.inventory import Farm
+from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for
+from wpfarm_tui.sites.registry import Registry
+from wpfarm_tui.sites.runtime import SiteConfig, SiteRuntime
+
+_EMAIL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-_+@")
+
+
+def _validate_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or not set(email) <= _EMAIL_CHARS:
+        raise ActionError(f"admin-email: {email!r} is not an address. Fix: like ops@example.com")
+    return email
+
+
+def _sql_run(db: GaleraConnections, sql: str, args: Any = None) -> None:
+    db.query(sql, args)
+
+
+@dataclass
+class CreateSite:
+    farm: Farm
+    runtime: SiteRuntime
+    domain: str
+    title: str = ""
+    admin_email: str = ""
+    db_user_host: str = "%"  # where the site's PHP connects from
+    name: str = "site-create"
+    destructive: bool = False
+    admin_password: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.names: SiteNames = names_for(self.domain)
+        except DomainError as exc:
+            raise ActionError(str(exc)) from None
+        self.title = (self.title or self.names.domain).strip()
+        if len(self.title) > 200 or any(c in self.title for c in "\n\r\0"):
+            raise ActionError("title: at most 200 characters on one line. Fix: shorten it")
+        self.admin_email = _validate_email(self.admin_email or f"admin@{self.names.domain}")
+        if self.farm.endpoints.galera is None:
+            raise ActionError("endpoints.galera: missing in farm.yaml; sites need the database")
+        self.registry = Registry(self.farm.endpoints.galera)
+        self.db = self.registry.db
+        self._created: list[tuple[str, Callable[[], object]]] = []  # undo, newest last
+
+    # ------------------------------------------------------------ protocol
+    def describe(self) -> Mapping[str, Any]:
+        return {"domain": self.names.domain, "title": self.title,
+                "admin_email": self.admin_email}
+
+    def plan(self) -> list[Step]:
+        n = self.names
+        return [
+            Step("check domain", f"{n.domain} not yet registered"),
+            Step("register", "wpfarm.sites row in state creating"),
+            Step("database", f"CREATE DATABASE {n.db_name}"),
+            Step("database user", f"{n.db_user}@{self.db_user_host}, generated password"),
+            Step("media", "the site's wp-content directory"),
+            Step("deploy", "service and Traefik router for Host(`" + n.domain + "`)"),
+            Step("install WordPress", f"title {self.title!r}, admin {self.admin_email}"),
+            Step("verify", "200 through the edge, second request a cache HIT"),
+            Step("activate", "registry state active"),
+        ]
+
+    def _step(self, name: str, call: Callable[[], bool | str | None],
+              undo: Callable[[], object] | None = None) -> Iterator[StepEvent]:
+        yield StepEvent("started", name)
+        result = call()
+        if result is False:
+            yield StepEvent("skipped", name, "already there")
+            return
+        if undo is not None:
+            self._created.append((name, undo))
+        yield StepEvent("done", name, result if isinstance(result, str) else "")
+
+    def run(self) -> Iterator[StepEvent]:
+        n = self.names
+        try:
+            existing = self.registry.get(n.domain)
+            if existing and existing.state != "creating":
+                yield StepEvent("failed", "check domain",
+                                f"{n.domain} is already a site (state {existing.state}); "
+                                "choose another domain or delete that site first")
+                return
+            resuming = existing is not None
+            yield StepEvent("done", "check domain",
+                            "resuming an unfinished create" if resuming else "free")
+            if not resuming:
+                yield from self._step(
+                    "register", lambda: self.registry.claim(n.domain, n.db_name, n.db_user),
+                    lambda: self.registry.remove(n.domain))
+            yield from self._step("database", self._create_database, self._drop_database)
+            password = self._db_password()
+            yield from self._step("database user", lambda: self._create_user(password),
+                                  self._drop_user)
+            yield from self._step("media", lambda: self.runtime.ensure_media(n),
+                                  lambda: self.runtime.remove_media(n))
+            config = SiteConfig(n, self._db_host(), password, self.title, self.admin_email)
+            yield from self._step("deploy", lambda: self.runtime.deploy(config),
+                                  lambda: self.runtime.undeploy(n))
+            self.admin_password = pysecrets.token_urlsafe(18)
+            admin_password = self.admin_password
+            yield from self._step(
+                "install WordPress",
+                lambda: self.runtime.install_wordpress(config, admin_password))
+            yield from self._step("verify", self._verify_edge)
+            self.registry.set_state(n.domain, "active")
+            yield StepEvent("done", "activate")
+            self._created.clear()
+        except Exception as exc:  # noqa: BLE001 - undo, then report which step failed
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            yield StepEvent("failed", "create", message)
+            yield from self._undo()
+
+    def _undo(self) -> Iterator[StepEvent]:
+        for name, undo in reversed(self._created):
+            try:
+                undo()
+                yield StepEvent("done", f"undo {name}")
+            except Exception as exc:  # noqa: BLE001 - keep undoing the rest
+                yield StepEvent("failed", f"undo {name}", str(exc))
+        self._created.clear()
+
+    # ------------------------------------------------------------ steps
+    def _db_host(self) -> str:
+        assert self.farm.endpoints.galera is not None
+        node = self.farm.endpoints.galera.nodes[0]
+        proxysql = self.farm.endpoints.proxysql
+        # Sites talk to ProxySQL's MySQL port where the farm has one (connection pooling).
+        return f"{proxysql.host}:6033" if proxysql else f"{node.host}:{node.port}"
+
+    def _create_database(self) -> bool:
+        rows = self.db.query("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                             [self.names.db_name])
+        if rows:
+            return False
+        _sql_run(self.db, f"CREATE DATABASE `{self.names.db_name}` "
+                          "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        return True
+
+    def _drop_database(self) -> None:
+        _sql_run(self.db, f"DROP DATABASE IF EXISTS `{self.names.db_name}`")
+
+    def _db_password(self) -> str:
+        key = f"{self.names.slug}_db_password"
+        existing = self.runtime.read_secret(key)
+        if existing:
+            return existing
+        password = pysecrets.token_urlsafe(24)
+        self.runtime.store_secret(key, password)
+        self._created.append(("db password secret", lambda: self.runtime.remove_secret(key)))
+        return password
+
+    def _create_user(self, password: str) -> bool:
+        n, host = self.names, self.db_user_host
+        rows = self.db.query("SELECT 1 FROM mysql.user WHERE user = %s AND host = %s",
+                             [n.db_user, host])
+        # Always (re)set the password: a resumed run must match the stored secret.
+        _sql_run(self.db, "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
+                 [n.db_user, host, password])
+        _sql_run(self.db, "ALTER USER %s@%s IDENTIFIED BY %s", [n.db_user, host, password])
+        _sql_run(self.db, f"GRANT ALL PRIVILEGES ON `{n.db_name}`.* TO %s@%s",
+                 [n.db_user, host])
+        return not rows
+
+    def _drop_user(self) -> None:
+        _sql_run(self.db, "DROP USER IF EXISTS %s@%s", [self.names.db_user, self.db_user_host])
+
+    def _verify_edge(self) -> str:
+        edge = self.farm.sites.edge_url
+        if not edge:
+            return "no sites.edge_url: not verified through the edge"
+        with httpx.Client(timeout=self.farm.sites.timeout,
+                          verify=self.farm.sites.verify_tls) as client:
+            deadline = time.monotonic() + 30  # a router takes a moment to appear
+            first = farm_http.probe(client, edge, self.names.domain)
+            while first.status != 200 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                first = farm_http.probe(client, edge, self.names.domain)
+            if first.status != 200:
+                raise ActionError(f"verify: {self.names.domain} answered "
+                                  f"{first.status or first.error} through the edge, not 200")
+            second = farm_http.probe(client, edge, self.names.domain)
+        if second.cache != "HIT":
+            raise ActionError(f"verify: the second request was a cache {second.cache or 'miss'}"
+                              ", not a HIT: check the Varnish rules for this site")
+        return f"200 in {first.ttfb_ms} ms, then a cache HIT in {second.ttfb_ms} ms"
+
+    def verify(self) -> Verdict:
+        record = self.registry.get(self.names.domain)
+        ok = bool(record and record.state == "active" and self.runtime.deployed(self.names))
+        return Verdict(ok, f"{self.names.domain} is {'live' if ok else 'not live'}",
+                       (f"registry state: {record.state if record else 'absent'}",))
+
+
+@dataclass
+class DeleteSite:
+    """Removes service, router, database, user, files and the registry row.
+
+    The caller takes a final backup first (unless told not to): that is the
+    backup action's job, so this one only refuses to run on an unknown site.
+    """
+
+    farm: Farm
+    runtime: SiteRuntime
+    domain: str
+    db_user_host: str = "%"
+    name: str = "site-delete"
+    destructive: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            self.names = names_for(self.domain)
+        except DomainError as exc:
+            raise ActionError(str(exc)) from None
+        if self.farm.endpoints.galera is None:
+            raise ActionError("endpoints.galera: missing in farm.yaml")
+        self.registry = Registry(self.farm.endpoints.galera)
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"domain": self.names.domain}
+
+    def plan(self) -> list[Step]:
+        record = self.registry.get(self.names.domain)
+        db_name = record.db_name if record else self.names.db_name
+        return [Step("mark deleting", "registry state deleting", True),
+                Step("undeploy", "service and router", True),
+                Step("database", f"DROP DATABASE {db_name}", True),
+                Step("database user", "DROP USER", True),
+                Step("media", "the site's files", True),
+                Step("unregister", "remove the registry row", True)]
+
+    def run(self) -> Iterator[StepEvent]:
+        n = self.names
+        record = self.registry.get(n.domain)
+        db_name = record.db_name if record else n.db_name
+        db_user = record.db_user if record else n.db_user
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("mark deleting", lambda: record and self.registry.set_state(n.domain, "deleting")),
+            ("undeploy", lambda: self.runtime.undeploy(n)),
+            ("database", lambda: self.registry.db.query(f"DROP DATABASE IF EXISTS `{db_name}`")),
+            ("database user", lambda: self.registry.db.query(
+                "DROP USER IF EXISTS %s@%s", [db_user, self.db_user_host])),
+            ("media", lambda: self.runtime.remove_media(n)),
+            ("secret", lambda: self.runtime.remove_secret(f"{n.slug}_db_password")),
+            ("unregister", lambda: self.registry.remove(n.domain)),
+        ]
+        for name, call in steps:
+            yield StepEvent("started", name)
+            try:
+                call()
+            except (pymysql.MySQLError, OSError, ActionError) as exc:
+                yield StepEvent("failed", name, f"{exc}; run the delete again to finish")
+                return
+            yield StepEvent("done", name)
+
+    def verify(self) -> Verdict:
+        gone = self.registry.get(self.names.domain) is None and not self.runtime.deployed(
+            self.names)
+        return Verdict(gone, f"{self.names.domain} {'is gone' if gone else 'still exists'}")

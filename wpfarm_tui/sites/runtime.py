@@ -1,0 +1,54 @@
+"""Where a site runs: the part of site create/delete that differs between farms.
+
+The database, the registry and the caches are the same everywhere; serving
+the site is not. `SiteRuntime` is that difference: the loopback lab serves
+sites from its own nginx + php-fpm behind Traefik's file provider
+(`LabSiteRuntime`); a Swarm farm runs one service per site with Traefik labels
+(the Swarm runtime comes with the stacks' deploy). Every method is idempotent
+and says whether it changed anything, so a re-run skips what exists and an
+undo removes only what this run created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from wpfarm_tui.sites.naming import SiteNames
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    names: SiteNames
+    db_host: str  # host:port the site's PHP connects to
+    db_password: str  # handed to the runtime's secret store, never logged
+    title: str
+    admin_email: str
+
+
+class SiteRuntime(Protocol):
+    def store_secret(self, name: str, value: str) -> bool:
+        """Keep a generated secret where the site reads it; False when it existed."""
+        ...
+
+    def read_secret(self, name: str) -> str | None: ...
+
+    def remove_secret(self, name: str) -> bool: ...
+
+    def ensure_media(self, names: SiteNames) -> bool: ...
+
+    def remove_media(self, names: SiteNames) -> bool: ...
+
+    def deploy(self, config: SiteConfig) -> bool:
+        """Serve the site (service + router); False when it already runs as asked."""
+        ...
+
+    def undeploy(self, names: SiteNames) -> bool: ...
+
+    def install_wordpress(self, config: SiteConfig, admin_password: str) -> bool:
+        """Run the WordPress installer; False when the site was installed already."""
+        ...
+
+    def set_maintenance(self, names: SiteNames, on: bool) -> bool: ...
+
+    def deployed(self, names: SiteNames) -> bool: ...
