@@ -25,7 +25,9 @@ from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from wpfarm_tui.actions.catalog import BY_NAME, CATALOG, Context, alerts_from
 from wpfarm_tui.inventory import Farm
+from wpfarm_tui.screens.action import ActionScreen
 from wpfarm_tui.screens.help import HelpScreen
 from wpfarm_tui.status.base import Collector
 from wpfarm_tui.status.model import (
@@ -41,6 +43,7 @@ from wpfarm_tui.status.schedule import Backoff
 from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.themes import DARK, LIGHT, load_themes
 from wpfarm_tui.widgets import cells
+from wpfarm_tui.widgets.alerts_pane import AlertsPane
 from wpfarm_tui.widgets.bans_pane import BansPane
 from wpfarm_tui.widgets.base_pane import BasePane
 from wpfarm_tui.widgets.caches_pane import CachesPane
@@ -50,7 +53,7 @@ from wpfarm_tui.widgets.nodes_pane import NodesPane
 from wpfarm_tui.widgets.sites_pane import SitesPane
 from wpfarm_tui.widgets.status_bar import StatusBar
 
-# Tab order, and keys 1-6.
+# Tab order, and keys 1-6; the Alerts tab (key 7) follows, fed from these panes' snapshots.
 PANES: dict[str, type[BasePane]] = {
     "nodes": NodesPane,
     "sites": SitesPane,
@@ -102,6 +105,10 @@ class PaneCommands(Provider):
         yield "Theme: dark", partial(app.action_set_theme, DARK), "Dark theme"
         yield "Theme: light", partial(app.action_set_theme, LIGHT), "Light theme"
         yield "Refresh all now", app.action_refresh, "Poll every pane now (key r)"
+        yield "Go to Alerts", partial(app.action_show_pane, "alerts"), "Show the Alerts tab (key 7)"
+        for entry in CATALOG:
+            yield (f"Run: {entry.title}", partial(app.open_action, entry.name),
+                   f"wpfarm {' '.join(entry.cli)}".replace("{", "<").replace("}", ">"))
 
     async def discover(self) -> Hits:
         for text, command, help_text in self._commands():
@@ -125,6 +132,10 @@ class WpfarmApp(App[None]):
     BINDINGS: ClassVar = [
         *(Binding(str(i), f"show_pane('{pane}')", pane.capitalize(), show=False)
           for i, pane in enumerate(PANES, start=1)),
+        Binding("7", "show_pane('alerts')", "Alerts", show=False),
+        Binding("b", "pane_key('b')", "Ban", show=False),
+        Binding("u", "pane_key('u')", "Unban", show=False),
+        Binding("p", "pane_key('p')", "Purge", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("r", "refresh", "Refresh"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
@@ -140,8 +151,12 @@ class WpfarmApp(App[None]):
         poll: bool = True,
         *,
         clock: Clock | None = None,
+        read_only: bool = False,
+        action_context: Context | None = None,
     ) -> None:
-        """`clock` gives the time shown as "refreshed"; tests pass a fixed one."""
+        """`clock` gives the time shown as "refreshed"; tests pass a fixed one.
+        `read_only` (or farm.read_only) refuses every action; `action_context` gives the
+        actions what the farm file does not say yet (default: `Context.for_farm`)."""
         super().__init__()
         for loaded in load_themes().values():
             self.register_theme(loaded)
@@ -162,6 +177,8 @@ class WpfarmApp(App[None]):
         self.refreshed_at: datetime | None = None
         self._polling: set[str] = set()
         self._poll_timers: dict[str, Timer] = {}
+        self.read_only = read_only or farm.read_only
+        self._action_context = action_context
 
     # ------------------------------------------------------------ layout
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -179,6 +196,8 @@ class WpfarmApp(App[None]):
             for pane in self.pane_ids:
                 with TabPane(Content.from_rich_text(self._tab_label(pane)), id=pane):
                     yield PANES[pane](self.farm.thresholds, id=f"{pane}-pane")
+            with TabPane(Content.from_rich_text(self._alerts_label()), id="alerts"):
+                yield AlertsPane(id="alerts-pane")
         yield StatusBar(self.farm.name, id="status")
         yield Footer()
 
@@ -282,6 +301,65 @@ class WpfarmApp(App[None]):
             self.refreshed_at = self.clock()
             self._update_tab(pane)
             self._update_status()
+            self._update_alerts()
+
+    # ------------------------------------------------------------ alerts + actions
+    @property
+    def alerts_pane(self) -> AlertsPane:
+        return self.screen_stack[0].query_one("#alerts-pane", AlertsPane)
+
+    def _alerts_label(self) -> Text:
+        alerts = alerts_from(self.snapshots)
+        level = max((a.level for a in alerts), default=Level.OK)
+        colour = self.palette.of(level)
+        label = Text()
+        label.append(cells.marker(level), style=f"bold {colour}")
+        label.append(" Alerts")
+        if alerts:
+            label.append(f" {len(alerts)}", style=f"bold {colour}")
+        return label
+
+    def _update_alerts(self) -> None:
+        if not self.screen_stack:
+            return
+        self.alerts_pane.show(alerts_from(self.snapshots), self.palette)
+        tabs = self.screen_stack[0].query_one("#tabs", TabbedContent)
+        tabs.get_tab("alerts").label = Content.from_rich_text(self._alerts_label())
+
+    @property
+    def action_context(self) -> Context:
+        if self._action_context is None:
+            self._action_context = Context.for_farm(self.farm)
+        return self._action_context
+
+    def open_action(self, name: str, values: dict[str, str] | None = None) -> None:
+        """Open the action screen of a catalog entry (palette, pane keys, Alerts' Enter)."""
+        self.push_screen(ActionScreen(BY_NAME[name], self.farm, self.action_context,
+                                      values=values, read_only=self.read_only))
+
+    def on_alerts_pane_open_procedure(self, message: AlertsPane.OpenProcedure) -> None:
+        alert = message.alert
+        if alert.procedure:
+            self.open_action(alert.procedure, dict(alert.values))
+
+    def action_pane_key(self, key: str) -> None:
+        """b/u on the CrowdSec pane (ban, unban the selected row), p on Sites (purge the
+        selected site)."""
+        if len(self.screen_stack) > 1:
+            return
+        pane = self.current_pane
+        widget = self.pane_widget(pane) if pane else None
+        selected = widget.tables[0]._cursor_key() if widget and widget.tables else None
+        if pane == "bans" and key == "b":
+            self.open_action("ban")
+        elif pane == "bans" and key == "u" and widget is not None:
+            ban = next((b for b in getattr(widget.snapshot, "bans", ())
+                        if str(b.id) == selected), None)
+            self.open_action("unban", {"ip": ban.value} if ban else None)
+        elif pane == "sites" and key == "p" and selected:
+            self.open_action("cache-purge", {"domain": selected})
+        else:
+            self.bell()
 
     # ------------------------------------------------------------ display helpers
     def _tab_label(self, pane: str) -> Text:
@@ -313,11 +391,15 @@ class WpfarmApp(App[None]):
                     widget.set_palette(palette)
                 self._update_tab(pane)
             self._update_status()
+            self._update_alerts()
 
     def _on_theme_changed(self, _theme: Theme) -> None:
         self._apply_palette()
 
     def _focus_pane(self, pane: str) -> None:
+        if pane == "alerts":
+            self.alerts_pane.table.focus()
+            return
         widget = self.pane_widget(pane)
         if widget is not None and widget.tables:
             widget.tables[0].focus()
@@ -327,12 +409,15 @@ class WpfarmApp(App[None]):
                            if p in self.pane_ids)
         return [
             ("1 – 6", f"go to a pane: {panes}"),
+            ("7", "Alerts: everything past a threshold; Enter runs the fitting procedure"),
+            ("b / u", "CrowdSec pane: ban an address / unban the selected decision"),
+            ("p", "Sites pane: purge the selected site's caches"),
             ("/", "filter the focused table (or the pane's first)"),
             ("  Enter", "keep the filter, back to the table"),
             ("  Esc", "clear the filter and hide it"),
             ("r", "refresh every pane now"),
             ("ctrl+t", "toggle dark / light theme"),
-            ("ctrl+p", "command palette: go to a pane, pick a theme"),
+            ("ctrl+p", "command palette: go to a pane, pick a theme, Run: <action>"),
             ("Tab / shift+Tab", "next / previous table or tab bar"),
             ("↑ ↓ PgUp PgDn", "move in a table; a long error shows in full as a tooltip"),
             ("?", "this help"),
@@ -341,7 +426,7 @@ class WpfarmApp(App[None]):
 
     # ------------------------------------------------------------ actions
     def action_show_pane(self, pane: str) -> None:
-        if pane not in self.pane_ids:
+        if pane not in self.pane_ids and pane != "alerts":
             self.bell()
             return
         self.screen_stack[0].query_one("#tabs", TabbedContent).active = pane
@@ -368,9 +453,10 @@ class WpfarmApp(App[None]):
             self.push_screen(HelpScreen(self.help_rows()))
 
 
-def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK) -> None:
+def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK,
+                read_only: bool = False) -> None:
     """Open the console on this terminal until the operator quits."""
-    WpfarmApp(farm, collectors, theme=theme).run()
+    WpfarmApp(farm, collectors, theme=theme, read_only=read_only).run()
 
 
 __all__ = ["PaneCommands", "SnapshotReady", "WpfarmApp", "run_console"]

@@ -45,7 +45,16 @@ def test_galera_pane_sees_three_synced_nodes(lab_farm):
 
 
 def test_caches_pane_reads_varnish_redis_and_sentinels(lab_farm):
-    snap = CachesCollector(lab_farm).collect()
+    collector = CachesCollector(lab_farm)
+    # After a failover elsewhere in the suite, Sentinel takes ~10 s to turn the old master
+    # into a replica: wait for one master and one replica before reading.
+    deadline = time.monotonic() + 40
+    while True:
+        snap = collector.collect()
+        if sorted(r.role or "" for r in snap.redis) == ["master", "slave"]:
+            break
+        assert time.monotonic() < deadline, snap.redis
+        time.sleep(1)
     assert all(s.ok for s in snap.sources), snap.sources
     varnish = snap.varnish[0]
     assert varnish.reachable and varnish.uptime_s is not None and varnish.uptime_s > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -23,3 +24,76 @@ class CrowdSecClient:
             raise PermissionError(f"LAPI refused the bouncer key {self.endpoint.bouncer_key} (403)")
         response.raise_for_status()
         return response.json() or []  # the LAPI answers `null` when there are none
+
+
+class WatcherClient:
+    """The LAPI as a machine (watcher) sees it: it may add and delete decisions, which a
+    bouncer key cannot. Logs in with machine id + password (POST /v1/watchers/login) and
+    uses the JWT it gets for POST /v1/alerts and DELETE /v1/decisions."""
+
+    def __init__(self, lapi: str, machine_id: str, password: str, timeout: float = 5.0):
+        self.machine_id = machine_id
+        self._password = password
+        self._http = httpx.Client(base_url=lapi, timeout=timeout)
+        self._token: str | None = None
+
+    @classmethod
+    def from_credentials_file(cls, path: str, timeout: float = 5.0) -> WatcherClient:
+        """A `local_api_credentials.yaml` as `cscli machines add --auto` writes it."""
+        import yaml
+
+        with open(path) as fh:
+            data = yaml.safe_load(fh) or {}
+        missing = [k for k in ("url", "login", "password") if not data.get(k)]
+        if missing:
+            raise ValueError(f"{path}: no {', '.join(missing)} in the machine credentials")
+        return cls(str(data["url"]).rstrip("/"), str(data["login"]), str(data["password"]),
+                   timeout)
+
+    def login(self) -> None:
+        response = self._http.post("/v1/watchers/login", json={
+            "machine_id": self.machine_id, "password": self._password, "scenarios": []})
+        if response.status_code in (401, 403):
+            raise PermissionError(f"LAPI refused the login of machine {self.machine_id} "
+                                  f"({response.status_code}); is it validated (cscli machines "
+                                  "list)?")
+        response.raise_for_status()
+        self._token = response.json()["token"]
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            self.login()
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def add_decision(self, value: str, scope: str, duration: str, reason: str,
+                     decision_type: str = "ban") -> list[str]:
+        """One manual decision, the way `cscli decisions add` sends it (an alert carrying
+        it); returns the alert ids."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        source: dict[str, Any] = {"scope": scope, "value": value}
+        if scope == "Ip":
+            source["ip"] = value
+        else:
+            source["range"] = value
+        alert = {
+            "scenario": reason, "scenario_hash": "", "scenario_version": "",
+            "message": f"manual '{decision_type}' from '{self.machine_id}'",
+            "events_count": 1, "start_at": now, "stop_at": now, "capacity": 0,
+            "leakspeed": "0", "simulated": False, "events": [], "source": source,
+            "decisions": [{"type": decision_type, "duration": duration, "value": value,
+                           "origin": "cscli", "scenario": reason, "scope": scope}],
+        }
+        response = self._http.post("/v1/alerts", json=[alert], headers=self._headers())
+        response.raise_for_status()
+        return [str(i) for i in response.json() or []]
+
+    def delete_decisions(self, value: str, scope: str) -> int:
+        """DELETE /v1/decisions?ip= (or range=); how many decisions went."""
+        key = "ip" if scope == "Ip" else "range"
+        response = self._http.delete("/v1/decisions", params={key: value},
+                                     headers=self._headers())
+        response.raise_for_status()
+        return int((response.json() or {}).get("nbDeleted", 0))
+
+    def close(self) -> None:
+        self._http.close()

@@ -34,3 +34,50 @@ def sentinel_master(endpoint: RedisEndpoint, sentinel: HostPort) -> dict[str, An
         return client.sentinel_master(endpoint.master_name)
     finally:
         client.close()
+
+
+def current_master(endpoint: RedisEndpoint) -> HostPort:
+    """The master as the first answering Sentinel names it (SENTINEL GET-MASTER-ADDR-BY-NAME),
+    as a HostPort of the inventory when it is one of endpoint.instances."""
+    last: Exception | None = None
+    for sentinel in endpoint.sentinels:
+        client = _client(endpoint, sentinel, with_password=False)
+        try:
+            host, port = client.sentinel_get_master_addr_by_name(endpoint.master_name)
+        except redis.RedisError as exc:
+            last = exc
+            continue
+        finally:
+            client.close()
+        found = next((i for i in endpoint.instances if i.host == host and i.port == int(port)),
+                     None)
+        return found or HostPort(f"{host}:{port}", host, int(port))
+    raise ConnectionError(f"no Sentinel answered: {last}")
+
+
+def failover(endpoint: RedisEndpoint, sentinel: HostPort) -> None:
+    """SENTINEL FAILOVER <master>: promote a replica without asking the other Sentinels."""
+    client = _client(endpoint, sentinel, with_password=False)
+    try:
+        client.execute_command("SENTINEL", "FAILOVER", endpoint.master_name)
+    finally:
+        client.close()
+
+
+def unlink_prefix(endpoint: RedisEndpoint, node: HostPort, prefix: str, batch: int = 500) -> int:
+    """Delete every key starting with `prefix` (SCAN + UNLINK, never KEYS); how many."""
+    client = _client(endpoint, node)
+    pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix) + "*"
+    removed = 0
+    try:
+        keys: list[str] = []
+        for key in client.scan_iter(match=pattern, count=batch):
+            keys.append(key)
+            if len(keys) >= batch:
+                removed += int(client.unlink(*keys))
+                keys.clear()
+        if keys:
+            removed += int(client.unlink(*keys))
+    finally:
+        client.close()
+    return removed

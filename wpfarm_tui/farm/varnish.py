@@ -39,3 +39,9 @@ def counters(farm: Farm, instance: VarnishInstance, timeout: float) -> dict[str,
         if name.startswith("MAIN.") and isinstance(entry, dict) and "value" in entry:
             result[name.removeprefix("MAIN.")] = int(entry["value"])
     return result
+
+
+def ban(farm: Farm, instance: VarnishInstance, expression: str, timeout: float) -> None:
+    """`varnishadm -n WORKDIR ban EXPRESSION` where varnishd runs (the caller validates the
+    expression: it is VCL). Prefer `obj.http.*` expressions: the ban lurker can apply them."""
+    _run(farm, instance, ["varnishadm", "-n", instance.workdir, "ban", expression], timeout)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -237,6 +238,39 @@ class Lab:
                 self._galera_up(say, only=int(component[-1]))
             else:
                 self._start_and_wait(component, say)
+
+    # ------------------------------------------------------------------ for actions
+
+    @property
+    def maintenance_dir(self) -> Path:
+        """Flag files of maintenance mode: `<domain>` for one site, `all` for every site."""
+        return self.root / "maintenance"
+
+    def galera_node(self, n: int) -> dict[str, Any]:
+        """What a Galera control needs of node n: the mariadbd argv and its paths."""
+        d = self._dir(f"galera-{n}")
+        return {
+            "component": f"galera-{n}",
+            "argv": self._argv(f"galera-{n}"),
+            "dir": d,
+            "datadir": d / "data",
+            "grastate": d / "data" / "grastate.dat",
+            "error_log": d / "error.log",
+        }
+
+    def galera_pid(self, n: int) -> int | None:
+        """The pid of node n's mariadbd when it runs (and is this lab's), else None."""
+        return self._pid_of(f"galera-{n}")
+
+    def galera_spawn(self, n: int, extra: list[str]) -> int:
+        """Start node n's mariadbd with extra arguments, detached, without waiting; the pid is
+        recorded as for every lab component (so `status`, `stop` and `down` know it)."""
+        self._require_root()
+        with self._locked():
+            if self._pid_of(f"galera-{n}") is not None:
+                raise LabError(f"galera-{n} is already running")
+            self._prepare_galera()
+            return self._spawn(f"galera-{n}", self._argv(f"galera-{n}") + list(extra))
 
     # ------------------------------------------------------------------ layout
 
@@ -538,10 +572,19 @@ class Lab:
                 HOST=site,
                 CONTENT=self._wp_content(site),
                 SOCK=fpm / f"{site}.sock",
+                MAINT=self.maintenance_dir,
             )
             for site in SITES
         )
-        _write(ngx / "nginx.conf", _template("nginx.conf", DIR=ngx, SERVERS=servers))
+        conf = _template("nginx.conf", DIR=ngx, SERVERS=servers)
+        if not (ngx / "nginx.conf").exists() or (ngx / "nginx.conf").read_text() != conf:
+            _write(ngx / "nginx.conf", conf)
+            # A running nginx reloads a changed config (e.g. after a lab upgrade).
+            if (pid := self._pid_of("nginx")) is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
+        self.maintenance_dir.mkdir(exist_ok=True)
+        self.maintenance_dir.chmod(0o755)  # nginx's workers (www-data) test the flag files
         wp_dir = self.root / "wordpress"
         wp_dir.mkdir(exist_ok=True)
         _write(wp_dir / "wp_install.php", _template("wp_install.php"))

@@ -1,0 +1,80 @@
+"""A fixed farm with every endpoint the catalog's actions need, for screens that show a
+plan without touching a server (snapshots, read-only walk in the console).
+
+Galera node control is the real `LabGaleraControl` over a lab directory with fixed
+grastate.dat files (no mariadbd runs there), so the recovery plan is deterministic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.ui.fixtures import FARM, fixed_collectors, frozen_clock
+from wpfarm_tui.actions.catalog import Context
+from wpfarm_tui.app import WpfarmApp
+from wpfarm_tui.farm.galera_control import LabGaleraControl
+from wpfarm_tui.inventory import (
+    CrowdSecEndpoint,
+    Endpoints,
+    Farm,
+    GaleraEndpoint,
+    HostPort,
+    Node,
+    RedisEndpoint,
+    SitesSettings,
+    SshSettings,
+    VarnishEndpoint,
+    VarnishInstance,
+)
+from wpfarm_tui.lab import Lab
+from wpfarm_tui.secrets import Secret
+
+CREDENTIALS = Path(__file__).parent / "data" / "local_api_credentials.yaml"
+UUID = "e70c36d6-e9a4-11f1-bfaa-5ecfb23f02f2"
+
+
+def action_farm(read_only: bool = False) -> Farm:
+    local = "127.0.0.1"
+    return Farm(
+        name="lab", domain="lab.wpfarm.test", profile="lab",
+        nodes=(Node("lab1", local, SshSettings(), frozenset({"manager", "db", "cache"})),),
+        endpoints=Endpoints(
+            galera=GaleraEndpoint("wpfarm", None, tuple(
+                HostPort(f"galera-{n}", local, 33060 + n) for n in (1, 2, 3)), timeout=0.5),
+            redis=RedisEndpoint("mymaster", None,
+                                (HostPort("redis-master", local, 16379),
+                                 HostPort("redis-replica", local, 16380)),
+                                tuple(HostPort(f"sentinel-{n}", local, 16380 + n)
+                                      for n in (1, 2, 3))),
+            varnish=VarnishEndpoint((VarnishInstance("varnish", "/srv/varnish/inst"),)),
+            crowdsec=CrowdSecEndpoint("http://127.0.0.1:16180",
+                                      Secret("file", "/srv/secrets/bouncer")),
+        ),
+        sites=SitesSettings(edge_url="http://127.0.0.1:16100"),
+        refresh=FARM.refresh,
+        read_only=read_only,
+    )
+
+
+def crashed_lab(root: Path) -> Lab:
+    """A lab directory whose three nodes crashed (seqno -1), nothing running."""
+    lab = Lab(root)
+    for n in (1, 2, 3):
+        data = root / "galera" / f"galera-{n}" / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        (data / "grastate.dat").write_text(
+            f"# GALERA saved state\nversion: 2.1\nuuid:    {UUID}\nseqno:   -1\n"
+            "safe_to_bootstrap: 0\n")
+    return lab
+
+
+def action_context(root: Path) -> Context:
+    # A fixed flag directory: the plan shows its path, and nothing is written in a plan.
+    return Context(LabGaleraControl(crashed_lab(root)), CREDENTIALS,
+                   Path("/srv/wpfarm/maintenance"))
+
+
+def action_app(root: Path, read_only: bool = False, farm: Farm | None = None) -> WpfarmApp:
+    return WpfarmApp(farm or action_farm(read_only), fixed_collectors(), poll=False,
+                     clock=frozen_clock, read_only=read_only,
+                     action_context=action_context(root))

@@ -1,0 +1,161 @@
+"""Cache purge: one site, or every site.
+
+Varnish: a ban on `obj.http.x-host` (the VCL copies the request's Host onto every object,
+so the ban lurker can apply it without waiting for requests), through `varnishadm -n
+WORKDIR` where varnishd runs (locally, or over SSH on the instance's node).
+
+Redis object cache: the farm's convention is that each site's WordPress object cache uses
+the key prefix `wp:<domain>:` (WP_REDIS_PREFIX / WP_CACHE_KEY_SALT set to it by the site
+template), so one site's keys are deleted with SCAN MATCH `wp:<domain>:*` + UNLINK on the
+master; purge all deletes `wp:*` (never FLUSHALL: sessions and locks live there too).
+
+Verify: the next probe through the edge is a MISS (or a HIT on an object younger than the
+purge, which only a concurrent visitor can have fetched).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.farm import http as farm_http
+from wpfarm_tui.farm import redis as farm_redis
+from wpfarm_tui.farm import varnish as farm_varnish
+from wpfarm_tui.inventory import Farm
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})+$")
+REDIS_PREFIX = "wp:{domain}:"
+VERIFY_SAMPLE = 5  # sites probed to verify a purge of all
+
+
+def check_domain(value: str | None, field: str = "domain") -> str:
+    domain = (value or "").strip().lower().rstrip(".")
+    if not _DOMAIN_RE.match(domain):
+        raise ActionError(f"{field}: {value!r} is not a domain name; give the site's host "
+                          "name as visitors type it, e.g. site1.example.org")
+    return domain
+
+
+def redis_prefix(domain: str | None) -> str:
+    return REDIS_PREFIX.format(domain=domain) if domain else "wp:"
+
+
+def site_domains(farm: Farm) -> list[str]:
+    """The registry's domains (Galera), plus sites.static; best effort."""
+    domains = set(farm.sites.static)
+    if farm.endpoints.galera is not None:
+        from wpfarm_tui.farm.galera import GaleraConnections
+
+        db = GaleraConnections(farm.endpoints.galera)
+        try:
+            domains.update(str(d) for (d,) in db.query("SELECT domain FROM wpfarm.sites"))
+        except Exception:  # noqa: BLE001 - verification falls back to what it has
+            pass
+        finally:
+            db.close()
+    return sorted(domains)
+
+
+def edge_probe(farm: Farm, domain: str) -> farm_http.Probe:
+    if not farm.sites.edge_url:
+        raise ActionError("sites.edge_url: missing in the farm file; the check goes through "
+                          "the edge")
+    with httpx.Client(timeout=farm.sites.timeout, verify=farm.sites.verify_tls) as client:
+        return farm_http.probe(client, farm.sites.edge_url, domain)
+
+
+def _age(farm: Farm, domain: str) -> tuple[str | None, float | None]:
+    """(X-Cache verdict, Age) of one probe through the edge."""
+    assert farm.sites.edge_url
+    with httpx.Client(timeout=farm.sites.timeout, verify=farm.sites.verify_tls) as client:
+        r = client.get(farm.sites.edge_url + "/", headers={"Host": domain})
+    age = r.headers.get("age")
+    return farm_http.cache_verdict(r.headers), float(age) if age and age.isdigit() else None
+
+
+class CachePurge:
+    title = "Cache purge"
+
+    def __init__(self, farm: Farm, domain: str | None = None, *, all_sites: bool = False):
+        if all_sites == (domain is not None):
+            raise ActionError("domain: give one site's domain, or --all for every site")
+        self.farm = farm
+        self.domain = None if all_sites else check_domain(domain)
+        self.all_sites = all_sites
+        self.destructive = all_sites
+        self.name = "cache-purge-all" if all_sites else "cache-purge"
+        if farm.endpoints.varnish is None and farm.endpoints.redis is None:
+            raise ActionError("endpoints.varnish / endpoints.redis: neither is in the farm "
+                              "file; there is no cache to purge")
+        self.purged_at: float | None = None
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"domain": self.domain, "all": self.all_sites}
+
+    @property
+    def ban_expression(self) -> str:
+        return f"obj.http.x-host == {self.domain}" if self.domain else "obj.status != 0"
+
+    def plan(self) -> list[Step]:
+        steps = []
+        for inst in (self.farm.endpoints.varnish.instances if self.farm.endpoints.varnish
+                     else ()):
+            where = f"on {inst.node}" if inst.node else "locally"
+            steps.append(Step(f"ban varnish {inst.name}", f"varnishadm -n {inst.workdir} ban "
+                              f"{self.ban_expression} ({where})", destructive=self.all_sites))
+        if self.farm.endpoints.redis is not None:
+            steps.append(Step("delete redis keys", f"SCAN MATCH {redis_prefix(self.domain)}* + "
+                              "UNLINK on the master", destructive=self.all_sites))
+        steps.append(Step("verify", "the next probe through the edge is a MISS"))
+        return steps
+
+    def run(self) -> Iterator[StepEvent]:
+        self.purged_at = time.time()
+        varnish = self.farm.endpoints.varnish
+        for inst in varnish.instances if varnish else ():
+            s = f"ban varnish {inst.name}"
+            yield StepEvent("started", s, self.ban_expression)
+            try:
+                farm_varnish.ban(self.farm, inst, self.ban_expression, varnish.timeout)
+            except Exception as exc:  # noqa: BLE001 - reported as the step's failure
+                yield StepEvent("failed", s, str(exc))
+                return
+            yield StepEvent("done", s)
+        endpoint = self.farm.endpoints.redis
+        if endpoint is not None:
+            s = "delete redis keys"
+            yield StepEvent("started", s, f"{redis_prefix(self.domain)}*")
+            try:
+                master = farm_redis.current_master(endpoint)
+                removed = farm_redis.unlink_prefix(endpoint, master, redis_prefix(self.domain))
+            except Exception as exc:  # noqa: BLE001
+                yield StepEvent("failed", s, str(exc))
+                return
+            yield StepEvent("done", s, f"{removed} key(s) on {master.name}")
+
+    def verify(self) -> Verdict:
+        if not self.farm.sites.edge_url:
+            return Verdict(True, "purged; not checked through the edge (no sites.edge_url)")
+        domains = [self.domain] if self.domain else site_domains(self.farm)[:VERIFY_SAMPLE]
+        since = time.time() - (self.purged_at or time.time())
+        details, ok = [], True
+        for domain in domains:
+            try:
+                verdict, age = _age(self.farm, domain)
+            except httpx.HTTPError as exc:
+                ok = False
+                details.append(f"{domain}: probe failed: {exc}")
+                continue
+            fresh = verdict == "MISS" or (age is not None and age <= since + 1)
+            ok = ok and fresh
+            details.append(f"{domain}: {verdict or 'no cache header'}"
+                           + (f", Age {age:.0f} s" if age is not None else ""))
+        what = self.domain or f"{len(domains)} sampled site(s)"
+        return Verdict(ok, f"{what}: the edge serves fresh content" if ok else
+                       f"{what}: the edge still serves a cached copy", tuple(details))

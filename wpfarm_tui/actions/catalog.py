@@ -1,0 +1,262 @@
+"""Every action the console and the CLI offer, in one list, and which one fits an alert.
+
+The console's palette ("Run: <title>"), the pane keys and the Alerts pane build actions
+through `CATALOG`; the read-only test walks the whole list. `alerts_from(snapshots)` turns
+the current snapshots into the Alerts pane's rows (no Textual here: `wpfarm alerts` uses
+it too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wpfarm_tui.actions.base import Action, ActionError
+from wpfarm_tui.inventory import Farm
+from wpfarm_tui.status.thresholds import Level
+
+
+@dataclass(frozen=True)
+class Context:
+    """What actions need beyond the farm file (until the inventory has fields for them)."""
+
+    galera_control: Any = None  # a farm.galera_control.GaleraControl
+    crowdsec_credentials: Path | None = None  # a machine's local_api_credentials.yaml
+    maintenance_dir: Path | None = None  # where the web servers look for maintenance flags
+
+    @classmethod
+    def for_farm(cls, farm: Farm, *, crowdsec_credentials: Path | None = None,
+                 maintenance_dir: Path | None = None) -> Context:
+        """The lab (profile: lab) has a local Galera control and keeps its maintenance flags
+        next to its farm.yaml; a production farm gets these with the Swarm issue."""
+        control = None
+        if farm.profile == "lab":
+            from wpfarm_tui.farm.galera_control import LabGaleraControl
+            from wpfarm_tui.lab import Lab
+
+            root = farm.source.parent if farm.source else None
+            control = LabGaleraControl(Lab(root))
+            if maintenance_dir is None and root is not None:
+                maintenance_dir = root / "maintenance"
+        return cls(control, crowdsec_credentials, maintenance_dir)
+
+    def control(self) -> Any:
+        if self.galera_control is None:
+            raise ActionError("galera node control: only the lab has one so far (the Swarm "
+                              "implementation over SSH/docker comes with the Swarm issue)")
+        return self.galera_control
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    default: str = ""
+
+
+Builder = Callable[[Farm, Context, Mapping[str, str]], Action]
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    title: str
+    build: Builder
+    fields: tuple[Field, ...] = ()
+    cli: tuple[str, ...] = ()  # the verb, for help and the read-only walk (fields appended)
+    example: Mapping[str, str] = field(default_factory=dict)  # valid inputs on the lab
+
+    def cli_args(self, values: Mapping[str, str] | None = None) -> list[str]:
+        vals = {**self.example, **(values or {})}
+        return [a.format(**vals) for a in self.cli]
+
+
+def _galera(cls_name: str, **kw: Any) -> Builder:
+    def build(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+        from wpfarm_tui.actions import galera
+
+        if cls_name == "recover":
+            return galera.GaleraRecover(farm, ctx.control())
+        if cls_name == "rejoin":
+            return galera.GaleraRejoin(farm, ctx.control(), v.get("node", ""))
+        return galera.GaleraDesync(farm, v.get("node", ""), on=kw["on"])
+
+    return build
+
+
+def _redis_failover(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+    from wpfarm_tui.actions.redis import RedisFailover
+
+    return RedisFailover(farm)
+
+
+def _purge(all_sites: bool) -> Builder:
+    def build(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+        from wpfarm_tui.actions.cache import CachePurge
+
+        if all_sites:
+            return CachePurge(farm, all_sites=True)
+        return CachePurge(farm, v.get("domain", ""))
+
+    return build
+
+
+def _ban(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+    from wpfarm_tui.actions.crowdsec import BanAction
+
+    return BanAction(farm, v.get("ip", ""), duration=v.get("duration", "4h"),
+                     reason=v.get("reason", ""), credentials=ctx.crowdsec_credentials)
+
+
+def _unban(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+    from wpfarm_tui.actions.crowdsec import UnbanAction
+
+    return UnbanAction(farm, v.get("ip", ""), credentials=ctx.crowdsec_credentials)
+
+
+def _maintenance(on: bool, all_sites: bool) -> Builder:
+    def build(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+        from wpfarm_tui.actions.maintenance import Maintenance
+
+        return Maintenance(farm, None if all_sites else v.get("domain", ""), on=on,
+                           all_sites=all_sites, flag_dir=ctx.maintenance_dir)
+
+    return build
+
+
+NODE = Field("node", "Galera node", "galera-1")
+DOMAIN = Field("domain", "Site domain", "")
+IP = Field("ip", "IP or CIDR range", "")
+
+CATALOG: tuple[Entry, ...] = (
+    Entry("galera-recover", "Galera full-crash recovery", _galera("recover"),
+          cli=("galera", "recover")),
+    Entry("galera-rejoin", "Galera: rejoin a node", _galera("rejoin"), (NODE,),
+          ("galera", "rejoin", "{node}"), {"node": "galera-3"}),
+    Entry("galera-desync", "Galera: desync a node", _galera("desync", on=True), (NODE,),
+          ("galera", "desync", "{node}"), {"node": "galera-2"}),
+    Entry("galera-resync", "Galera: resync a node", _galera("desync", on=False), (NODE,),
+          ("galera", "resync", "{node}"), {"node": "galera-2"}),
+    Entry("redis-failover", "Redis: Sentinel failover", _redis_failover,
+          cli=("redis", "failover")),
+    Entry("cache-purge", "Cache purge: one site", _purge(False), (DOMAIN,),
+          ("cache", "purge", "{domain}"), {"domain": "site1.test"}),
+    Entry("cache-purge-all", "Cache purge: every site", _purge(True),
+          cli=("cache", "purge", "--all")),
+    Entry("ban", "CrowdSec: ban", _ban,
+          (IP, Field("duration", "Duration (30m, 4h, 7d)", "4h"), Field("reason", "Reason")),
+          ("ban", "{ip}", "--duration", "{duration}", "--reason", "{reason}"),
+          {"ip": "192.0.2.10", "duration": "4h", "reason": "manual: abuse"}),
+    Entry("unban", "CrowdSec: unban", _unban, (IP,), ("unban", "{ip}"),
+          {"ip": "192.0.2.10"}),
+    Entry("maintenance-on", "Maintenance on: one site", _maintenance(True, False), (DOMAIN,),
+          ("maintenance", "on", "{domain}"), {"domain": "site1.test"}),
+    Entry("maintenance-off", "Maintenance off: one site", _maintenance(False, False),
+          (DOMAIN,), ("maintenance", "off", "{domain}"), {"domain": "site1.test"}),
+    Entry("maintenance-all-on", "Maintenance on: every site", _maintenance(True, True),
+          cli=("maintenance", "on", "--all")),
+    Entry("maintenance-all-off", "Maintenance off: every site", _maintenance(False, True),
+          cli=("maintenance", "off", "--all")),
+)
+BY_NAME: dict[str, Entry] = {e.name: e for e in CATALOG}
+
+
+def entry(name: str) -> Entry:
+    return BY_NAME[name]
+
+
+# ---------------------------------------------------------------- alerts
+@dataclass(frozen=True)
+class Alert:
+    key: str  # stable identity, e.g. "galera/galera-3"
+    pane: str
+    subject: str  # "galera-3", "site1.test", "crowdsec"
+    level: Level
+    message: str
+    at: float  # when the source was checked (epoch seconds)
+    procedure: str | None = None  # a catalog name
+    values: Mapping[str, str] = field(default_factory=dict)  # its inputs
+
+    @property
+    def procedure_title(self) -> str:
+        return BY_NAME[self.procedure].title if self.procedure else ""
+
+
+def _src_time(snap: Any) -> float:
+    return max((s.checked_at for s in getattr(snap, "sources", ())), default=0.0)
+
+
+def alerts_from(snapshots: Mapping[str, Any]) -> list[Alert]:
+    """Every row past the warning/critical thresholds and every source down, newest first
+    (by the time its source was checked), worst first among equals."""
+    out: list[Alert] = []
+    for pane, snap in snapshots.items():
+        at = _src_time(snap)
+        for src in getattr(snap, "sources", ()):
+            if not src.ok and src.state != "disabled":
+                out.append(Alert(f"{pane}/source/{src.name}", pane, src.name, Level.CRITICAL,
+                                 f"{src.state}: {src.error or ''}".strip(": "),
+                                 src.checked_at))
+        out += _rows(pane, snap, at)
+    galera = snapshots.get("galera")
+    if galera is not None:  # every node down: the fix is a full recovery, not a rejoin
+        nodes = getattr(galera, "nodes", ())
+        if nodes and not any(n.reachable for n in nodes):
+            out = [a if a.pane != "galera" or a.procedure != "galera-rejoin" else
+                   Alert(a.key, a.pane, a.subject, a.level, a.message, a.at, "galera-recover")
+                   for a in out]
+    # De-duplicate (a Galera node is both a source and a row), keep the richer one.
+    seen: dict[str, Alert] = {}
+    for a in out:
+        key = f"{a.pane}/{a.subject}"
+        prev = seen.get(key)
+        if prev is None or (a.procedure and not prev.procedure) or a.level > prev.level:
+            seen[key] = a
+    return sorted(seen.values(), key=lambda a: (-a.at, -a.level, a.key))
+
+
+def _rows(pane: str, snap: Any, at: float) -> list[Alert]:
+    rows: list[Alert] = []
+
+    def add(subject: str, level: Level, message: str, procedure: str | None = None,
+            **values: str) -> None:
+        if level >= Level.WARNING:
+            rows.append(Alert(f"{pane}/{subject}", pane, subject, level, message, at,
+                              procedure, values))
+
+    if pane == "galera":
+        for n in snap.nodes:
+            if not n.reachable:
+                add(n.name, Level.CRITICAL, n.error or "down", "galera-rejoin", node=n.name)
+            elif n.local_state == "Donor/Desynced":
+                add(n.name, n.level, "Donor/Desynced", "galera-resync", node=n.name)
+            else:
+                add(n.name, n.level, f"{n.cluster_status} {n.local_state}")
+    elif pane == "sites":
+        for s in snap.sites:
+            msg = s.error or f"HTTP {s.http_status}, {s.ttfb_ms} ms, cache {s.cache}"
+            proc = "maintenance-off" if s.http_status == 503 and s.state == "active" else \
+                "cache-purge"
+            add(s.domain, s.level, msg, proc, domain=s.domain)
+    elif pane == "caches":
+        for r in snap.redis:
+            proc = "redis-failover" if (not r.reachable and r.role != "slave") else None
+            add(r.name, r.level, r.error or f"{r.role}, hit {r.hit_ratio} %, "
+                f"memory {r.memory_pct} %, link {r.master_link}", proc)
+        for s in snap.sentinels:
+            add(s.name, s.level, s.error or f"master {s.master_address} "
+                f"{s.master_flags}", "redis-failover" if s.reachable else None)
+        for v in snap.varnish:
+            add(v.name, v.level, v.error or f"hit ratio {v.hit_ratio} %",
+                "cache-purge-all" if v.reachable else None)
+    elif pane == "nodes":
+        for n in snap.nodes:
+            add(n.hostname, n.level, f"{n.state}, {n.availability}")
+        for s in snap.services:
+            add(f"service {s.name}", s.level, f"{s.running}/{s.desired} running")
+    elif pane == "edge":
+        for r in snap.routers:
+            add(r.name, r.level, r.error or r.status)
+    return rows

@@ -1,0 +1,258 @@
+"""CrowdSec: list decisions, ban an IP or a range for a while with a reason, unban.
+
+Banning needs a machine (watcher) login: the console's bouncer key can only read. The
+machine's `local_api_credentials.yaml` (what `cscli machines add NAME --auto` writes) is
+passed in explicitly: the farm file has no field for it yet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.farm.crowdsec import CrowdSecClient, WatcherClient
+from wpfarm_tui.inventory import CrowdSecEndpoint, Farm
+from wpfarm_tui.status.bans import ban_from_decision
+from wpfarm_tui.status.model import Ban
+
+_DURATION_RE = re.compile(r"^(\d+)([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_S = 365 * 86400
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def crowdsec_endpoint(farm: Farm) -> CrowdSecEndpoint:
+    if farm.endpoints.crowdsec is None:
+        raise ActionError("endpoints.crowdsec: missing in the farm file; add the LAPI url and "
+                          "the bouncer key")
+    return farm.endpoints.crowdsec
+
+
+def parse_duration(value: str | None) -> str:
+    """'30m', '4h', '7d' -> a duration the LAPI accepts (days become hours)."""
+    text = (value or "").strip().lower()
+    match = _DURATION_RE.match(text)
+    if not match:
+        raise ActionError(f"duration: {value!r} is not a duration; write a number and a unit "
+                          "s/m/h/d, e.g. 30m, 4h or 7d")
+    number, unit = int(match.group(1)), match.group(2)
+    seconds = number * _UNIT_S[unit]
+    if seconds <= 0:
+        raise ActionError("duration: must be longer than zero, e.g. 4h")
+    if seconds > MAX_DURATION_S:
+        raise ActionError(f"duration: {value} is longer than a year; use at most 365d")
+    return f"{number * 24}h" if unit == "d" else f"{number}{unit}"
+
+
+def parse_target(value: str | None, farm: Farm) -> tuple[str, str]:
+    """An IP or a CIDR range -> (value, scope 'Ip'|'Range'); refuses what would hurt the farm."""
+    text = (value or "").strip()
+    network: Network
+    try:
+        address = ipaddress.ip_address(text)
+        network = ipaddress.ip_network(text)
+        scope, canonical = "Ip", str(address)
+    except ValueError:
+        if "/" not in text:
+            raise ActionError(f"ip: {value!r} is neither an IP address nor a CIDR range; "
+                              "write e.g. 203.0.113.7 or 203.0.113.0/24") from None
+        try:
+            network = ipaddress.ip_network(text, strict=True)
+        except ValueError as exc:
+            if "host bits set" in str(exc):
+                fixed = ipaddress.ip_network(text, strict=False)
+                raise ActionError(f"ip: {text} has host bits set; the range is {fixed} "
+                                  f"(or ban the single address {text.split('/')[0]})") from None
+            raise ActionError(f"ip: {value!r} is not a valid CIDR range ({exc}); write e.g. "
+                              "203.0.113.0/24") from None
+        if network.prefixlen == 0:
+            raise ActionError(f"ip: {text} would ban the whole Internet; give a narrower "
+                              "range") from None
+        if network.num_addresses == 1:
+            scope, canonical = "Ip", str(network.network_address)
+        else:
+            scope, canonical = "Range", str(network)
+    if network.network_address.is_unspecified:
+        raise ActionError(f"ip: {canonical} is the unspecified address; give a real client "
+                          "address or range")
+    if network.is_loopback or (scope == "Ip" and ipaddress.ip_address(canonical).is_loopback):
+        raise ActionError(f"ip: {canonical} is a loopback address: banning it would cut the "
+                          "farm off from itself")
+    for node in farm.nodes:
+        try:
+            node_ip = ipaddress.ip_address(node.address)
+        except ValueError:
+            continue
+        if node_ip.version == network.version and node_ip in network:
+            raise ActionError(f"ip: {canonical} covers {node.address}, the address of the "
+                              f"farm's own node {node.name}; banning it would lock the farm out "
+                              "of itself")
+    return canonical, scope
+
+
+def load_watcher(credentials: Path | None) -> Path:
+    if credentials is None:
+        raise ActionError("machine credentials: none given; pass --machine-credentials FILE "
+                          "(a local_api_credentials.yaml of a validated machine, from `cscli "
+                          "machines add NAME --auto`): the bouncer key can only read")
+    path = Path(credentials).expanduser()
+    if not path.is_file():
+        raise ActionError(f"machine credentials: {path} does not exist; give the "
+                          "local_api_credentials.yaml of a CrowdSec machine")
+    return path
+
+
+def list_bans(farm: Farm, ip: str | None = None, scope: str | None = None) -> list[Ban]:
+    """Active decisions (bouncer view), newest first, filtered by an IP (a range containing
+    it matches too) and/or scope (Ip, Range, ...; case-insensitive)."""
+    client = CrowdSecClient(crowdsec_endpoint(farm))
+    bans = sorted((ban_from_decision(d) for d in client.decisions()), key=lambda b: -b.id)
+    if scope:
+        bans = [b for b in bans if b.scope.lower() == scope.lower()]
+    if ip:
+        try:
+            wanted = ipaddress.ip_network(ip.strip(), strict=False)
+        except ValueError:
+            raise ActionError(f"ip: {ip!r} is neither an IP address nor a CIDR range") from None
+
+        def matches(b: Ban) -> bool:
+            try:
+                net = ipaddress.ip_network(b.value, strict=False)
+            except ValueError:
+                return False
+            return net.version == wanted.version and (wanted.subnet_of(net)  # type: ignore[arg-type]
+                                                      or net.subnet_of(wanted))  # type: ignore[arg-type]
+
+        bans = [b for b in bans if matches(b)]
+    return bans
+
+
+def _active(farm: Farm, value: str) -> list[Ban]:
+    return [b for b in list_bans(farm) if b.value == value and b.type == "ban"]
+
+
+class BanAction:
+    name = "ban"
+    title = "CrowdSec: ban"
+    destructive = False
+
+    def __init__(self, farm: Farm, target: str, *, duration: str = "4h", reason: str = "",
+                 credentials: Path | None = None):
+        self.farm = farm
+        self.endpoint = crowdsec_endpoint(farm)
+        self.value, self.scope = parse_target(target, farm)
+        self.duration = parse_duration(duration)
+        self.reason = (reason or "").strip()
+        if not self.reason:
+            raise ActionError("reason: empty; say why (it is shown in the CrowdSec pane and "
+                              "the audit log), e.g. --reason 'xmlrpc bruteforce'")
+        if len(self.reason) > 200:
+            raise ActionError("reason: longer than 200 characters; shorten it")
+        self.credentials = load_watcher(credentials)
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"value": self.value, "scope": self.scope, "duration": self.duration,
+                "reason": self.reason}
+
+    def plan(self) -> list[Step]:
+        return [Step("log in as the machine",
+                     f"POST /v1/watchers/login ({self.credentials.name})"),
+                Step(f"ban {self.value}", f"{self.scope}, {self.duration}: {self.reason}"),
+                Step("verify", "the bouncer view lists the decision")]
+
+    def run(self) -> Iterator[StepEvent]:
+        s = f"ban {self.value}"
+        if _active(self.farm, self.value):
+            yield StepEvent("skipped", s, "an active ban for it exists already")
+            return
+        yield StepEvent("started", "log in as the machine")
+        try:
+            watcher = WatcherClient.from_credentials_file(str(self.credentials),
+                                                          self.endpoint.timeout)
+            watcher.login()
+        except (OSError, ValueError, PermissionError, httpx.HTTPError) as exc:
+            yield StepEvent("failed", "log in as the machine", str(exc))
+            return
+        yield StepEvent("done", "log in as the machine", watcher.machine_id)
+        yield StepEvent("started", s)
+        try:
+            ids = watcher.add_decision(self.value, self.scope, self.duration, self.reason)
+        except httpx.HTTPError as exc:
+            yield StepEvent("failed", s, str(exc))
+            return
+        finally:
+            watcher.close()
+        yield StepEvent("done", s, f"alert {', '.join(ids)}")
+
+    def verify(self) -> Verdict:
+        found = _active(self.farm, self.value)
+        if found:
+            return Verdict(True, f"{self.value} banned (decision {found[0].id}, expires in "
+                                 f"{found[0].expires_in})")
+        return Verdict(False, f"no active ban for {self.value} in the LAPI")
+
+
+class UnbanAction:
+    name = "unban"
+    title = "CrowdSec: unban"
+    destructive = False
+
+    def __init__(self, farm: Farm, target: str, *, credentials: Path | None = None):
+        self.farm = farm
+        self.endpoint = crowdsec_endpoint(farm)
+        # Unbanning is never harmful: only the syntax is checked, not the farm's own nodes.
+        text = (target or "").strip()
+        try:
+            net = ipaddress.ip_network(text, strict=True)
+        except ValueError:
+            self.value, self.scope = parse_target(text, farm)  # raises the precise error
+        else:
+            self.value = str(net.network_address) if net.num_addresses == 1 else str(net)
+            self.scope = "Ip" if net.num_addresses == 1 else "Range"
+        self.credentials = load_watcher(credentials)
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"value": self.value, "scope": self.scope}
+
+    def plan(self) -> list[Step]:
+        key = "ip" if self.scope == "Ip" else "range"
+        return [Step("log in as the machine",
+                     f"POST /v1/watchers/login ({self.credentials.name})"),
+                Step(f"unban {self.value}", f"DELETE /v1/decisions?{key}={self.value}"),
+                Step("verify", "the bouncer view no longer lists it")]
+
+    def run(self) -> Iterator[StepEvent]:
+        s = f"unban {self.value}"
+        if not [b for b in list_bans(self.farm) if b.value == self.value]:
+            yield StepEvent("skipped", s, "no active decision for it")
+            return
+        yield StepEvent("started", "log in as the machine")
+        try:
+            watcher = WatcherClient.from_credentials_file(str(self.credentials),
+                                                          self.endpoint.timeout)
+            watcher.login()
+        except (OSError, ValueError, PermissionError, httpx.HTTPError) as exc:
+            yield StepEvent("failed", "log in as the machine", str(exc))
+            return
+        yield StepEvent("done", "log in as the machine", watcher.machine_id)
+        yield StepEvent("started", s)
+        try:
+            deleted = watcher.delete_decisions(self.value, self.scope)
+        except httpx.HTTPError as exc:
+            yield StepEvent("failed", s, str(exc))
+            return
+        finally:
+            watcher.close()
+        yield StepEvent("done", s, f"{deleted} decision(s) deleted")
+
+    def verify(self) -> Verdict:
+        left = [b for b in list_bans(self.farm) if b.value == self.value]
+        if left:
+            return Verdict(False, f"{self.value} still has {len(left)} decision(s)")
+        return Verdict(True, f"{self.value} is no longer banned")

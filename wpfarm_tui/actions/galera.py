@@ -1,0 +1,460 @@
+"""Galera procedures: full-crash recovery, single-node rejoin, desync/resync.
+
+Full-crash recovery follows the MariaDB documentation: read every node's grastate.dat,
+run `--wsrep-recover` where seqno is -1, bootstrap the most advanced node (highest seqno;
+on ties the one marked safe_to_bootstrap, then node order) WITH its recovered position so
+the cluster keeps its UUID, then start the others one at a time with their own
+`--wsrep-start-position` so they catch up by IST instead of a full SST.
+
+It never bootstraps while any node still reports Primary over SQL (that would split the
+cluster in two). The one exception is a recovery this tool started and did not finish:
+a small journal (next to the audit log) names the node it bootstrapped and the cluster
+UUID, and a re-run continues with the nodes still missing; nodes already Synced are
+skipped. A successful verify removes the journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict, default_audit_path
+from wpfarm_tui.farm.galera import connect
+from wpfarm_tui.farm.galera_control import GaleraControl, GaleraControlError, Position
+from wpfarm_tui.inventory import Farm, GaleraEndpoint, HostPort
+
+SYNC_TIMEOUT = 120.0  # a joiner may need a full SST
+POLL = 0.2
+
+
+def galera_endpoint(farm: Farm) -> GaleraEndpoint:
+    endpoint = farm.endpoints.galera
+    if endpoint is None:
+        raise ActionError("endpoints.galera: missing in the farm file; add the Galera nodes "
+                          "(name, host, port) and the console's user")
+    return endpoint
+
+
+def check_node(endpoint: GaleraEndpoint, node: str) -> HostPort:
+    names = [n.name for n in endpoint.nodes]
+    found = next((n for n in endpoint.nodes if n.name == node), None)
+    if found is None:
+        raise ActionError(f"node: unknown Galera node {node!r}; use one of {', '.join(names)} "
+                          "(endpoints.galera.nodes)")
+    return found
+
+
+def node_status(endpoint: GaleraEndpoint, node: HostPort, timeout: float = 1.0
+                ) -> dict[str, str] | None:
+    """wsrep status of one node over SQL, or None when it does not answer."""
+    short = GaleraEndpoint(endpoint.user, endpoint.password, endpoint.nodes,
+                           min(endpoint.timeout, timeout))
+    try:
+        conn = connect(short, node)
+    except Exception:  # noqa: BLE001 - down is an answer here
+        return None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep%%'")
+            status = {str(k).lower(): str(v) for k, v in cur.fetchall()}
+            cur.execute("SELECT @@wsrep_desync")
+            status["wsrep_desync"] = "ON" if int(cur.fetchone()[0]) else "OFF"
+            return status
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def all_status(endpoint: GaleraEndpoint) -> dict[str, dict[str, str] | None]:
+    with ThreadPoolExecutor(max_workers=len(endpoint.nodes)) as pool:
+        found = pool.map(lambda n: node_status(endpoint, n), endpoint.nodes)
+        return dict(zip((n.name for n in endpoint.nodes), found, strict=True))
+
+
+def _synced(status: dict[str, str] | None) -> bool:
+    return bool(status) and status.get("wsrep_local_state_comment") == "Synced" and \
+        status.get("wsrep_cluster_status") == "Primary"
+
+
+def wait_synced(endpoint: GaleraEndpoint, control: GaleraControl | None, node: HostPort,
+                timeout: float) -> tuple[bool, str]:
+    """Poll until the node is Synced; fail fast when its process died."""
+    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    while time.monotonic() < deadline:
+        status = node_status(endpoint, node)
+        if _synced(status):
+            return True, f"Synced after {time.monotonic() - started:.1f} s"
+        if control is not None and not control.is_running(node.name):
+            return False, f"{node.name} exited while starting; see {control.log_hint(node.name)}"
+        time.sleep(POLL)
+    state = (status or {}).get("wsrep_local_state_comment", "not answering")
+    return False, f"not Synced after {timeout:.0f} s (state: {state})"
+
+
+def _cluster_verdict(endpoint: GaleraEndpoint, uuid: str | None) -> Verdict:
+    statuses = all_status(endpoint)
+    expected = len(endpoint.nodes)
+    details, ok = [], True
+    for name, status in statuses.items():
+        if status is None:
+            ok = False
+            details.append(f"{name}: not answering")
+            continue
+        size = status.get("wsrep_cluster_size")
+        state = status.get("wsrep_local_state_comment")
+        node_uuid = status.get("wsrep_cluster_state_uuid")
+        details.append(f"{name}: {status.get('wsrep_cluster_status')} {state}, size {size}, "
+                       f"uuid {node_uuid}")
+        if not _synced(status) or size != str(expected):
+            ok = False
+        if uuid and node_uuid != uuid:
+            ok = False
+            details.append(f"{name}: cluster UUID changed (was {uuid})")
+    summary = (f"all {expected} nodes Synced in one Primary component"
+               + (f", cluster UUID {uuid} kept" if uuid else "")) if ok else \
+        "the cluster is not whole yet"
+    return Verdict(ok, summary, tuple(details))
+
+
+# ---------------------------------------------------------------- full-crash recovery
+class GaleraRecover:
+    """Bring a fully crashed Galera cluster back without losing a committed row."""
+
+    name = "galera-recover"
+    title = "Galera full-crash recovery"
+    destructive = True
+
+    def __init__(self, farm: Farm, control: GaleraControl, *, journal: Path | None = None,
+                 sync_timeout: float = SYNC_TIMEOUT):
+        self.farm = farm
+        self.endpoint = galera_endpoint(farm)
+        self.control = control
+        self.nodes = [n.name for n in self.endpoint.nodes]
+        self.journal = journal or default_audit_path().parent / "galera-recover.json"
+        self.sync_timeout = sync_timeout
+        self.uuid_before: str | None = None
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"nodes": self.nodes}
+
+    def plan(self) -> list[Step]:
+        steps = [Step("check: no node reports Primary", "over SQL on every node; refuse if any "
+                      "does (unless continuing a recovery this tool started)")]
+        for node in self.nodes:
+            if self.control.is_running(node):
+                steps.append(Step(f"read grastate {node}", "running now: stopped first unless "
+                                  "it is Primary"))
+                continue
+            state = self.control.grastate(node)
+            seq = "no grastate.dat" if state is None else f"seqno {state.seqno}, " \
+                f"safe_to_bootstrap {int(state.safe_to_bootstrap)}"
+            steps.append(Step(f"read grastate {node}", seq))
+            if state is not None and state.seqno == -1:
+                steps.append(Step(f"recover position {node}", "mariadbd --wsrep-recover"))
+        steps.append(Step("bootstrap the most advanced node", "highest seqno; ties: "
+                          "safe_to_bootstrap 1, then node order; --wsrep-new-cluster "
+                          "--wsrep-start-position=uuid:seqno", destructive=True))
+        steps += [Step(f"start {n} if it is not the bootstrap node",
+                       "--wsrep-start-position=its own uuid:seqno (IST), wait Synced")
+                  for n in self.nodes]
+        steps.append(Step("verify", f"cluster size {len(self.nodes)}, all Synced, same UUID"))
+        return steps
+
+    # ------------------------------------------------------------ journal
+    def _load_journal(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.journal.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and data.get("nodes") == self.nodes else None
+
+    def _save_journal(self, data: dict[str, Any]) -> None:
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        self.journal.write_text(json.dumps(data))
+
+    # ------------------------------------------------------------ run
+    def run(self) -> Iterator[StepEvent]:
+        step = "check: no node reports Primary"
+        yield StepEvent("started", step)
+        statuses = all_status(self.endpoint)
+        primary = [n for n, s in statuses.items() if s and s.get("wsrep_cluster_status") ==
+                   "Primary"]
+        journal = self._load_journal()
+        positions: dict[str, Position | None]
+        if primary:
+            uuids = {statuses[n].get("wsrep_cluster_state_uuid") for n in primary}  # type: ignore[union-attr]
+            if journal and journal.get("bootstrap") in primary and uuids == {journal["uuid"]}:
+                yield StepEvent("done", step, f"continuing the recovery started at "
+                                f"{journal.get('started')}: {journal['bootstrap']} is Primary")
+                self.uuid_before = journal["uuid"]
+                positions = {n: Position.parse(p) if p else None
+                             for n, p in journal["positions"].items()}
+                boot = journal["bootstrap"]
+                yield StepEvent("skipped", f"bootstrap {boot}", "already bootstrapped")
+                yield from self._start_others(boot, positions, statuses)
+                return
+            stopped = [n for n in self.nodes if n not in primary]
+            hint = (f"rejoin the stopped node(s) with `wpfarm galera rejoin {stopped[0]}`"
+                    if stopped else "the cluster is whole: nothing to recover")
+            yield StepEvent("failed", step, f"{', '.join(primary)} still report(s) Primary: "
+                            f"this is not a full crash and bootstrapping would split the "
+                            f"cluster; nothing was changed; {hint}")
+            return
+        yield StepEvent("done", step, "no node is Primary")
+
+        # Nodes still running outside any Primary component: stop them so their state is
+        # saved and --wsrep-recover can read it.
+        for node in self.nodes:
+            if self.control.is_running(node):
+                s = f"stop {node}"
+                yield StepEvent("started", s, "running but not Primary")
+                self.control.stop(node)
+                yield StepEvent("done", s)
+
+        states = {}
+        for node in self.nodes:
+            s = f"read grastate {node}"
+            yield StepEvent("started", s)
+            states[node] = self.control.grastate(node)
+            st = states[node]
+            yield StepEvent("done", s, "no grastate.dat" if st is None else
+                            f"uuid {st.uuid}, seqno {st.seqno}, "
+                            f"safe_to_bootstrap {int(st.safe_to_bootstrap)}")
+        positions = {n: (Position(st.uuid, st.seqno) if st and st.uuid and st.seqno is not None
+                         and st.seqno >= 0 else None) for n, st in states.items()}
+        crashed = [n for n in self.nodes if states[n] is not None and positions[n] is None]
+        if crashed:
+            for node in crashed:
+                yield StepEvent("started", f"recover position {node}", "mariadbd --wsrep-recover")
+            with ThreadPoolExecutor(max_workers=len(crashed)) as pool:
+                found = dict(zip(crashed, pool.map(self._recover, crashed), strict=True))
+            for node in crashed:
+                pos = found[node]
+                if isinstance(pos, Exception) or pos is None:
+                    why = str(pos) if pos else "no position in the recover log"
+                    yield StepEvent("failed", f"recover position {node}",
+                                    f"{why}; see {self.control.log_hint(node)}")
+                    continue
+                positions[node] = pos
+                yield StepEvent("done", f"recover position {node}", str(pos))
+        known = [n for n in self.nodes if positions[n] is not None]
+        if not known:
+            yield StepEvent("failed", "choose the bootstrap node", "no node has a position")
+            return
+        uuids = {positions[n].uuid for n in known}  # type: ignore[union-attr]
+        if len(uuids) > 1:
+            yield StepEvent("failed", "choose the bootstrap node",
+                            f"nodes disagree on the cluster UUID ({', '.join(sorted(uuids))}); "
+                            "resolve by hand, nothing was started")
+            return
+        boot = max(known, key=lambda n: (positions[n].seqno,  # type: ignore[union-attr]
+                                         bool(states[n] and states[n].safe_to_bootstrap),
+                                         -self.nodes.index(n)))
+        self.uuid_before = positions[boot].uuid  # type: ignore[union-attr]
+        yield StepEvent("done", "choose the bootstrap node",
+                        f"{boot} at {positions[boot]} (most advanced)")
+        self._save_journal({"nodes": self.nodes, "bootstrap": boot, "uuid": self.uuid_before,
+                            "positions": {n: str(p) if p else None for n, p in positions.items()},
+                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+        s = f"bootstrap {boot}"
+        yield StepEvent("started", s, f"--wsrep-new-cluster --wsrep-start-position="
+                                      f"{positions[boot]}")
+        if not (states[boot] and states[boot].safe_to_bootstrap):
+            self.control.set_safe_to_bootstrap(boot)
+            yield StepEvent("output", s, "grastate.dat: safe_to_bootstrap: 1")
+        try:
+            self.control.start(boot, ["--wsrep-new-cluster",
+                                      f"--wsrep-start-position={positions[boot]}"])
+        except GaleraControlError as exc:
+            yield StepEvent("failed", s, str(exc))
+            return
+        ok, message = wait_synced(self.endpoint, self.control, self._hp(boot), self.sync_timeout)
+        yield StepEvent("done" if ok else "failed", s, message)
+        if not ok:
+            return
+        yield from self._start_others(boot, positions, {})
+
+    def _recover(self, node: str) -> Position | None | Exception:
+        try:
+            return self.control.recover_position(node)
+        except GaleraControlError as exc:
+            return exc
+
+    def _hp(self, node: str) -> HostPort:
+        return check_node(self.endpoint, node)
+
+    def _start_others(self, boot: str, positions: Mapping[str, Position | None],
+                      statuses: Mapping[str, dict[str, str] | None]) -> Iterator[StepEvent]:
+        for node in self.nodes:
+            if node == boot:
+                continue
+            s = f"start {node}"
+            if _synced(statuses.get(node)):
+                yield StepEvent("skipped", s, "already Synced")
+                continue
+            if self.control.is_running(node):
+                yield StepEvent("started", s, "already running: waiting for Synced")
+            else:
+                pos = positions.get(node)
+                args = [f"--wsrep-start-position={pos}"] if pos else []
+                yield StepEvent("started", s, " ".join(args) or "no position: full SST")
+                try:
+                    self.control.start(node, args)
+                except GaleraControlError as exc:
+                    yield StepEvent("failed", s, str(exc))
+                    return
+            ok, message = wait_synced(self.endpoint, self.control, self._hp(node),
+                                      self.sync_timeout)
+            yield StepEvent("done" if ok else "failed", s, message)
+            if not ok:
+                return
+
+    def verify(self) -> Verdict:
+        uuid = self.uuid_before or (self._load_journal() or {}).get("uuid")
+        verdict = _cluster_verdict(self.endpoint, uuid)
+        if verdict.ok:
+            self.journal.unlink(missing_ok=True)
+        return verdict
+
+
+# ---------------------------------------------------------------- one node
+class GaleraRejoin:
+    """Start one stopped node and wait until it is Synced (IST when it can)."""
+
+    name = "galera-rejoin"
+    title = "Galera: rejoin a node"
+    destructive = False
+
+    def __init__(self, farm: Farm, control: GaleraControl, node: str,
+                 sync_timeout: float = SYNC_TIMEOUT):
+        self.endpoint = galera_endpoint(farm)
+        self.node = check_node(self.endpoint, node)
+        self.control = control
+        self.sync_timeout = sync_timeout
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"node": self.node.name}
+
+    def plan(self) -> list[Step]:
+        n = self.node.name
+        return [
+            Step("check: another node is Primary", "else this is a full crash: galera recover"),
+            Step(f"recover position {n}", "only if its grastate.dat says seqno -1"),
+            Step(f"start {n}", "with --wsrep-start-position when known (IST)"),
+            Step(f"wait until {n} is Synced"),
+        ]
+
+    def run(self) -> Iterator[StepEvent]:
+        n = self.node.name
+        statuses = all_status(self.endpoint)
+        if _synced(statuses.get(n)):
+            yield StepEvent("skipped", f"start {n}", "already Synced")
+            return
+        s = "check: another node is Primary"
+        yield StepEvent("started", s)
+        primary = [m for m, st in statuses.items()
+                   if m != n and st and st.get("wsrep_cluster_status") == "Primary"]
+        if not primary:
+            yield StepEvent("failed", s, "no other node is Primary: this is a full crash; run "
+                            "`wpfarm galera recover`")
+            return
+        yield StepEvent("done", s, ", ".join(primary))
+        args: list[str] = []
+        if not self.control.is_running(n):
+            state = self.control.grastate(n)
+            if state is not None and state.seqno == -1:
+                s = f"recover position {n}"
+                yield StepEvent("started", s, "mariadbd --wsrep-recover")
+                pos = self.control.recover_position(n)
+                yield StepEvent("done", s, str(pos) if pos else "none found: full SST")
+                if pos:
+                    args = [f"--wsrep-start-position={pos}"]
+            yield StepEvent("started", f"start {n}", " ".join(args))
+            try:
+                self.control.start(n, args)
+            except GaleraControlError as exc:
+                yield StepEvent("failed", f"start {n}", str(exc))
+                return
+            yield StepEvent("done", f"start {n}")
+        s = f"wait until {n} is Synced"
+        yield StepEvent("started", s)
+        ok, message = wait_synced(self.endpoint, self.control, self.node, self.sync_timeout)
+        yield StepEvent("done" if ok else "failed", s, message)
+
+    def verify(self) -> Verdict:
+        status = node_status(self.endpoint, self.node)
+        if _synced(status):
+            return Verdict(True, f"{self.node.name} is Synced, cluster size "
+                                 f"{status.get('wsrep_cluster_size')}")  # type: ignore[union-attr]
+        state = (status or {}).get("wsrep_local_state_comment", "not answering")
+        return Verdict(False, f"{self.node.name} is {state}")
+
+
+class GaleraDesync:
+    """`SET GLOBAL wsrep_desync=ON|OFF` on one node (maintenance without flow control)."""
+
+    destructive = False
+
+    def __init__(self, farm: Farm, node: str, on: bool, timeout: float = 30.0):
+        self.endpoint = galera_endpoint(farm)
+        self.node = check_node(self.endpoint, node)
+        self.on = on
+        self.timeout = timeout
+        self.name = "galera-desync" if on else "galera-resync"
+        self.title = f"Galera: {'desync' if on else 'resync'} a node"
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"node": self.node.name, "desync": self.on}
+
+    def plan(self) -> list[Step]:
+        value = "ON" if self.on else "OFF"
+        then = "Donor/Desynced" if self.on else "Synced"
+        return [Step(f"SET GLOBAL wsrep_desync={value} on {self.node.name}"),
+                Step(f"wait until {self.node.name} is {then}")]
+
+    def run(self) -> Iterator[StepEvent]:
+        value = "ON" if self.on else "OFF"
+        s = f"SET GLOBAL wsrep_desync={value} on {self.node.name}"
+        status = node_status(self.endpoint, self.node)
+        if status is None:
+            yield StepEvent("failed", s, f"{self.node.name} does not answer over SQL")
+            return
+        if status.get("wsrep_desync") == value:
+            yield StepEvent("skipped", s, f"wsrep_desync is already {value}")
+        else:
+            yield StepEvent("started", s)
+            conn = connect(self.endpoint, self.node)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"SET GLOBAL wsrep_desync={value}")
+            finally:
+                conn.close()
+            yield StepEvent("done", s)
+        want = "Donor/Desynced" if self.on else "Synced"
+        s = f"wait until {self.node.name} is {want}"
+        yield StepEvent("started", s)
+        deadline = time.monotonic() + self.timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = (node_status(self.endpoint, self.node) or {}).get("wsrep_local_state_comment")
+            if state == want:
+                yield StepEvent("done", s)
+                return
+            time.sleep(POLL)
+        yield StepEvent("failed", s, f"still {state} after {self.timeout:.0f} s")
+
+    def verify(self) -> Verdict:
+        status = node_status(self.endpoint, self.node) or {}
+        value = "ON" if self.on else "OFF"
+        ok = status.get("wsrep_desync") == value
+        return Verdict(ok, f"{self.node.name}: wsrep_desync={status.get('wsrep_desync')}, "
+                           f"{status.get('wsrep_local_state_comment')}")

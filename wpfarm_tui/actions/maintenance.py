@@ -1,0 +1,125 @@
+"""Maintenance mode for one site or every site: the site answers 503 with Retry-After.
+
+The web servers check a flag file per site (`<flag_dir>/<domain>`) and one for every site
+(`<flag_dir>/all`); in the lab, nginx does (`wpfarm_tui/lab/templates/nginx-server.conf`).
+Varnish does not cache a 503 (the builtin VCL makes it uncacheable), but it still holds the
+site's 200 pages, so turning maintenance on or off also bans the site's objects.
+
+The flag directory is not in the farm file yet: the action takes it as an argument (the
+lab keeps it next to its farm.yaml). Production keeps it on the shared storage every web
+container mounts; writing it over SSH on the storage node comes with the Swarm issue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.actions.cache import check_domain, site_domains
+from wpfarm_tui.farm import varnish as farm_varnish
+from wpfarm_tui.inventory import Farm
+
+ALL_FLAG = "all"
+VERIFY_SAMPLE = 5
+
+
+class Maintenance:
+    def __init__(self, farm: Farm, domain: str | None = None, *, on: bool,
+                 all_sites: bool = False, flag_dir: Path | None = None):
+        if all_sites == (domain is not None):
+            raise ActionError("domain: give one site's domain, or --all for every site")
+        if flag_dir is None:
+            raise ActionError("flag_dir: unknown; pass --flag-dir DIR (the directory the web "
+                              "servers check for maintenance flag files)")
+        self.farm = farm
+        self.domain = None if all_sites else check_domain(domain)
+        self.all_sites = all_sites
+        self.on = on
+        self.flag_dir = Path(flag_dir)
+        self.name = f"maintenance-{'all-' if all_sites else ''}{'on' if on else 'off'}"
+        self.title = f"Maintenance {'on' if on else 'off'}"
+        self.destructive = on and all_sites
+
+    @property
+    def flag(self) -> Path:
+        return self.flag_dir / (self.domain or ALL_FLAG)
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"domain": self.domain, "all": self.all_sites, "flag": str(self.flag)}
+
+    def _ban(self) -> str:
+        return f"obj.http.x-host == {self.domain}" if self.domain else "obj.status != 0"
+
+    def plan(self) -> list[Step]:
+        what = self.domain or "every site"
+        steps = [Step(f"{'create' if self.on else 'remove'} flag {self.flag}",
+                      f"{what} {'answers 503 + Retry-After' if self.on else 'serves again'}",
+                      destructive=self.destructive)]
+        if self.farm.endpoints.varnish:
+            steps.append(Step("ban cached pages", f"varnishadm ban {self._ban()}"))
+        steps.append(Step("verify through the edge",
+                          "503 with Retry-After" if self.on else "not 503"))
+        return steps
+
+    def run(self) -> Iterator[StepEvent]:
+        s = f"{'create' if self.on else 'remove'} flag {self.flag}"
+        if self.on and self.flag.exists():
+            yield StepEvent("skipped", s, "already in maintenance")
+        elif not self.on and not self.flag.exists():
+            yield StepEvent("skipped", s, "not in maintenance (by this flag)")
+        else:
+            yield StepEvent("started", s)
+            try:
+                if self.on:
+                    self.flag.parent.mkdir(parents=True, exist_ok=True)
+                    self.flag.write_text("wpfarm maintenance\n")
+                    self.flag.chmod(0o644)
+                else:
+                    self.flag.unlink(missing_ok=True)
+            except OSError as exc:
+                yield StepEvent("failed", s, f"{exc.strerror}: {self.flag}")
+                return
+            yield StepEvent("done", s)
+        varnish = self.farm.endpoints.varnish
+        if varnish:
+            s = "ban cached pages"
+            yield StepEvent("started", s, self._ban())
+            try:
+                for inst in varnish.instances:
+                    farm_varnish.ban(self.farm, inst, self._ban(), varnish.timeout)
+            except Exception as exc:  # noqa: BLE001
+                yield StepEvent("failed", s, str(exc))
+                return
+            yield StepEvent("done", s)
+
+    def verify(self) -> Verdict:
+        if not self.farm.sites.edge_url:
+            return Verdict(True, "flag set; not checked through the edge (no sites.edge_url)")
+        domains = [self.domain] if self.domain else site_domains(self.farm)[:VERIFY_SAMPLE]
+        details, ok = [], True
+        with httpx.Client(timeout=self.farm.sites.timeout,
+                          verify=self.farm.sites.verify_tls) as client:
+            for domain in domains:
+                try:
+                    r = client.get(self.farm.sites.edge_url + "/", headers={"Host": domain})
+                except httpx.HTTPError as exc:
+                    ok = False
+                    details.append(f"{domain}: probe failed: {exc}")
+                    continue
+                retry = r.headers.get("retry-after")
+                good = (r.status_code == 503 and bool(retry)) if self.on else \
+                    r.status_code != 503
+                ok = ok and good
+                details.append(f"{domain}: HTTP {r.status_code}"
+                               + (f", Retry-After {retry}" if retry else ""))
+        what = self.domain or "every site"
+        if self.on:
+            summary = f"{what} in maintenance (503 + Retry-After)" if ok else \
+                f"{what} does not answer 503 with Retry-After"
+        else:
+            summary = f"{what} serves again" if ok else f"{what} still answers 503"
+        return Verdict(ok, summary, tuple(details))

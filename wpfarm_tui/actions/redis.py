@@ -1,0 +1,140 @@
+"""Redis: a manual Sentinel failover, verified by every Sentinel agreeing on the new master
+and the new master reporting role master."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import redis
+
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.farm import redis as farm_redis
+from wpfarm_tui.inventory import Farm, RedisEndpoint
+
+POLL = 0.2
+
+
+def redis_endpoint(farm: Farm) -> RedisEndpoint:
+    endpoint = farm.endpoints.redis
+    if endpoint is None or not endpoint.sentinels:
+        raise ActionError("endpoints.redis.sentinels: missing in the farm file; a failover "
+                          "goes through Sentinel: list the Sentinels (name, host, port)")
+    return endpoint
+
+
+def sentinel_views(endpoint: RedisEndpoint) -> dict[str, str | None]:
+    """sentinel -> the master address it believes in ("host:port"), None if it is down."""
+    views: dict[str, str | None] = {}
+    for sentinel in endpoint.sentinels:
+        try:
+            master = farm_redis.sentinel_master(endpoint, sentinel)
+            views[sentinel.name] = f"{master.get('ip')}:{master.get('port')}"
+        except redis.RedisError:
+            views[sentinel.name] = None
+    return views
+
+
+class RedisFailover:
+    name = "redis-failover"
+    title = "Redis: Sentinel failover"
+    destructive = True  # every client reconnects; writes in flight may fail
+
+    def __init__(self, farm: Farm, timeout: float = 30.0):
+        self.endpoint = redis_endpoint(farm)
+        self.timeout = timeout
+        self.old_master: str | None = None
+        self.new_master: str | None = None
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"master_name": self.endpoint.master_name}
+
+    def plan(self) -> list[Step]:
+        name = self.endpoint.master_name
+        return [
+            Step("read the current master", f"SENTINEL MASTER {name} on every Sentinel"),
+            Step("failover", f"SENTINEL FAILOVER {name}: a replica is promoted",
+                 destructive=True),
+            Step("wait for agreement", "every Sentinel names the same new master"),
+            Step("check the new master", "INFO replication: role master"),
+        ]
+
+    def run(self) -> Iterator[StepEvent]:
+        s = "read the current master"
+        yield StepEvent("started", s)
+        views = sentinel_views(self.endpoint)
+        known = {v for v in views.values() if v}
+        if len(known) != 1:
+            yield StepEvent("failed", s, f"the Sentinels disagree or are down ({views}); "
+                            "fix that before a failover")
+            return
+        self.old_master = known.pop()
+        yield StepEvent("done", s, self.old_master)
+        s = "failover"
+        yield StepEvent("started", s)
+        error = None
+        for sentinel in self.endpoint.sentinels:
+            if views.get(sentinel.name) is None:
+                continue
+            try:
+                farm_redis.failover(self.endpoint, sentinel)
+                error = None
+                yield StepEvent("done", s, f"asked {sentinel.name}")
+                break
+            except redis.RedisError as exc:
+                error = str(exc)
+        if error:
+            yield StepEvent("failed", s, error)
+            return
+        s = "wait for agreement"
+        yield StepEvent("started", s)
+        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
+        while time.monotonic() < deadline:
+            views = sentinel_views(self.endpoint)
+            values = set(views.values())
+            if len(values) == 1 and None not in values and self.old_master not in values:
+                self.new_master = values.pop()
+                yield StepEvent("done", s, f"{self.new_master} after "
+                                f"{time.monotonic() - started:.1f} s")
+                break
+            time.sleep(POLL)
+        else:
+            yield StepEvent("failed", s, f"no agreement on a new master after "
+                            f"{self.timeout:.0f} s: {views}")
+            return
+        s = "check the new master"
+        yield StepEvent("started", s)
+        role = self._role(self.new_master)
+        yield StepEvent("done" if role == "master" else "failed", s, f"role {role}")
+
+    def _role(self, address: str | None) -> str | None:
+        if not address:
+            return None
+        host, _, port = address.rpartition(":")
+        node = next((i for i in self.endpoint.instances
+                     if i.host == host and i.port == int(port)), None)
+        if node is None:
+            from wpfarm_tui.inventory import HostPort
+
+            node = HostPort(address, host, int(port))
+        try:
+            return farm_redis.info(self.endpoint, node).get("role")
+        except redis.RedisError as exc:
+            return f"unknown ({exc})"
+
+    def verify(self) -> Verdict:
+        views = sentinel_views(self.endpoint)
+        values = set(views.values())
+        details = tuple(f"{k}: {v or 'down'}" for k, v in views.items())
+        if len(values) != 1 or None in values:
+            return Verdict(False, "the Sentinels do not agree on the master", details)
+        master = values.pop()
+        if master == self.old_master:
+            return Verdict(False, f"the master is still {master}", details)
+        role = self._role(master)
+        if role != "master":
+            return Verdict(False, f"{master} reports role {role}", details)
+        return Verdict(True, f"new master {master} (was {self.old_master}); every Sentinel "
+                             "agrees", details)

@@ -1,0 +1,198 @@
+"""Incident verbs: galera, redis, cache, ban/unban/bans, maintenance, alerts.
+
+Every verb that changes something is an action from `actions/catalog.py`, run through
+`run_action_cli` (plan, confirmation, read-only refusal, audit log, --dry-run, --json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from wpfarm_tui.actions import ActionError
+from wpfarm_tui.actions.catalog import Context, alerts_from, entry
+from wpfarm_tui.commands.runner import EXIT_FAILED, EXIT_OK, add_action_flags, run_action_cli
+
+
+def _farm(args: argparse.Namespace):
+    from wpfarm_tui.cli import _load
+
+    return _load(args)
+
+
+def _error(args: argparse.Namespace, exc: Exception) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps({"type": "error", "message": str(exc)}))
+    else:
+        print(f"wpfarm: {exc}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _run(name: str, values: dict[str, str]):
+    def func(args: argparse.Namespace) -> int:
+        farm = _farm(args)
+        creds = getattr(args, "machine_credentials", None)
+        flag_dir = getattr(args, "flag_dir", None)
+        ctx = Context.for_farm(farm, crowdsec_credentials=Path(creds) if creds else None,
+                               maintenance_dir=Path(flag_dir) if flag_dir else None)
+        vals = {k: (getattr(args, v) if isinstance(v, str) and hasattr(args, v) else v)
+                for k, v in values.items()}
+        try:
+            action = entry(name).build(farm, ctx, {k: str(v) for k, v in vals.items()
+                                                   if v is not None})
+        except ActionError as exc:
+            return _error(args, exc)
+        return run_action_cli(action, farm, args)
+
+    return func
+
+
+def _pick(args: argparse.Namespace, single: str, every: str) -> int:
+    """DOMAIN or --all, not both, not neither."""
+    if bool(args.domain) == bool(args.all):
+        return _error(args, ActionError("domain: give one site's domain, or --all"))
+    name = every if args.all else single
+    return _run(name, {"domain": "domain"})(args)
+
+
+# ---------------------------------------------------------------- read-only verbs
+def cmd_redis_status(args: argparse.Namespace) -> int:
+    from wpfarm_tui.cli import _jsonable
+    from wpfarm_tui.status.caches import CachesCollector
+
+    farm = _farm(args)
+    snap = CachesCollector(farm).collect()
+    if args.json:
+        print(json.dumps({"redis": _jsonable(snap.redis), "sentinels": _jsonable(snap.sentinels)},
+                         indent=2))
+        return EXIT_OK
+    masters = {s.master_address for s in snap.sentinels if s.master_address}
+    name = farm.endpoints.redis.master_name if farm.endpoints.redis else "?"
+    print(f"{name}: master {', '.join(sorted(masters)) or 'unknown'}"
+          + ("  (SENTINELS DISAGREE)" if len(masters) > 1 else ""))
+    for s in snap.sentinels:
+        print(f"  sentinel {s.name:12} {s.master_address or '—':18} {s.master_flags or s.error}")
+    for r in snap.redis:
+        print(f"  redis    {r.name:12} {r.address:18} {r.role or r.error}"
+              + (f" link {r.master_link}" if r.master_link else ""))
+    return EXIT_OK
+
+
+def cmd_bans(args: argparse.Namespace) -> int:
+    from wpfarm_tui.actions.crowdsec import list_bans
+    from wpfarm_tui.cli import _jsonable
+
+    farm = _farm(args)
+    try:
+        bans = list_bans(farm, ip=args.ip, scope=args.scope)
+    except ActionError as exc:
+        return _error(args, exc)
+    except Exception as exc:  # noqa: BLE001 - the LAPI is down: say so
+        return _error(args, ConnectionError(f"CrowdSec LAPI: {exc}"))
+    if args.json:
+        print(json.dumps(_jsonable(bans), indent=2))
+        return EXIT_OK
+    for b in bans:
+        print(f"{b.id:>6}  {b.value:20} {b.scope:6} {b.type:8} {b.expires_in:>12}  {b.reason}")
+    if not bans:
+        print("no active decisions" + (" matching" if args.ip or args.scope else ""))
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from wpfarm_tui.status.collectors import build_collectors, refresh_all
+
+    farm = _farm(args)
+    alerts = alerts_from(refresh_all(build_collectors(farm)).snapshots)
+    if args.json:
+        print(json.dumps([_alert_json(a) for a in alerts], indent=2))
+    else:
+        for a in alerts:
+            fix = f"  -> {' '.join(['wpfarm', *entry(a.procedure).cli_args(a.values)])}" \
+                if a.procedure else ""
+            print(f"{a.level.label.upper():8} {a.pane:7} {a.subject:20} {a.message}{fix}")
+        if not alerts:
+            print("no alerts")
+    return EXIT_OK
+
+
+def _alert_json(a: Any) -> dict[str, Any]:
+    out = {"pane": a.pane, "subject": a.subject, "level": a.level.label, "message": a.message,
+           "at": a.at, "procedure": a.procedure}
+    if a.procedure:
+        out["command"] = ["wpfarm", *entry(a.procedure).cli_args(a.values)]
+    return out
+
+
+# ---------------------------------------------------------------- wiring
+def _action_parser(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_text)
+    add_action_flags(p)
+    return p
+
+
+def register(verbs: Any) -> None:
+    galera = verbs.add_parser("galera", help="Galera recovery, rejoin, desync/resync")
+    gsub = galera.add_subparsers(dest="galera_verb", metavar="VERB", required=True)
+    _action_parser(gsub, "recover", "full-crash recovery (bootstrap the most advanced node)"
+                   ).set_defaults(func=_run("galera-recover", {}))
+    for verb, name, text in (("rejoin", "galera-rejoin", "start a stopped node, wait Synced"),
+                             ("desync", "galera-desync", "SET GLOBAL wsrep_desync=ON"),
+                             ("resync", "galera-resync", "SET GLOBAL wsrep_desync=OFF")):
+        p = _action_parser(gsub, verb, text)
+        p.add_argument("node", help="a node name of endpoints.galera.nodes")
+        p.set_defaults(func=_run(name, {"node": "node"}))
+
+    redis = verbs.add_parser("redis", help="Redis Sentinel status and failover")
+    rsub = redis.add_subparsers(dest="redis_verb", metavar="VERB", required=True)
+    status = rsub.add_parser("status", help="what every Sentinel and instance says")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_redis_status)
+    _action_parser(rsub, "failover", "SENTINEL FAILOVER: promote a replica").set_defaults(
+        func=_run("redis-failover", {}))
+
+    cache = verbs.add_parser("cache", help="purge Varnish + Redis for a site or all")
+    csub = cache.add_subparsers(dest="cache_verb", metavar="VERB", required=True)
+    purge = _action_parser(csub, "purge", "ban the site's Varnish objects, delete its keys")
+    purge.add_argument("domain", nargs="?")
+    purge.add_argument("--all", action="store_true", help="every site (destructive)")
+    purge.set_defaults(func=lambda a: _pick(a, "cache-purge", "cache-purge-all"))
+
+    creds_help = ("a CrowdSec machine's local_api_credentials.yaml (`cscli machines add NAME "
+                  "--auto`): banning needs a machine login, the bouncer key only reads")
+    ban = _action_parser(verbs, "ban", "ban an IP or CIDR range in CrowdSec")
+    ban.add_argument("ip", help="an IP address or CIDR range")
+    ban.add_argument("--duration", default="4h", help="30m, 4h, 7d (default 4h)")
+    ban.add_argument("--reason", required=True, help="why (shown in the CrowdSec pane)")
+    ban.add_argument("--machine-credentials", metavar="FILE", help=creds_help)
+    ban.set_defaults(func=_run("ban", {"ip": "ip", "duration": "duration",
+                                       "reason": "reason"}))
+    unban = _action_parser(verbs, "unban", "delete the decisions of an IP or range")
+    unban.add_argument("ip", help="an IP address or CIDR range")
+    unban.add_argument("--machine-credentials", metavar="FILE", help=creds_help)
+    unban.set_defaults(func=_run("unban", {"ip": "ip"}))
+    bans = verbs.add_parser("bans", help="list CrowdSec's active decisions")
+    bans.add_argument("--ip", help="only decisions covering this IP or range")
+    bans.add_argument("--scope", help="Ip, Range, ...")
+    bans.add_argument("--json", action="store_true", help="machine-readable output")
+    bans.set_defaults(func=cmd_bans)
+
+    maint = verbs.add_parser("maintenance", help="a site (or all) answers 503 + Retry-After")
+    msub = maint.add_subparsers(dest="maintenance_verb", metavar="VERB", required=True)
+    for verb in ("on", "off"):
+        p = _action_parser(msub, verb, f"maintenance mode {verb}")
+        p.add_argument("domain", nargs="?")
+        p.add_argument("--all", action="store_true", help="every site")
+        p.add_argument("--flag-dir", metavar="DIR",
+                       help="where the web servers look for flag files (the lab: next to "
+                            "its farm.yaml)")
+        single, every = (("maintenance-on", "maintenance-all-on") if verb == "on"
+                         else ("maintenance-off", "maintenance-all-off"))
+        p.set_defaults(func=lambda a, s=single, e=every: _pick(a, s, e))
+
+    alerts = verbs.add_parser("alerts", help="everything past a threshold, with its procedure")
+    alerts.add_argument("--json", action="store_true", help="machine-readable output")
+    alerts.set_defaults(func=cmd_alerts)

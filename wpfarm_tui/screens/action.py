@@ -1,0 +1,226 @@
+"""The one screen every action runs in: its inputs (when it has some), the plan, a
+confirmation (Cancel focused when the action is destructive), a live log of step events
+and the verdict. Read-only mode shows a refusal and nothing else.
+
+The action runs through `execute` in a thread worker, which posts one message per item;
+the worker never touches a widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Input, Label, RichLog, Static
+
+from wpfarm_tui.actions import (
+    Action,
+    ActionError,
+    AuditLog,
+    ReadOnlyError,
+    Step,
+    StepEvent,
+    Verdict,
+    execute,
+)
+from wpfarm_tui.actions.catalog import Context, Entry
+from wpfarm_tui.inventory import Farm
+
+_KIND_STYLE = {"started": "bold", "done": "green", "failed": "bold red", "skipped": "dim",
+               "output": ""}
+
+
+class ActionScreen(Screen[Verdict | None]):
+    """Inputs -> plan -> confirm -> events -> verdict, for one catalog entry."""
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    class Item(Message):
+        """Posted by the worker for every event, the verdict, or a refusal (str)."""
+
+        def __init__(self, item: StepEvent | Verdict | str) -> None:
+            super().__init__()
+            self.item = item
+
+    def __init__(self, entry: Entry, farm: Farm, context: Context, *,
+                 values: Mapping[str, str] | None = None, read_only: bool = False,
+                 audit: AuditLog | None = None) -> None:
+        super().__init__()
+        self.entry = entry
+        self.farm = farm
+        self.context = context
+        self.values = dict(values or {})
+        self.read_only = read_only
+        self.audit = audit or AuditLog()
+        self.action: Action | None = None
+        self.state = "input"  # input | planned | running | finished | refused
+        self.verdict: Verdict | None = None
+        self.events: list[StepEvent] = []
+
+    # ------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        with Vertical(id="action-box"):
+            yield Static(Text(self.entry.title, style="bold"), id="action-title")
+            with Vertical(id="action-form"):
+                for field in self.entry.fields:
+                    yield Label(field.label)
+                    yield Input(self.values.get(field.key, field.default),
+                                placeholder=field.label, id=f"field-{field.key}")
+                yield Button("Show plan", id="show-plan")
+            yield Static("", id="action-note")
+            yield DataTable(id="plan", cursor_type="none", zebra_stripes=False)
+            with Horizontal(id="action-buttons"):
+                yield Button("Run", id="run")
+                yield Button("Cancel", id="cancel")
+            yield RichLog(id="action-log", wrap=True, markup=False)
+            yield Static("", id="verdict")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#plan", DataTable)
+        table.add_columns("#", "Step", "What exactly")
+        self.query_one("#action-form").display = bool(self.entry.fields)
+        self.query_one("#action-buttons").display = False
+        if self.read_only:
+            self._refuse()
+            return
+        if not self.entry.fields or all(self.values.get(f.key) for f in self.entry.fields):
+            self._build()
+        elif self.entry.fields:
+            self.query_one(f"#field-{self.entry.fields[0].key}", Input).focus()
+
+    # ------------------------------------------------------------ steps of the screen
+    def _refuse(self) -> None:
+        """Read-only: audited through execute when the action can be built at all."""
+        self.state = "refused"
+        self.query_one("#action-form").display = False
+        message = (f"{self.entry.name}: this farm is in read-only mode (farm.read_only or "
+                   "--read-only); nothing was changed")
+        try:
+            action = self.entry.build(self.farm, self.context, self._inputs())
+            next(iter(execute(action, audit=self.audit, read_only=True)))
+        except ReadOnlyError as exc:
+            message = str(exc)
+        except ActionError:
+            pass
+        self._note(Text("REFUSED  ", style="bold red") + Text(message), "refused")
+        self.query_one("#plan").display = False
+        self.query_one("#action-log").display = False
+
+    def _inputs(self) -> dict[str, str]:
+        values = dict(self.values)
+        for field in self.entry.fields:
+            found = self.query(f"#field-{field.key}")
+            if found:
+                values[field.key] = found.first(Input).value.strip()
+        return values
+
+    def _build(self) -> None:
+        try:
+            self.action = self.entry.build(self.farm, self.context, self._inputs())
+            plan = self.action.plan()
+        except ActionError as exc:
+            self.action = None
+            self._note(Text(str(exc), style="bold red"), "error")
+            self.query_one("#action-buttons").display = False
+            return
+        except Exception as exc:  # noqa: BLE001 - a plan that cannot be read is shown
+            self.action = None
+            self._note(Text(f"cannot plan: {type(exc).__name__}: {exc}", style="bold red"),
+                       "error")
+            return
+        table = self.query_one("#plan", DataTable)
+        table.clear()
+        for i, step in enumerate(plan, start=1):
+            name = Text(step.name, style="bold red" if step.destructive else "")
+            table.add_row(str(i), name, step.detail)
+        self.state = "planned"
+        destructive = self.action.destructive
+        if destructive:
+            self._note(Text("DESTRUCTIVE: read the plan. Cancel is the default; choose Run "
+                            "to go ahead.", style="bold red"), "warning")
+        else:
+            self._note(Text("Read the plan, then Run (or Cancel)."), "info")
+        buttons = self.query_one("#action-buttons")
+        buttons.display = True
+        run = self.query_one("#run", Button)
+        run.variant = "error" if destructive else "primary"
+        cancel = self.query_one("#cancel", Button)
+        (cancel if destructive else run).focus()
+
+    def _note(self, text: Text, kind: str) -> None:
+        note = self.query_one("#action-note", Static)
+        note.update(text)
+        note.set_classes(f"-{kind}")
+
+    # ------------------------------------------------------------ events
+    @on(Button.Pressed, "#show-plan")
+    @on(Input.Submitted)
+    def _show_plan(self) -> None:
+        if self.state in ("input", "planned"):
+            self._build()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#run")
+    def _run(self) -> None:
+        if self.state != "planned" or self.action is None:
+            return
+        self.state = "running"
+        self.query_one("#action-buttons").display = False
+        self.query_one("#action-form").display = False
+        self._note(Text("Running…", style="bold"), "info")
+        self._worker(self.action)
+
+    @work(thread=True, exclusive=True, group="action", exit_on_error=False)
+    def _worker(self, action: Action) -> None:
+        try:
+            for item in execute(action, audit=self.audit, read_only=self.read_only,
+                                confirmed=True):
+                if not isinstance(item, Step):
+                    self.post_message(self.Item(item))
+        except ActionError as exc:
+            self.post_message(self.Item(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - shown, never raised into the UI
+            self.post_message(self.Item(f"{type(exc).__name__}: {exc}"))
+
+    def on_action_screen_item(self, message: ActionScreen.Item) -> None:
+        item = message.item
+        log = self.query_one("#action-log", RichLog)
+        if isinstance(item, StepEvent):
+            self.events.append(item)
+            line = Text(f"[{item.kind:7}] ", style=_KIND_STYLE.get(item.kind, ""))
+            line.append(item.step, style="bold")
+            if item.message:
+                line.append(f"  {item.message}")
+            log.write(line)
+            return
+        self.state = "finished"
+        if isinstance(item, Verdict):
+            self.verdict = item
+            head = Text("OK  " if item.ok else "FAILED  ",
+                        style="bold green" if item.ok else "bold red")
+            body = head + Text(item.summary)
+            for detail in item.details:
+                body.append(f"\n  {detail}")
+            self.query_one("#verdict", Static).update(body)
+            self.query_one("#verdict").set_classes("-ok" if item.ok else "-failed")
+            self._note(Text("Finished. Esc closes."), "info")
+        else:
+            self.query_one("#verdict", Static).update(Text("REFUSED  ", style="bold red")
+                                                      + Text(item))
+            self._note(Text("Nothing was run. Esc closes."), "info")
+
+    def action_close(self) -> None:
+        if self.state == "running":
+            self.app.bell()  # the procedure is half done: watch it finish
+            return
+        self.dismiss(self.verdict)
+
