@@ -29,6 +29,7 @@ from wpfarm_tui.actions.catalog import BY_NAME, CATALOG, Context, alerts_from
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.screens.action import ActionScreen
 from wpfarm_tui.screens.help import HelpScreen
+from wpfarm_tui.status.backups import BackupsSnapshot
 from wpfarm_tui.status.base import Collector
 from wpfarm_tui.status.model import (
     BansSnapshot,
@@ -44,6 +45,7 @@ from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.themes import DARK, LIGHT, load_themes
 from wpfarm_tui.widgets import cells
 from wpfarm_tui.widgets.alerts_pane import AlertsPane
+from wpfarm_tui.widgets.backups_pane import BackupsPane
 from wpfarm_tui.widgets.bans_pane import BansPane
 from wpfarm_tui.widgets.base_pane import BasePane
 from wpfarm_tui.widgets.caches_pane import CachesPane
@@ -53,7 +55,8 @@ from wpfarm_tui.widgets.nodes_pane import NodesPane
 from wpfarm_tui.widgets.sites_pane import SitesPane
 from wpfarm_tui.widgets.status_bar import StatusBar
 
-# Tab order, and keys 1-6; the Alerts tab (key 7) follows, fed from these panes' snapshots.
+# Tab order. Keys 1-6 and 8 (PANE_KEYS); the Alerts tab (key 7) is fed from these panes'
+# snapshots.
 PANES: dict[str, type[BasePane]] = {
     "nodes": NodesPane,
     "sites": SitesPane,
@@ -61,7 +64,10 @@ PANES: dict[str, type[BasePane]] = {
     "caches": CachesPane,
     "bans": BansPane,
     "edge": EdgePane,
+    "backups": BackupsPane,
 }
+PANE_KEYS = {"nodes": "1", "sites": "2", "galera": "3", "caches": "4", "bans": "5",
+             "edge": "6", "backups": "8"}
 SNAPSHOT_TYPES: dict[str, type] = {
     "nodes": NodesSnapshot,
     "sites": SitesSnapshot,
@@ -69,6 +75,7 @@ SNAPSHOT_TYPES: dict[str, type] = {
     "caches": CachesSnapshot,
     "bans": BansSnapshot,
     "edge": EdgeSnapshot,
+    "backups": BackupsSnapshot,
 }
 
 Clock = Callable[[], datetime]
@@ -98,7 +105,8 @@ class PaneCommands(Provider):
         app = self.app
         if not isinstance(app, WpfarmApp):
             return
-        for number, pane in enumerate(PANES, start=1):
+        for pane in PANES:
+            number = PANE_KEYS[pane]
             if pane in app.pane_ids:
                 yield (f"Go to {app.pane_title(pane)}", partial(app.action_show_pane, pane),
                        f"Show the {app.pane_title(pane)} tab (key {number})")
@@ -130,8 +138,8 @@ class WpfarmApp(App[None]):
     COMMANDS: ClassVar = App.COMMANDS | {PaneCommands}
 
     BINDINGS: ClassVar = [
-        *(Binding(str(i), f"show_pane('{pane}')", pane.capitalize(), show=False)
-          for i, pane in enumerate(PANES, start=1)),
+        *(Binding(key, f"show_pane('{pane}')", pane.capitalize(), show=False)
+          for pane, key in PANE_KEYS.items()),
         Binding("7", "show_pane('alerts')", "Alerts", show=False),
         Binding("b", "pane_key('b')", "Ban", show=False),
         Binding("u", "pane_key('u')", "Unban", show=False),
@@ -169,8 +177,14 @@ class WpfarmApp(App[None]):
             if collector.pane in PANES:
                 self.collectors[collector.pane] = collector
         self.pane_ids: list[str] = [p for p in PANES if p in self.collectors]
+        # A source that is costly to ask (restic derives its key on every call) sets
+        # `min_interval`: it is polled no faster than that, whatever farm.refresh says.
         self.backoffs = {
-            p: Backoff(farm.refresh.interval, farm.refresh.max_backoff) for p in self.pane_ids
+            p: Backoff(max(farm.refresh.interval,
+                           getattr(self.collectors[p], "min_interval", 0.0)),
+                       max(farm.refresh.max_backoff,
+                           getattr(self.collectors[p], "min_interval", 0.0)))
+            for p in self.pane_ids
         }
         self.snapshots: dict[str, Any] = {}
         self.last_delay: dict[str, float] = {}
@@ -342,6 +356,32 @@ class WpfarmApp(App[None]):
         if alert.procedure:
             self.open_action(alert.procedure, dict(alert.values))
 
+    def on_backups_pane_restore_requested(self, message: BackupsPane.RestoreRequested) -> None:
+        """The restore screen needs the site's snapshots: read them off the UI thread."""
+        self.run_worker(partial(self._open_restore, message.domain), thread=True,
+                        group="restore", exclusive=True)
+
+    def _open_restore(self, domain: str) -> None:
+        from wpfarm_tui.actions.restore import RestoreAction
+        from wpfarm_tui.farm.restic import Restic, ResticError
+        from wpfarm_tui.screens.restore import RestoreScreen
+
+        if self.farm.backup is None:
+            self.call_from_thread(self.notify, "no backup: section in farm.yaml", severity="error")
+            return
+        try:
+            snapshots = Restic(self.farm.backup, self.farm).snapshots([f"site={domain}"])
+        except ResticError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+            return
+        farm = self.farm
+
+        def make_action(ids: list[str], drill: bool) -> RestoreAction:
+            return RestoreAction(farm, domain, snapshots=ids, drill=drill)
+
+        self.call_from_thread(self.push_screen, RestoreScreen(
+            domain, snapshots, make_action=make_action, read_only=self.read_only))
+
     def action_pane_key(self, key: str) -> None:
         """b/u on the CrowdSec pane (ban, unban the selected row), p on Sites (purge the
         selected site)."""
@@ -405,7 +445,7 @@ class WpfarmApp(App[None]):
             widget.tables[0].focus()
 
     def help_rows(self) -> list[tuple[str, str]]:
-        panes = " · ".join(f"{i} {self.pane_title(p)}" for i, p in enumerate(PANES, start=1)
+        panes = " · ".join(f"{PANE_KEYS[p]} {self.pane_title(p)}" for p in PANES
                            if p in self.pane_ids)
         return [
             ("1 – 6", f"go to a pane: {panes}"),

@@ -117,6 +117,11 @@ def _rows_of(pane: str, snap: Any) -> list[tuple[Level, dict[str, Any]]]:
     if pane == "bans":
         return [(Level.OK, {"id": b.id, "value": b.value, "type": b.type, "reason": b.reason,
                             "expires in": b.expires_in}) for b in snap.bans]
+    if pane == "backups":
+        return [(s.level, {"site": s.domain, "db": s.db_snapshot,
+                           "db age s": s.db_age_s, "files": s.files_snapshot,
+                           "files age s": s.files_age_s, "note": s.note})
+                for s in snap.sites]
     if pane == "edge":
         return [(r.level, {"router": r.name, "rule": r.rule, "service": r.service,
                            "status": r.status, "error": r.error}) for r in snap.routers]
@@ -161,7 +166,7 @@ def cmd_console(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         path = written
     farm = load_farm(path)
-    run_console(farm, build_collectors(farm), theme=args.theme)
+    run_console(farm, build_collectors(farm), theme=args.theme, read_only=args.read_only)
     return EXIT_OK
 
 

@@ -113,6 +113,9 @@ class CrowdSecEndpoint:
     lapi: str
     bouncer_key: Secret
     timeout: float = 2.0
+    # A machine's credentials (local_api_credentials.yaml): bouncers may only read,
+    # banning and unbanning go through the watcher API.
+    machine_credentials: Secret | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ class SitesSettings:
     static: tuple[str, ...] = ()  # domains probed in addition to the registry's
     timeout: float = 5.0
     verify_tls: bool = True
+    maintenance_dir: str | None = None  # where the web servers look for maintenance flags
 
 
 @dataclass(frozen=True)
@@ -546,18 +550,20 @@ class _FarmParser(_Reader):
                 traefik = TraefikEndpoint(api, self.value(m, "timeout", p, _positive,
                                                           "seconds > 0", 2.0))
 
-        if (m := self.section(ep, "crowdsec", P, ("lapi", "bouncer_key", "timeout"))):
+        known_cs = ("lapi", "bouncer_key", "timeout", "machine_credentials")
+        if (m := self.section(ep, "crowdsec", P, known_cs)):
             p = f"{P}.crowdsec"
             lapi = self.value(m, "lapi", p, _http_url, "an http(s):// URL", required=True)
             key = self.secret(m, "bouncer_key", p, required=True)
             timeout = self.value(m, "timeout", p, _positive, "seconds > 0", 2.0)
+            machine = self.secret(m, "machine_credentials", p)
             if lapi and key:
-                crowdsec = CrowdSecEndpoint(lapi, key, timeout)
+                crowdsec = CrowdSecEndpoint(lapi, key, timeout, machine)
 
         return Endpoints(docker, galera, proxysql, redis, varnish, traefik, crowdsec)
 
     def sites(self, doc: _Loc) -> SitesSettings:
-        known = ("edge_url", "registry", "static", "timeout", "verify_tls")
+        known = ("edge_url", "registry", "static", "timeout", "verify_tls", "maintenance_dir")
         m = self.section(doc, "sites", "", known)
         if m is None:
             return SitesSettings()
@@ -580,6 +586,7 @@ class _FarmParser(_Reader):
             static=tuple(static),
             timeout=self.value(m, "timeout", "sites", _positive, "seconds > 0", 5.0),
             verify_tls=self.value(m, "verify_tls", "sites", _bool, "true or false", True),
+            maintenance_dir=self.value(m, "maintenance_dir", "sites", _str, "a directory"),
         )
 
     def backup(self, doc: _Loc, node_names: set[str]) -> BackupSettings | None:

@@ -99,7 +99,7 @@ def test_sites_pane_probes_through_traefik_and_varnish(lab_farm):
 
 def test_full_refresh_runs_panes_concurrently(lab_farm):
     result = refresh_all(build_collectors(lab_farm))
-    assert set(result.snapshots) == {"nodes", "sites", "galera", "caches", "bans", "edge"}
+    assert set(result.snapshots) == {"nodes", "sites", "galera", "caches", "bans", "edge", "backups"}
     # Concurrent polls: the whole refresh costs about its slowest pane, not their sum.
     assert result.wall_s < sum(result.seconds.values()) or len(result.seconds) == 1
 
@@ -118,7 +118,7 @@ def test_status_cli_json_and_no_secrets(lab, lab_farm):
             break
         time.sleep(1)
     assert done.returncode == 0, done.stdout[-2000:]
-    assert set(report["panes"]) == {"nodes", "sites", "galera", "caches", "bans", "edge"}
+    assert set(report["panes"]) == {"nodes", "sites", "galera", "caches", "bans", "edge", "backups"}
     assert report["panes"]["galera"]["cluster_size"] == 3
     for secret in _secrets(lab):
         assert secret not in done.stdout and secret not in done.stderr

@@ -32,6 +32,12 @@ class Context:
         """The lab (profile: lab) has a local Galera control and keeps its maintenance flags
         next to its farm.yaml; a production farm gets these with the Swarm issue."""
         control = None
+        cs = farm.endpoints.crowdsec
+        if crowdsec_credentials is None and cs and cs.machine_credentials \
+                and cs.machine_credentials.kind == "file":
+            crowdsec_credentials = Path(cs.machine_credentials.ref).expanduser()
+        if maintenance_dir is None and farm.sites.maintenance_dir:
+            maintenance_dir = Path(farm.sites.maintenance_dir)
         if farm.profile == "lab":
             from wpfarm_tui.farm.galera_control import LabGaleraControl
             from wpfarm_tui.lab import Lab

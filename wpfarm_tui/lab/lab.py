@@ -195,7 +195,10 @@ class Lab:
                 lambda: self._start_and_wait("dockerd", say),
             ]
             self._run_parallel(tasks)
+            new_repository = self._restic_repo(say)
             self._write_farm_file()
+            if new_repository:
+                self._first_backup(say)
         say(f"lab up in {time.monotonic() - started:.1f} s; farm file: {self.farm_file}")
         return self.farm_file
 
@@ -289,6 +292,38 @@ class Lab:
 
     def _secret_path(self, name: str) -> Path:
         return self._secrets / name
+
+    @property
+    def restic_repository(self) -> Path:
+        return self.root / "restic-repo"
+
+    def _restic_repo(self, say: Progress) -> bool:
+        """A local restic repository for the lab's backups (init once: ~3 s of key derivation).
+        True when it was created now."""
+        if (self.restic_repository / "config").exists():
+            return False
+        env = dict(os.environ, RESTIC_PASSWORD_FILE=str(self._secret_path("restic_password")))
+        self._secret("restic_password")
+        out = subprocess.run(["restic", "-r", str(self.restic_repository), "init"], env=env,
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise LabError(f"restic init of {self.restic_repository} failed: "
+                           f"{out.stderr.strip()[-300:]}")
+        say(f"restic: repository {self.restic_repository} created")
+        return True
+
+    def _first_backup(self, say: Progress) -> None:
+        """Back the lab's sites up once, so a new lab starts inside its RPO."""
+        from wpfarm_tui.actions import AuditLog, StepEvent, execute
+        from wpfarm_tui.actions.backup import BackupAction
+        from wpfarm_tui.inventory import load_farm
+
+        action = BackupAction(load_farm(self.farm_file), None, retention=False, check=False)
+        audit = AuditLog(self.root / "audit.log")
+        for item in execute(action, audit=audit):
+            if isinstance(item, StepEvent) and item.kind == "failed":
+                raise LabError(f"first backup of the lab failed at {item.step}: {item.message}")
+        say("restic: first backup of the lab's sites taken")
 
     @property
     def _docker_sock(self) -> Path:
@@ -1200,6 +1235,9 @@ class Lab:
                     "lapi": "http://127.0.0.1:16180",
                     "bouncer_key": {"file": str(self._secret_path("crowdsec_bouncer_key"))},
                     "timeout": 2,
+                    "machine_credentials": {
+                        "file": str(self._dir("crowdsec") / "etc" / "local_api_credentials.yaml")
+                    },
                 },
             },
             "sites": {
@@ -1207,6 +1245,13 @@ class Lab:
                 "registry": "galera",
                 "timeout": 5,
                 "verify_tls": False,
+                "maintenance_dir": str(self.maintenance_dir),
+            },
+            "backup": {
+                # A local repository: the lab shows backups working, not the offsite copy.
+                "repository": str(self.restic_repository),
+                "password": {"file": str(self._secret_path("restic_password"))},
+                "sites_root": str(self.root / "wordpress"),
             },
             "refresh": {"interval": 1.0, "max_backoff": 10.0},
             "thresholds": {

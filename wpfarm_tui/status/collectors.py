@@ -16,12 +16,12 @@ from wpfarm_tui.status.model import Snapshot
 from wpfarm_tui.status.nodes import NodesCollector
 from wpfarm_tui.status.sites import SitesCollector
 
-PANES = ("nodes", "sites", "galera", "caches", "bans", "edge")
+PANES = ("nodes", "sites", "galera", "caches", "bans", "edge", "backups")
 
 
 def build_collectors(farm: Farm) -> list[Collector]:
     thresholds = dict(farm.thresholds)
-    return [
+    collectors: list[Collector] = [
         NodesCollector(farm.endpoints.docker),
         SitesCollector(farm),
         GaleraCollector(farm.endpoints.galera, thresholds),
@@ -29,6 +29,11 @@ def build_collectors(farm: Farm) -> list[Collector]:
         BansCollector(farm.endpoints.crowdsec),
         EdgeCollector(farm.endpoints.traefik),
     ]
+    if farm.backup is not None:
+        from wpfarm_tui.status.backups import BackupsCollector
+
+        collectors.append(BackupsCollector(farm))
+    return collectors
 
 
 @dataclass(frozen=True)
