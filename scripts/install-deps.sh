@@ -34,7 +34,7 @@ PACKAGES=(
   redis-server redis-sentinel
   varnish nginx php-fpm php-mysql wordpress
   crowdsec
-  docker.io busybox-static
+  docker.io busybox-static debootstrap docker-registry iptables util-linux
   curl iproute2 procps tmux openssh-server openssh-client git
   python3 python3-pip python3-venv
 )

@@ -13,7 +13,7 @@ import pytest
 
 from wpfarm_tui.status.bans import BansCollector
 from wpfarm_tui.status.caches import CachesCollector
-from wpfarm_tui.status.collectors import build_collectors, refresh_all
+from wpfarm_tui.status.collectors import PANES, build_collectors, refresh_all
 from wpfarm_tui.status.edge import EdgeCollector
 from wpfarm_tui.status.galera import GaleraCollector
 from wpfarm_tui.status.nodes import NodesCollector
@@ -99,7 +99,7 @@ def test_sites_pane_probes_through_traefik_and_varnish(lab_farm):
 
 def test_full_refresh_runs_panes_concurrently(lab_farm):
     result = refresh_all(build_collectors(lab_farm))
-    assert set(result.snapshots) == {"nodes", "sites", "galera", "caches", "bans", "edge", "backups"}
+    assert set(result.snapshots) == set(PANES)
     # Concurrent polls: the whole refresh costs about its slowest pane, not their sum.
     assert result.wall_s < sum(result.seconds.values()) or len(result.seconds) == 1
 
@@ -118,7 +118,7 @@ def test_status_cli_json_and_no_secrets(lab, lab_farm):
             break
         time.sleep(1)
     assert done.returncode == 0, done.stdout[-2000:]
-    assert set(report["panes"]) == {"nodes", "sites", "galera", "caches", "bans", "edge", "backups"}
+    assert set(report["panes"]) == set(PANES)
     assert report["panes"]["galera"]["cluster_size"] == 3
     for secret in _secrets(lab):
         assert secret not in done.stdout and secret not in done.stderr

@@ -467,11 +467,42 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> bool:
     return True
 
 
-def render_farm(farm: Farm, out_dir: Path, versions: Mapping[str, str] | None = None) -> list[Path]:
+def lab_override(stack_text: str, name: str) -> str:
+    """An override for a rendered stack file on a Swarm without IPVS (the swarm lab).
+
+    No IPVS means no service virtual IPs and no ingress routing mesh: every service gets
+    `endpoint_mode: dnsrr` and every published port `mode: host`. Merged over the stack
+    file by the deploy (wpfarm_tui/stacks/deploy.py); production files are unchanged.
+    """
+    doc = yaml.safe_load(stack_text) or {}
+    services: dict[str, dict] = {}
+    for svc_name, svc in (doc.get("services") or {}).items():
+        over: dict = {"deploy": {"endpoint_mode": "dnsrr"}}
+        ports = []
+        for p in (svc or {}).get("ports") or []:
+            if isinstance(p, dict):
+                ports.append({**p, "mode": "host"})
+            else:
+                text, _, proto = str(p).partition("/")
+                pub, _, tgt = text.rpartition(":")
+                ports.append({"target": int(tgt), "published": int(pub or tgt),
+                              "protocol": proto or "tcp", "mode": "host"})
+        if ports:
+            over["ports"] = ports
+        services[svc_name] = over
+    head = (f"# Lab override of {name} (rendered by wpfarm with lab=True): no IPVS here, so\n"
+            "# DNS round robin instead of virtual IPs and host-mode ports instead of ingress.\n")
+    return head + yaml.safe_dump({"services": services}, sort_keys=True)
+
+
+def render_farm(farm: Farm, out_dir: Path, versions: Mapping[str, str] | None = None,
+                lab: bool = False) -> list[Path]:
     """Render the farm's definition under `out_dir`; returns every file it holds, sorted.
 
     Idempotent: an unchanged file is not rewritten. Every check (HA, versions, templates)
     runs before the first byte is written, so a refused farm leaves `out_dir` untouched.
+    `lab=True` adds docker/compose/lab/<stack>.yml overrides for a Swarm without IPVS
+    (see `lab_override`); the production files are the same either way.
     """
     check_ha(farm)
     try:
@@ -487,6 +518,10 @@ def render_farm(farm: Farm, out_dir: Path, versions: Mapping[str, str] | None = 
         cloudflare=load_cloudflare_ips(),
     )
     files = _render_all(ctx)
+    if lab:
+        for name in STACK_FILES:
+            files[f"docker/compose/lab/{name}"] = lab_override(
+                files[f"docker/compose/{name}"], name)
     out_dir = Path(out_dir)
     written: list[Path] = []
     for rel in sorted(files):

@@ -1,0 +1,52 @@
+"""The three-node swarm lab, once per session; under CI=true a missing tool fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+TOOLS = ("dockerd", "docker-registry", "debootstrap", "nsenter", "unshare", "iptables", "curl")
+
+
+def _unavailable(why: str) -> None:
+    if IN_CI:
+        pytest.fail(f"the swarm lab must run under CI: {why}")
+    pytest.skip(f"swarm lab not available: {why}")
+
+
+@pytest.fixture(scope="session")
+def swarmlab():
+    from wpfarm_tui.swarmlab import SwarmLab, SwarmLabError
+
+    missing = [t for t in TOOLS if not shutil.which(t)]
+    if missing:
+        _unavailable(f"missing {', '.join(missing)} (Debian: docker.io docker-registry "
+                     "debootstrap util-linux iptables curl)")
+    if os.geteuid() != 0:
+        _unavailable("needs root")
+    lab = SwarmLab()
+    try:
+        lab.up(progress=lambda _m: None)
+    except (SwarmLabError, OSError) as exc:
+        _unavailable(str(exc))
+    yield lab
+    if os.environ.get("WPFARM_SWARMLAB_KEEP") != "1":
+        # Disk cleaned after: images, volumes, the registry's storage (the debootstrap
+        # cache stays, so the next run skips the 25-50 s).
+        lab.down(purge=True, progress=lambda _m: None)
+
+
+@pytest.fixture(scope="session")
+def swarm_farm(swarmlab):
+    """Rendered with lab images, secrets created, images built and pushed (once)."""
+    from wpfarm_tui.swarmlab.farm import LabFarm
+
+    lf = LabFarm(swarmlab)
+    lf.render()
+    lf.create_secrets(progress=lambda _m: None)
+    lf.build_images(progress=lambda _m: None)
+    lf.seed_content()
+    return lf

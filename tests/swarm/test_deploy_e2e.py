@@ -1,0 +1,103 @@
+"""End to end: lab images built here, `wpfarm deploy` through the Action, the site
+answers 200 through Traefik -> Varnish -> WordPress and a repeat request is a Varnish HIT.
+
+Stands in for production: the lab variants of wpfarm_tui/swarmlab/variants.py and the
+overrides of wpfarm_tui/swarmlab/farm.py (what differs is listed there)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from wpfarm_tui.actions import AuditLog, Step, StepEvent, Verdict, execute
+from wpfarm_tui.stacks.deploy import DeployAction
+from wpfarm_tui.swarmlab import NODES
+from wpfarm_tui.swarmlab.farm import SITE
+
+pytestmark = pytest.mark.swarm
+
+
+def _deploy(swarm_farm, tmp_path, *layers: str, dry_run: bool = False):
+    action = DeployAction(swarm_farm.farm, swarm_farm.render_dir, layers,
+                          override_dirs=swarm_farm.override_dirs, timeout=300)
+    items = list(execute(action, audit=AuditLog(tmp_path / "audit.log"), dry_run=dry_run))
+    return action, items
+
+
+def _verdict(items) -> Verdict:
+    v = [i for i in items if isinstance(i, Verdict)]
+    assert v, [i for i in items if isinstance(i, StepEvent) and i.kind == "failed"]
+    return v[0]
+
+
+def _curl(node_addr: str) -> tuple[int, dict[str, str]]:
+    out = subprocess.run(
+        ["curl", "-sk", "-o", "/dev/null", "-D", "-", "-m", "10",
+         "--resolve", f"{SITE}:443:{node_addr}", f"https://{SITE}/"],
+        capture_output=True, text=True, timeout=20).stdout
+    lines = out.splitlines()
+    if not lines:
+        return 0, {}
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in
+               (line.partition(":") for line in lines[1:] if ":" in line)}
+    return status, headers
+
+
+@pytest.fixture(scope="module")
+def deployed(swarm_farm, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("deploy")
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    _a, items = _deploy(swarm_farm, tmp, "db")
+    assert _verdict(items).ok, _verdict(items)
+    timings["db"] = time.monotonic() - t0
+    swarm_farm.provision_db()
+    t0 = time.monotonic()
+    _a, items = _deploy(swarm_farm, tmp, "app")
+    assert _verdict(items).ok, _verdict(items)
+    timings["app"] = time.monotonic() - t0
+    swarm_farm.install_site()
+    t0 = time.monotonic()
+    _a, items = _deploy(swarm_farm, tmp, "cache", "edge")
+    assert _verdict(items).ok, _verdict(items)
+    timings["cache+edge"] = time.monotonic() - t0
+    return timings
+
+
+def test_dry_run_plans_without_changing(swarm_farm, tmp_path):
+    action, items = _deploy(swarm_farm, tmp_path, "db", "cache", "app", "edge", dry_run=True)
+    steps = [i for i in items if isinstance(i, Step)]
+    names = [s.name for s in steps]
+    assert any(n.endswith("db_mariadb-1") for n in names)
+    assert any("skip proxysql.yml" in n for n in names)
+    assert not [i for i in items if isinstance(i, StepEvent)]
+
+
+def test_galera_cluster_of_three(deployed, swarm_farm):
+    out = swarm_farm.exec("db_mariadb-1", ["mariadb", "-Nse",
+                                         "SHOW STATUS LIKE 'wsrep_cluster_size'"])
+    assert out.split()[-1] == "3"
+
+
+def test_site_through_traefik_varnish_wordpress(deployed):
+    deadline = time.monotonic() + 90
+    status, headers = 0, {}
+    while time.monotonic() < deadline:
+        status, headers = _curl(NODES[0].address)
+        if status == 200:
+            break
+        time.sleep(2)
+    assert status == 200, headers
+    # Traefik spreads requests over the three Varnish replicas, each with its own cache:
+    # within one request per replica the page must come from a cache.
+    seen = [_curl(NODES[0].address)[1].get("x-cache") for _ in range(len(NODES))]
+    assert "HIT" in seen, seen
+
+
+def test_redeploy_is_unchanged(deployed, swarm_farm, tmp_path):
+    _action, items = _deploy(swarm_farm, tmp_path, "db", "cache", "app", "edge", dry_run=True)
+    ops = [i.name.split()[0] for i in items if isinstance(i, Step) and "_" in i.name]
+    assert ops and set(ops) <= {"unchanged", "leave", "skip"}, ops
