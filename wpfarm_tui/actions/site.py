@@ -151,11 +151,13 @@ class CreateSite:
 
     # ------------------------------------------------------------ steps
     def _db_host(self) -> str:
-        assert self.farm.endpoints.galera is not None
-        node = self.farm.endpoints.galera.nodes[0]
         proxysql = self.farm.endpoints.proxysql
-        # Sites talk to ProxySQL's MySQL port where the farm has one (connection pooling).
-        return f"{proxysql.host}:6033" if proxysql else f"{node.host}:{node.port}"
+        # Sites talk to ProxySQL's MySQL port where the farm has one (pooling, failover);
+        # without it, to a Galera node that answers now (one may be down).
+        if proxysql:
+            return f"{proxysql.host}:6033"
+        node = self.db.first_available()
+        return f"{node.host}:{node.port}"
 
     def _create_database(self) -> bool:
         rows = self.db.query("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
@@ -253,6 +255,7 @@ class DeleteSite:
         db_name = record.db_name if record else self.names.db_name
         return [Step("mark deleting", "registry state deleting", True),
                 Step("undeploy", "service and router", True),
+                Step("purge cache", "Varnish ban on the site's pages", True),
                 Step("database", f"DROP DATABASE {db_name}", True),
                 Step("database user", "DROP USER", True),
                 Step("media", "the site's files", True),
@@ -266,6 +269,7 @@ class DeleteSite:
         steps: list[tuple[str, Callable[[], object]]] = [
             ("mark deleting", lambda: record and self.registry.set_state(n.domain, "deleting")),
             ("undeploy", lambda: self.runtime.undeploy(n)),
+            ("purge cache", self._purge),
             ("database", lambda: self.registry.db.query(f"DROP DATABASE IF EXISTS `{db_name}`")),
             ("database user", lambda: self.registry.db.query(
                 "DROP USER IF EXISTS %s@%s", [db_user, self.db_user_host])),
@@ -277,12 +281,69 @@ class DeleteSite:
             yield StepEvent("started", name)
             try:
                 call()
-            except (pymysql.MySQLError, OSError, ActionError) as exc:
+            except (pymysql.MySQLError, OSError, ActionError, ConnectionError) as exc:
                 yield StepEvent("failed", name, f"{exc}; run the delete again to finish")
                 return
             yield StepEvent("done", name)
+
+    def _purge(self) -> None:
+        """Varnish would otherwise keep serving the deleted site's pages until they expire."""
+        from wpfarm_tui.farm import varnish
+
+        endpoint = self.farm.endpoints.varnish
+        for instance in endpoint.instances if endpoint else ():
+            varnish.ban(self.farm, instance, f"obj.http.x-host == {self.names.domain}",
+                        endpoint.timeout)
 
     def verify(self) -> Verdict:
         gone = self.registry.get(self.names.domain) is None and not self.runtime.deployed(
             self.names)
         return Verdict(gone, f"{self.names.domain} {'is gone' if gone else 'still exists'}")
+
+
+class SuspendSite:
+    """Suspend (maintenance page, 503 + Retry-After, registry `suspended`) or resume."""
+
+    def __init__(self, farm: Farm, domain: str, *, suspend: bool, flag_dir: Any) -> None:
+        from wpfarm_tui.actions.maintenance import Maintenance
+
+        try:
+            self.names = names_for(domain)
+        except DomainError as exc:
+            raise ActionError(str(exc)) from None
+        if farm.endpoints.galera is None:
+            raise ActionError("endpoints.galera: missing in farm.yaml")
+        self.registry = Registry(farm.endpoints.galera)
+        self.suspend = suspend
+        self.maintenance = Maintenance(farm, self.names.domain, on=suspend, flag_dir=flag_dir)
+        self.name = "site-suspend" if suspend else "site-resume"
+        self.destructive = False
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"domain": self.names.domain}
+
+    def plan(self) -> list[Step]:
+        state = "suspended" if self.suspend else "active"
+        return [*self.maintenance.plan(), Step("registry", f"state {state}")]
+
+    def run(self) -> Iterator[StepEvent]:
+        record = self.registry.get(self.names.domain)
+        if record is None:
+            yield StepEvent("failed", "registry", f"{self.names.domain} is not a site here")
+            return
+        failed = False
+        for event in self.maintenance.run():
+            failed |= event.kind == "failed"
+            yield event
+        if failed:
+            return
+        self.registry.set_state(self.names.domain, "suspended" if self.suspend else "active")
+        yield StepEvent("done", "registry", "suspended" if self.suspend else "active")
+
+    def verify(self) -> Verdict:
+        inner = self.maintenance.verify()
+        record = self.registry.get(self.names.domain)
+        wanted = "suspended" if self.suspend else "active"
+        ok = inner.ok and record is not None and record.state == wanted
+        return Verdict(ok, f"{self.names.domain}: {record.state if record else 'absent'}; "
+                           f"{inner.summary}", inner.details)

@@ -63,6 +63,18 @@ class GaleraConnections:
         assert last is not None
         raise last
 
+    def first_available(self) -> HostPort:
+        """The first node that answers a query (for a new client to connect to)."""
+        last: Exception | None = None
+        for node in self.endpoint.nodes:
+            try:
+                self._run(node, "SELECT 1")
+                return node
+            except pymysql.err.MySQLError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
     def close(self) -> None:
         for conn in self._open.values():
             conn.close()

@@ -598,9 +598,11 @@ class Lab:
         fpm = self._dir("php-fpm")
         pools = "".join(_template("php-fpm-pool.conf", SITE=site, DIR=fpm) for site in SITES)
         _write(fpm / "php-fpm.conf", _template("php-fpm.conf", DIR=fpm, POOLS=pools))
+        (fpm / "pools").mkdir(exist_ok=True)
         ngx = self._dir("nginx")
         for sub in ("body", "fastcgi", "proxy", "uwsgi", "scgi"):
             (ngx / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        (ngx / "sites").mkdir(exist_ok=True)
         servers = "".join(
             _template(
                 "nginx-server.conf",
@@ -660,9 +662,11 @@ class Lab:
         t = self._dir("traefik")
         _write(t / "traefik.yml", _template("traefik.yml", DIR=t))
         dynamic = _template("traefik-dynamic.yml")
-        # Only when changed: Traefik watches the file and would reload for nothing.
-        if not (t / "dynamic.yml").exists() or (t / "dynamic.yml").read_text() != dynamic:
-            _write(t / "dynamic.yml", dynamic)
+        (t / "dynamic.d").mkdir(exist_ok=True)
+        # Only when changed: Traefik watches the directory and would reload for nothing.
+        lab_routes = t / "dynamic.d" / "lab.yml"
+        if not lab_routes.exists() or lab_routes.read_text() != dynamic:
+            _write(lab_routes, dynamic)
 
     def _prepare_crowdsec(self) -> None:
         c = self._dir("crowdsec")

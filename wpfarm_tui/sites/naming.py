@@ -26,7 +26,7 @@ def validate_domain(raw: str) -> str:
     text = raw.strip().rstrip(".").lower()
     if not text:
         raise DomainError("domain: empty. Fix: give a name like www.example.com")
-    if any(c in text for c in " \t\n;|&$`'\"\\/<>(){}[]*?!#%,=:@"):
+    if any(c in text for c in " \t\n;|&$`'\"\\/<>(){}[]*?!#%,=:@_"):
         raise DomainError(f"domain: {raw!r} contains characters a domain cannot have. "
                           "Fix: letters, digits, '-' and '.' only")
     try:

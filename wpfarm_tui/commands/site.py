@@ -1,0 +1,257 @@
+"""`wpfarm site create|delete|suspend|resume|list|info` and bulk creation from a file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from wpfarm_tui.actions import ActionError, AuditLog, StepEvent, Verdict, execute
+from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
+from wpfarm_tui.commands.runner import add_action_flags, run_action_cli
+from wpfarm_tui.inventory import Farm, find_farm_file, load_farm
+from wpfarm_tui.sites.registry import Registry
+from wpfarm_tui.sites.runtime import SiteRuntime
+
+
+def runtime_for(farm: Farm) -> tuple[SiteRuntime, str]:
+    """(where sites run, the host their database user connects from)."""
+    if farm.profile == "lab":
+        from wpfarm_tui.lab import Lab
+        from wpfarm_tui.sites.lab_runtime import LabSiteRuntime
+
+        root = farm.source.parent if farm.source else None
+        return LabSiteRuntime(Lab(root)), "127.0.0.1"
+    raise ActionError("sites on a Swarm farm: the Swarm site runtime (one service per site "
+                      "with Traefik labels) is not built yet; only the lab can host sites")
+
+
+def _farm(args: argparse.Namespace) -> Farm:
+    return load_farm(find_farm_file(args.farm))
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    farm = _farm(args)
+    if args.from_file:
+        return _bulk_create(farm, args)
+    if not args.domain:
+        print("wpfarm site create: give a DOMAIN or --from-file FILE", file=sys.stderr)
+        return 1
+    try:
+        runtime, host = runtime_for(farm)
+        action = CreateSite(farm, runtime, args.domain, args.title or "", args.admin_email or "",
+                            db_user_host=host)
+    except ActionError as exc:
+        print(f"wpfarm site create: {exc}", file=sys.stderr)
+        return 1
+    rc = run_action_cli(action, farm, args)
+    if rc == 0 and args.show_admin_password and action.admin_password:
+        # Asked for explicitly, shown once, to the terminal only: never logged or audited.
+        print(f"admin password for {action.names.domain} (shown once): {action.admin_password}",
+              file=sys.stderr if args.json else sys.stdout)
+    return rc
+
+
+def _read_domains(path: Path) -> list[tuple[str, str]]:
+    """One site a line: DOMAIN [TITLE...]; blank lines and # comments are skipped."""
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            domain, _, title = line.partition(" ")
+            out.append((domain, title.strip()))
+    return out
+
+
+def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
+    if farm.read_only or args.read_only:
+        print("wpfarm site create: this farm is in read-only mode; nothing was changed",
+              file=sys.stderr)
+        return 1
+    try:
+        entries = _read_domains(Path(args.from_file))
+        runtime, host = runtime_for(farm)
+        registry = Registry(farm.endpoints.galera) if farm.endpoints.galera else None
+    except (OSError, ActionError) as exc:
+        print(f"wpfarm site create: {exc}", file=sys.stderr)
+        return 1
+    existing = {r.domain for r in registry.list()} if registry else set()
+    results: dict[str, dict] = {}
+    actions: list[CreateSite] = []
+    for domain, title in entries:
+        try:
+            action = CreateSite(farm, runtime, domain, title, db_user_host=host)
+        except ActionError as exc:
+            results[domain] = {"domain": domain, "result": "invalid", "detail": str(exc)}
+            continue
+        if action.names.domain in existing and (rec := registry.get(action.names.domain)) \
+                and rec.state != "creating":
+            results[action.names.domain] = {"domain": action.names.domain, "result": "exists",
+                                            "detail": f"state {rec.state}"}
+            continue
+        actions.append(action)
+    if args.dry_run:
+        for action in actions:
+            results[action.names.domain] = {"domain": action.names.domain, "result": "planned",
+                                            "detail": f"{len(action.plan())} steps"}
+        return _report(results, args, time.monotonic())
+    audit = AuditLog()
+    started = time.monotonic()
+
+    def create(action: CreateSite) -> dict:
+        t0 = time.monotonic()
+        slowest, step_started, failed = ("", 0.0), {}, None
+        verdict: Verdict | None = None
+        for item in execute(action, audit=audit):
+            if isinstance(item, StepEvent):
+                if item.kind == "started":
+                    step_started[item.step] = time.monotonic()
+                elif item.step in step_started:
+                    took = time.monotonic() - step_started.pop(item.step)
+                    slowest = max(slowest, (item.step, took), key=lambda s: s[1])
+                if item.kind == "failed" and failed is None:
+                    failed = f"{item.step}: {item.message}"
+            elif isinstance(item, Verdict):
+                verdict = item
+        ok = verdict is not None and verdict.ok and failed is None
+        return {"domain": action.names.domain, "result": "created" if ok else "failed",
+                "detail": "" if ok else (failed or (verdict.summary if verdict else "")),
+                "seconds": round(time.monotonic() - t0, 2),
+                "slowest_step": slowest[0], "slowest_s": round(slowest[1], 2)}
+
+    with Progress(disable=args.json) as progress, \
+            ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        task = progress.add_task("creating sites", total=len(actions))
+        for result in pool.map(create, actions):
+            results[result["domain"]] = result
+            progress.advance(task)
+    return _report(results, args, started)
+
+
+def _report(results: dict[str, dict], args: argparse.Namespace, started: float) -> int:
+    rows = list(results.values())
+    wall = time.monotonic() - started
+    failed = [r for r in rows if r["result"] in ("failed", "invalid")]
+    if args.json:
+        print(json.dumps({"sites": rows, "wall_s": round(wall, 2), "failed": len(failed)}))
+    else:
+        table = Table("domain", "result", "seconds", "detail")
+        for r in rows:
+            table.add_row(r["domain"], r["result"], str(r.get("seconds", "")), r["detail"])
+        Console().print(table)
+        created = sum(r["result"] == "created" for r in rows)
+        print(f"{created} created, {sum(r['result'] == 'exists' for r in rows)} already there, "
+              f"{len(failed)} failed, in {wall:.1f} s")
+    return 1 if failed else 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    farm = _farm(args)
+    try:
+        runtime, host = runtime_for(farm)
+        action = DeleteSite(farm, runtime, args.domain, db_user_host=host)
+    except ActionError as exc:
+        print(f"wpfarm site delete: {exc}", file=sys.stderr)
+        return 1
+    if not args.dry_run and not args.yes:
+        if not sys.stdin.isatty():
+            print("wpfarm site delete: destructive; pass --yes (scripts) or run it on a "
+                  "terminal to type the domain", file=sys.stderr)
+            return 1
+        typed = input(f"Deleting {action.names.domain} removes its database and files. "
+                      "Type the domain to confirm: ").strip()
+        if typed != action.names.domain:
+            print("not confirmed: nothing was changed", file=sys.stderr)
+            return 1
+        args.yes = True
+    if not args.dry_run and not args.no_backup and farm.backup is not None:
+        from wpfarm_tui.actions.backup import BackupAction
+
+        print(f"final backup of {action.names.domain} first (--no-backup skips it)")
+        for item in execute(BackupAction(farm, [action.names.domain], retention=False,
+                                         check=False), audit=AuditLog()):
+            if isinstance(item, Verdict) and not item.ok:
+                print(f"wpfarm site delete: the final backup failed ({item.summary}); "
+                      "nothing was deleted", file=sys.stderr)
+                return 1
+    return run_action_cli(action, farm, args)
+
+
+def cmd_suspend(args: argparse.Namespace) -> int:
+    from wpfarm_tui.actions.catalog import Context
+
+    farm = _farm(args)
+    try:
+        flag_dir = Context.for_farm(farm).maintenance_dir
+        action = SuspendSite(farm, args.domain, suspend=args.site_verb == "suspend",
+                             flag_dir=flag_dir)
+    except ActionError as exc:
+        print(f"wpfarm site {args.site_verb}: {exc}", file=sys.stderr)
+        return 1
+    return run_action_cli(action, farm, args)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    farm = _farm(args)
+    if farm.endpoints.galera is None:
+        print("wpfarm site list: endpoints.galera is missing in farm.yaml", file=sys.stderr)
+        return 1
+    records = Registry(farm.endpoints.galera).list(state=args.state, contains=args.filter)
+    if args.site_verb == "info":
+        records = [r for r in records if r.domain == args.domain.strip().lower()]
+        if not records:
+            print(f"wpfarm site info: {args.domain} is not a site here", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps([{**r.__dict__, "created_at": str(r.created_at)} for r in records]))
+        return 0
+    table = Table("domain", "state", "database", "user", "created", "notes")
+    for r in records:
+        table.add_row(r.domain, r.state, r.db_name, r.db_user, str(r.created_at), r.notes)
+    Console().print(table)
+    return 0
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    site = verbs.add_parser("site", help="create, delete, suspend, resume, list sites")
+    sub = site.add_subparsers(dest="site_verb", metavar="SITE_VERB", required=True)
+
+    create = sub.add_parser("create", help="create a site (or many, --from-file)")
+    create.add_argument("domain", nargs="?", metavar="DOMAIN")
+    create.add_argument("--title")
+    create.add_argument("--admin-email")
+    create.add_argument("--show-admin-password", action="store_true",
+                        help="print the generated admin password once at the end")
+    create.add_argument("--from-file", metavar="FILE", help="one DOMAIN [TITLE] a line")
+    create.add_argument("--concurrency", type=int, default=4, help="sites created at once")
+    add_action_flags(create)
+    create.set_defaults(func=cmd_create)
+
+    delete = sub.add_parser("delete", help="delete a site (final backup first)")
+    delete.add_argument("domain", metavar="DOMAIN")
+    delete.add_argument("--no-backup", action="store_true", help="skip the final backup")
+    add_action_flags(delete)
+    delete.set_defaults(func=cmd_delete)
+
+    for verb, text in (("suspend", "maintenance page (503 + Retry-After)"),
+                       ("resume", "serve the site again")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("domain", metavar="DOMAIN")
+        add_action_flags(p)
+        p.set_defaults(func=cmd_suspend)
+
+    for verb, text in (("list", "the registry's sites"), ("info", "one site")):
+        p = sub.add_parser(verb, help=text)
+        if verb == "info":
+            p.add_argument("domain", metavar="DOMAIN")
+        p.add_argument("--state", choices=("active", "suspended", "creating", "deleting"))
+        p.add_argument("--filter", metavar="TEXT", help="domains containing TEXT")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=cmd_list)
