@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -141,6 +142,7 @@ class WpfarmApp(App[None]):
         *(Binding(key, f"show_pane('{pane}')", pane.capitalize(), show=False)
           for pane, key in PANE_KEYS.items()),
         Binding("7", "show_pane('alerts')", "Alerts", show=False),
+        Binding("s", "stacks", "Stacks"),
         Binding("b", "pane_key('b')", "Ban", show=False),
         Binding("u", "pane_key('u')", "Unban", show=False),
         Binding("p", "pane_key('p')", "Purge", show=False),
@@ -381,6 +383,19 @@ class WpfarmApp(App[None]):
 
         self.call_from_thread(self.push_screen, RestoreScreen(
             domain, snapshots, make_action=make_action, read_only=self.read_only))
+
+    def action_stacks(self) -> None:
+        """The Stacks screen: layers, replicas, deploy. The rendered farm lives in render/
+        beside farm.yaml (`wpfarm render`); a lab's overrides under render/docker/."""
+        from wpfarm_tui.screens.stacks import StacksScreen
+
+        base = self.farm.source.parent if self.farm.source else Path.cwd()
+        render_dir = base / "render"
+        lab_dirs = [render_dir / "docker" / "compose" / "lab", render_dir / "docker" / "lab" /
+                    "compose"]
+        self.push_screen(StacksScreen(self.farm, render_dir,
+                                      override_dirs=[d for d in lab_dirs if d.is_dir()],
+                                      interval=max(self.farm.refresh.interval, 2.0)))
 
     def action_pane_key(self, key: str) -> None:
         """b/u on the CrowdSec pane (ban, unban the selected row), p on Sites (purge the

@@ -101,3 +101,32 @@ def test_redeploy_is_unchanged(deployed, swarm_farm, tmp_path):
     _action, items = _deploy(swarm_farm, tmp_path, "db", "cache", "app", "edge", dry_run=True)
     ops = [i.name.split()[0] for i in items if isinstance(i, Step) and "_" in i.name]
     assert ops and set(ops) <= {"unchanged", "leave", "skip"}, ops
+
+
+async def test_stacks_screen_shows_the_deployed_layers(deployed, swarm_farm):
+    """The Stacks screen against the real Swarm: every deployed layer converged."""
+    from textual.app import App
+    from textual.widgets import DataTable
+
+    from wpfarm_tui.screens.stacks import StacksScreen
+
+    farm = swarm_farm.farm
+
+    class Host(App):
+        def on_mount(self):
+            self.push_screen(StacksScreen(farm, swarm_farm.render_dir,
+                                          override_dirs=swarm_farm.override_dirs, interval=60))
+
+    app = Host()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = None
+        for _ in range(100):
+            await pilot.pause(0.1)
+            table = app.screen.query_one("#stacks-table", DataTable)
+            if table.row_count:
+                break
+        rows = {k.value: table.get_row(k) for k in table.rows}
+        layers = {str(r[0]) for r in rows.values()}
+        assert {"db", "app", "cache", "edge"} <= layers, rows
+        galera = [r for name, r in rows.items() if "mariadb" in name]
+        assert len(galera) == 3 and all(str(r[2]) == str(r[3]) for r in galera), galera

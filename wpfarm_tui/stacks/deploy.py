@@ -37,10 +37,12 @@ from wpfarm_tui.inventory import Farm
 from wpfarm_tui.stacks.render import NETWORKS
 
 #: layer -> ((stack name, stack file), ...), in the order a full deploy runs them.
+# In deploy order: Varnish resolves its backends (the site services) when it loads its
+# VCL, so the app layer goes before the cache layer.
 LAYERS: dict[str, tuple[tuple[str, str], ...]] = {
     "db": (("db", "mariadb.yml"), ("proxysql", "proxysql.yml")),
-    "cache": (("redis", "redis.yml"), ("cache", "varnish.yml")),
     "app": (("wp", "wordpress.yml"),),
+    "cache": (("redis", "redis.yml"), ("cache", "varnish.yml")),
     "edge": (("edge", "traefik.yml"),),
     "security": (("security", "crowdsec.yml"),),
     "backup": (("backup", "backup.yml"),),

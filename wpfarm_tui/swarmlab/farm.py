@@ -100,12 +100,7 @@ class LabFarm:
                          ("wsrep_sst_method=mariabackup", "wsrep_sst_method=rsync")):
             galera = galera.replace(old, new)
         dbs = [n for n in NODES if "db" in n.roles]
-        # Galera peers must reach the joiner by address BEFORE it is healthy; Swarm's DNS
-        # lists a task only once its health check passes, so `$(hostname)` (the rendered
-        # default) cannot be resolved by the donor: announce the task's IP instead.
-        start = (d / "configs/mariadb/galera-start.sh").read_text().replace(
-            '"--wsrep_node_address=$(hostname)"',
-            '"--wsrep_node_address=$(hostname -i | cut -d\' \' -f1)"')
+        start = (d / "configs/mariadb/galera-start.sh").read_text()
         (comp / "mariadb.yml").write_text(_yaml({
             "services": {f"mariadb-{i}": {
                 "volumes": [f"mariadb-{i}-data:/var/lib/mysql"],
@@ -130,11 +125,7 @@ class LabFarm:
                 "environment": {"WORDPRESS_DB_HOST": "mariadb-1:3306"},
                 "networks": ["app", "cache", "db"],
                 "volumes": [f"{self.wp_content}:/var/www/html/wp-content"],
-                # Without a port label Traefik rejects the container ("port is missing") and
-                # drops the site's routers with it (production bug, reported): the lab adds
-                # one; the routers still send every request to varnish@swarm.
-                "deploy": {"replicas": 1, "labels": {
-                    f"traefik.http.services.{SITE_SERVICE}.loadBalancer.server.port": "8080"}},
+                "deploy": {"replicas": 1},
             }},
             "networks": {"db": {"external": True, "name": "wpfarm_db"}},
         }, "swarm lab: no ProxySQL, one replica (Varnish needs one address per backend)"))

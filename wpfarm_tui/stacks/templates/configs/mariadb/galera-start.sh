@@ -9,7 +9,9 @@ set -euo pipefail
 node="${WPFARM_GALERA_NODE:?WPFARM_GALERA_NODE is not set}"
 bootstrap="${WPFARM_GALERA_BOOTSTRAP:-}"
 datadir=/var/lib/mysql
-args=("--wsrep_node_name=${node}" "--wsrep_node_address=$(hostname)")
+# The task's own IP, not its name: Swarm's DNS lists a task only once it is healthy, so
+# during a joiner's state transfer the donor could not resolve the joiner's name.
+args=("--wsrep_node_name=${node}" "--wsrep_node_address=$(hostname -i | awk '{print $1}')")
 
 if [ -r /run/secrets/galera_sst_password ]; then
     umask 077
