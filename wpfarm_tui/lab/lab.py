@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -125,12 +126,22 @@ def _port_free(port: int) -> bool:
     return True
 
 
+_SECRETS_LOCK = threading.Lock()
+
+
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Atomic: a temp file of its own (threads may write the same path) renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.chmod(mode)
-    tmp.replace(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(name, mode)
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
 
 
 def _chown_tree(path: Path, user: str) -> None:
@@ -536,8 +547,9 @@ class Lab:
     def _secret(self, name: str, nbytes: int = 24) -> str:
         """A random secret kept under root/secrets (0600), created on first use."""
         path = self._secret_path(name)
-        if not path.exists():
-            _write(path, secrets.token_urlsafe(nbytes) + "\n", mode=0o600)
+        with _SECRETS_LOCK:  # two sites installing at once must get the same secret
+            if not path.exists():
+                _write(path, secrets.token_urlsafe(nbytes) + "\n", mode=0o600)
         return path.read_text().strip()
 
     def _prepare(self) -> None:
