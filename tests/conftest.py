@@ -18,6 +18,19 @@ from wpfarm_tui.inventory import Farm, load_farm
 IN_CI = os.environ.get("CI") == "true"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _audit_log_of_the_tests(tmp_path_factory):
+    """Tests' actions are audited into a file of their own, not the operator's log."""
+    path = tmp_path_factory.mktemp("audit") / "audit.log"
+    old = os.environ.get("WPFARM_AUDIT_LOG")
+    os.environ["WPFARM_AUDIT_LOG"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("WPFARM_AUDIT_LOG", None)
+    else:
+        os.environ["WPFARM_AUDIT_LOG"] = old
+
+
 @pytest.fixture(scope="session")
 def lab():
     from wpfarm_tui.lab import Lab, LabError

@@ -132,6 +132,35 @@ def _maintenance(on: bool, all_sites: bool) -> Builder:
     return build
 
 
+def _site(kind: str) -> Builder:
+    def build(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+        from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
+        from wpfarm_tui.sites.runtime import runtime_for
+
+        if kind in ("suspend", "resume"):
+            return SuspendSite(farm, v.get("domain", ""), suspend=kind == "suspend",
+                               flag_dir=ctx.maintenance_dir)
+        runtime, host = runtime_for(farm)
+        if kind == "create":
+            return CreateSite(farm, runtime, v.get("domain", ""), v.get("title", ""),
+                              db_user_host=host)
+        return DeleteSite(farm, runtime, v.get("domain", ""), db_user_host=host)
+
+    return build
+
+
+def _backup(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+    from wpfarm_tui.actions.backup import BackupAction
+
+    return BackupAction(farm, [v["domain"]] if v.get("domain") else None)
+
+
+def _bootstrap(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+    from wpfarm_tui.actions.bootstrap import BootstrapAction, ssh_runner
+
+    return BootstrapAction(farm, ssh_runner(60.0))
+
+
 NODE = Field("node", "Galera node", "galera-1")
 DOMAIN = Field("domain", "Site domain", "")
 IP = Field("ip", "IP or CIDR range", "")
@@ -165,6 +194,18 @@ CATALOG: tuple[Entry, ...] = (
           cli=("maintenance", "on", "--all")),
     Entry("maintenance-all-off", "Maintenance off: every site", _maintenance(False, True),
           cli=("maintenance", "off", "--all")),
+    Entry("site-create", "Site: create", _site("create"),
+          (DOMAIN, Field("title", "Title")), ("site", "create", "{domain}"),
+          {"domain": "new.lab.test"}),
+    Entry("site-delete", "Site: delete", _site("delete"), (DOMAIN,),
+          ("site", "delete", "{domain}"), {"domain": "site2.test"}),
+    Entry("site-suspend", "Site: suspend", _site("suspend"), (DOMAIN,),
+          ("site", "suspend", "{domain}"), {"domain": "site1.test"}),
+    Entry("site-resume", "Site: resume", _site("resume"), (DOMAIN,),
+          ("site", "resume", "{domain}"), {"domain": "site1.test"}),
+    Entry("backup", "Backup now (one site, or all when empty)", _backup, (DOMAIN,),
+          ("backup", "{domain}"), {"domain": "site1.test"}),
+    Entry("bootstrap", "Bootstrap the Swarm over SSH", _bootstrap, cli=("bootstrap",)),
 )
 BY_NAME: dict[str, Entry] = {e.name: e for e in CATALOG}
 

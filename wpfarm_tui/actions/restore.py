@@ -41,9 +41,9 @@ from wpfarm_tui.actions.backup import (
     require_backup,
 )
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
-from wpfarm_tui.farm import ssh
+from wpfarm_tui.farm import ssh, varnish
 from wpfarm_tui.farm.restic import Restic, ResticError, Snapshot, drain
-from wpfarm_tui.inventory import Farm, VarnishInstance
+from wpfarm_tui.inventory import Farm
 
 RTO_TARGET_S = 4 * 3600
 PARTS = ("db", "files")
@@ -91,31 +91,11 @@ def pick_snapshots(snapshots: Sequence[Snapshot], domain: str, parts: Sequence[s
 
 
 def ban_site(farm: Farm, domain: str, timeout: float = 5.0) -> list[str]:
-    """Ban every cached object of the site on each Varnish (lurker-friendly obj.http.x-host);
-    returns the instances banned. (A small stand-in until the cache actions exist.)"""
-    varnish = farm.endpoints.varnish
-    if varnish is None:
-        return []
-    done = []
-    for inst in varnish.instances:
-        argv = ["varnishadm", "-n", inst.workdir, "ban", "obj.http.x-host", "==", domain]
-        _run_on(farm, inst, argv, timeout)
-        done.append(inst.name)
-    return done
-
-
-def _run_on(farm: Farm, inst: VarnishInstance, argv: list[str], timeout: float) -> str:
-    if inst.node is None:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-        rc, out, err = p.returncode, p.stdout, p.stderr
-    else:
-        node = farm.node(inst.node)
-        assert node is not None
-        rc, out, err = ssh.run(node, shlex.join(argv), timeout)
-    if rc != 0:
-        raise ActionError(f"varnishadm on {inst.name}: "
-                          f"{(err.strip() or out.strip() or f'exit {rc}').splitlines()[0]}")
-    return out
+    """Ban every cached object of the site on each Varnish; the instances banned."""
+    try:
+        return varnish.ban_site(farm, domain, timeout)
+    except ConnectionError as exc:
+        raise ActionError(str(exc)) from None
 
 
 def edge_status(farm: Farm, domain: str) -> int | None:

@@ -290,10 +290,7 @@ class DeleteSite:
         """Varnish would otherwise keep serving the deleted site's pages until they expire."""
         from wpfarm_tui.farm import varnish
 
-        endpoint = self.farm.endpoints.varnish
-        for instance in endpoint.instances if endpoint else ():
-            varnish.ban(self.farm, instance, f"obj.http.x-host == {self.names.domain}",
-                        endpoint.timeout)
+        varnish.ban_site(self.farm, self.names.domain, 5.0)
 
     def verify(self) -> Verdict:
         gone = self.registry.get(self.names.domain) is None and not self.runtime.deployed(

@@ -18,19 +18,7 @@ from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
 from wpfarm_tui.commands.runner import add_action_flags, run_action_cli
 from wpfarm_tui.inventory import Farm, find_farm_file, load_farm
 from wpfarm_tui.sites.registry import Registry
-from wpfarm_tui.sites.runtime import SiteRuntime
-
-
-def runtime_for(farm: Farm) -> tuple[SiteRuntime, str]:
-    """(where sites run, the host their database user connects from)."""
-    if farm.profile == "lab":
-        from wpfarm_tui.lab import Lab
-        from wpfarm_tui.sites.lab_runtime import LabSiteRuntime
-
-        root = farm.source.parent if farm.source else None
-        return LabSiteRuntime(Lab(root)), "127.0.0.1"
-    raise ActionError("sites on a Swarm farm: the Swarm site runtime (one service per site "
-                      "with Traefik labels) is not built yet; only the lab can host sites")
+from wpfarm_tui.sites.runtime import runtime_for
 
 
 def _farm(args: argparse.Namespace) -> Farm:
@@ -160,7 +148,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     except ActionError as exc:
         print(f"wpfarm site delete: {exc}", file=sys.stderr)
         return 1
-    if not args.dry_run and not args.yes:
+    if not args.dry_run and not args.yes and not (farm.read_only or args.read_only):
         if not sys.stdin.isatty():
             print("wpfarm site delete: destructive; pass --yes (scripts) or run it on a "
                   "terminal to type the domain", file=sys.stderr)
@@ -171,7 +159,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
             print("not confirmed: nothing was changed", file=sys.stderr)
             return 1
         args.yes = True
-    if not args.dry_run and not args.no_backup and farm.backup is not None:
+    if not args.dry_run and not args.no_backup and farm.backup is not None \
+            and not (farm.read_only or args.read_only):
         from wpfarm_tui.actions.backup import BackupAction
 
         print(f"final backup of {action.names.domain} first (--no-backup skips it)")

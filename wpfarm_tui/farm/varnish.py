@@ -45,3 +45,14 @@ def ban(farm: Farm, instance: VarnishInstance, expression: str, timeout: float) 
     """`varnishadm -n WORKDIR ban EXPRESSION` where varnishd runs (the caller validates the
     expression: it is VCL). Prefer `obj.http.*` expressions: the ban lurker can apply them."""
     _run(farm, instance, ["varnishadm", "-n", instance.workdir, "ban", expression], timeout)
+
+
+def ban_site(farm: Farm, domain: str, timeout: float) -> list[str]:
+    """Ban every cached page of one site on every Varnish (`obj.http.x-host`: the ban
+    lurker can apply it in the background). The caller validated the domain."""
+    endpoint = farm.endpoints.varnish
+    done = []
+    for instance in endpoint.instances if endpoint else ():
+        ban(farm, instance, f"obj.http.x-host == {domain}", timeout)
+        done.append(instance.name)
+    return done

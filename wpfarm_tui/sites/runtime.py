@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from wpfarm_tui.actions.base import ActionError
+from wpfarm_tui.inventory import Farm
 from wpfarm_tui.sites.naming import SiteNames
 
 
@@ -52,3 +54,15 @@ class SiteRuntime(Protocol):
     def set_maintenance(self, names: SiteNames, on: bool) -> bool: ...
 
     def deployed(self, names: SiteNames) -> bool: ...
+
+
+def runtime_for(farm: Farm) -> tuple[SiteRuntime, str]:
+    """(where sites run, the host their database user connects from)."""
+    if farm.profile == "lab":
+        from wpfarm_tui.lab import Lab
+        from wpfarm_tui.sites.lab_runtime import LabSiteRuntime
+
+        root = farm.source.parent if farm.source else None
+        return LabSiteRuntime(Lab(root)), "127.0.0.1"
+    raise ActionError("sites on a Swarm farm: the Swarm site runtime (one service per site "
+                      "with Traefik labels) is not built yet; only the lab can host sites")
