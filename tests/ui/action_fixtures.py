@@ -14,6 +14,7 @@ from wpfarm_tui.actions.catalog import Context
 from wpfarm_tui.app import WpfarmApp
 from wpfarm_tui.farm.galera_control import LabGaleraControl
 from wpfarm_tui.inventory import (
+    BackupSettings,
     CrowdSecEndpoint,
     Endpoints,
     Farm,
@@ -53,6 +54,7 @@ def action_farm(read_only: bool = False) -> Farm:
         sites=SitesSettings(edge_url="http://127.0.0.1:16100"),
         refresh=FARM.refresh,
         read_only=read_only,
+        backup=BackupSettings("/srv/restic", Secret("file", "/srv/secrets/restic")),
     )
 
 

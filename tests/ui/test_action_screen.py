@@ -109,7 +109,12 @@ async def test_events_and_verdict_from_a_real_run(lab, lab_farm):
 
 
 # ---------------------------------------------------------------- looks
-@pytest.mark.parametrize("name", [e.name for e in CATALOG])
+# Their plans ask the farm (the registry, SSH to each node): what they show depends on the
+# machine, so a snapshot of them could not be stable. Their screens are the same widget.
+PLANS_FROM_THE_FARM = {"backup", "bootstrap", "site-delete"}
+
+
+@pytest.mark.parametrize("name", [e.name for e in CATALOG if e.name not in PLANS_FROM_THE_FARM])
 def test_procedure_screen(snap_compare, tmp_path: Path, name):
     entry = next(e for e in CATALOG if e.name == name)
 
