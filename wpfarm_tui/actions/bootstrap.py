@@ -193,6 +193,7 @@ class BootstrapAction:
                 self._sh(node, "read -r token && docker swarm join --token \"$token\" "
                                f"--advertise-addr {shlex.quote(node.address)} "
                                f"{shlex.quote(leader.address)}:2377", stdin=tokens[role] + "\n")
+                self._inspect(node)  # its node id now exists: the labels step needs it
                 yield StepEvent("done", step, f"joined as {role}")
             except (ActionError, ssh.SshError) as exc:
                 failures.append(node.name)
@@ -222,17 +223,21 @@ class BootstrapAction:
             if node.name in skip or state is None or not state.node_id:
                 yield StepEvent("skipped", step, "node not in the swarm")
                 continue
-            wanted = swarm_labels(node)
-            current_raw = self._sh(leader, "docker node inspect --format "
-                                           "'{{json .Spec.Labels}}' " + state.node_id)
-            current = json.loads(current_raw or "{}") or {}
-            missing = {k: v for k, v in wanted.items() if current.get(k) != v}
+            missing = self._labels_missing(node, state)
             if not missing:
                 yield StepEvent("skipped", step, "labels already set")
                 continue
             args = " ".join(f"--label-add {shlex.quote(f'{k}={v}')}" for k, v in missing.items())
             self._sh(leader, f"docker node update {args} {state.node_id}")
             yield StepEvent("done", step, ", ".join(missing))
+
+    def _labels_missing(self, node: Node, state: NodeState) -> dict[str, str]:
+        if not state.node_id:
+            return swarm_labels(node)
+        raw = self._sh(self.leader, "docker node inspect --format '{{json .Spec.Labels}}' "
+                       + state.node_id)
+        current = json.loads(raw or "{}") or {}
+        return {k: v for k, v in swarm_labels(node).items() if current.get(k) != v}
 
     def _networks(self, leader: Node) -> Iterator[StepEvent]:
         existing = set(self._sh(leader, "docker network ls --format '{{.Name}}'").split())
@@ -272,7 +277,8 @@ class BootstrapAction:
             state = leader_state if node is self.leader else self._inspect(node)
             good = (state.swarm_state == "active" and not state.error
                     and (state.cluster_id is None or leader_state.cluster_id is None
-                         or state.cluster_id == leader_state.cluster_id))
+                         or state.cluster_id == leader_state.cluster_id)
+                    and self._labels_missing(node, state) == {})
             ok &= good
             verdict = "in the swarm" if good else state.error or state.swarm_state
             details.append(f"{node.name}: {verdict}")

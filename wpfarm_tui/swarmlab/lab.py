@@ -157,8 +157,12 @@ class SwarmLab:
         return self.cache / "debian-bookworm-minbase.tar"
 
     # ------------------------------------------------------------------ public API
-    def up(self, progress: Progress = print) -> Path:
-        """Bring the lab up (or finish bringing it up); returns the farm.yaml it wrote."""
+    def up(self, progress: Progress = print, *, swarm: bool = True, sshd: bool = False
+           ) -> Path:
+        """Bring the lab up (or finish bringing it up); returns the farm.yaml it wrote.
+
+        swarm=False leaves the nodes bare (dockerd, no swarm) and sshd=True gives each an
+        OpenSSH server: the shape `wpfarm bootstrap` starts from."""
         self._require_tools()
         t0 = time.monotonic()
         with self._locked():
@@ -169,8 +173,12 @@ class SwarmLab:
                 self._dockerd(node, progress)
             for node in NODES:
                 self._wait_docker(node)
-            self._swarm(progress)
-            self._base_image(progress)
+            if sshd:
+                for node in NODES:
+                    self._sshd(node, progress)
+            if swarm:
+                self._swarm(progress)
+                self._base_image(progress)
             self._write_farm_file()
         progress(f"swarmlab up in {time.monotonic() - t0:.1f} s; farm file {self.farm_file}")
         return self.farm_file
@@ -183,6 +191,9 @@ class SwarmLab:
         """
         with self._locked():
             for node in NODES:
+                self._stop_pid(self.ssh_dir / f"sshd-{node.name}.pid",
+                               str(self.ssh_dir / f"sshd-{node.name}.conf"),
+                               f"sshd {node.name}", progress)
                 self._stop_pid(self.node_dir(node) / "docker.pid", str(self.node_dir(node)),
                                f"dockerd {node.name}", progress)
             self._stop_pid(self.root / "registry" / "registry.pid",
@@ -196,7 +207,7 @@ class SwarmLab:
                 if ns in _netns_list():
                     _run(["ip", "netns", "del", ns], check=False)
             if purge:
-                for sub in ("nodes", "registry", "render", "gluster", "secrets"):
+                for sub in ("nodes", "registry", "render", "gluster", "secrets", "ssh"):
                     path = self.root / sub
                     if path.exists():
                         shutil.rmtree(path, ignore_errors=True)
@@ -429,6 +440,43 @@ exec {argv}
         (d / "launcher.pid").write_text(str(proc.pid))
         say(f"dockerd {node.name}: starting in netns {node.netns} ({node.address})")
 
+    # ------------------------------------------------------------------ sshd
+    @property
+    def ssh_dir(self) -> Path:
+        return self.root / "ssh"
+
+    @property
+    def client_key(self) -> Path:
+        """The private key the lab's sshds accept (for root)."""
+        return self.ssh_dir / "client_key"
+
+    def host_key(self, node: LabNode) -> Path:
+        return self.ssh_dir / f"host_{node.name}"
+
+    def _sshd(self, node: LabNode, say: Progress) -> None:
+        """OpenSSH in the node's namespace; its shell's docker CLI talks to the node's dockerd
+        (DOCKER_HOST), as a login on a real node would."""
+        d = self.ssh_dir
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        conf = d / f"sshd-{node.name}.conf"
+        pidfile = d / f"sshd-{node.name}.pid"
+        if self._pid(pidfile, str(conf)):
+            return
+        for key in (self.client_key, self.host_key(node)):
+            if not key.exists():
+                _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)])
+        (d / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
+        conf.write_text(
+            f"Port 22\nListenAddress {node.address}\nHostKey {self.host_key(node)}\n"
+            f"PidFile {pidfile}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            f"SetEnv DOCKER_HOST=unix://{self.socket(node)}\n")
+        Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
+        _run(["ip", "netns", "exec", node.netns, "/usr/sbin/sshd", "-f", str(conf),
+              "-E", str(d / f"sshd-{node.name}.log")])
+        say(f"sshd {node.name}: listening on {node.address}:22")
+
     def _wait_docker(self, node: LabNode, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         sock = self.socket(node)
@@ -582,7 +630,8 @@ exec {argv}
                 {
                     "name": node.name,
                     "address": node.address,
-                    "ssh": {"user": "root", "port": 22},
+                    "ssh": {"user": "root", "port": 22, **(
+                        {"key": str(self.client_key)} if self.client_key.exists() else {})},
                     "roles": list(node.roles),
                 }
                 for node in NODES
