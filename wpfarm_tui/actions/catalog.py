@@ -161,6 +161,23 @@ def _bootstrap(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
     return BootstrapAction(farm, ssh_runner(60.0))
 
 
+def _swarm(kind: str) -> Builder:
+    def build(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+        from wpfarm_tui.actions import swarm
+
+        if kind in ("drain", "activate"):
+            return swarm.NodeAvailability(farm, v.get("node", ""), drain=kind == "drain")
+        if kind == "scale":
+            return swarm.ScaleService(farm, v.get("service", ""), v.get("replicas", ""))
+        if kind == "restart":
+            return swarm.RestartService(farm, v.get("service", ""))
+        return swarm.RollbackService(farm, v.get("service", ""))
+
+    return build
+
+
+SWARM_NODE = Field("node", "Swarm node (hostname)")
+SERVICE = Field("service", "Service")
 NODE = Field("node", "Galera node", "galera-1")
 DOMAIN = Field("domain", "Site domain", "")
 IP = Field("ip", "IP or CIDR range", "")
@@ -206,6 +223,18 @@ CATALOG: tuple[Entry, ...] = (
     Entry("backup", "Backup now (one site, or all when empty)", _backup, (DOMAIN,),
           ("backup", "{domain}"), {"domain": "site1.test"}),
     Entry("bootstrap", "Bootstrap the Swarm over SSH", _bootstrap, cli=("bootstrap",)),
+    Entry("node-drain", "Swarm: drain a node", _swarm("drain"), (SWARM_NODE,),
+          ("node", "drain", "{node}"), {"node": "node3"}),
+    Entry("node-activate", "Swarm: activate a node", _swarm("activate"), (SWARM_NODE,),
+          ("node", "activate", "{node}"), {"node": "node3"}),
+    Entry("service-scale", "Swarm: scale a service", _swarm("scale"),
+          (SERVICE, Field("replicas", "Replicas", "2")),
+          ("service", "scale", "{service}", "{replicas}"),
+          {"service": "drill-web", "replicas": "2"}),
+    Entry("service-restart", "Swarm: rolling restart", _swarm("restart"), (SERVICE,),
+          ("service", "restart", "{service}"), {"service": "drill-web"}),
+    Entry("service-rollback", "Swarm: roll back a service", _swarm("rollback"), (SERVICE,),
+          ("service", "rollback", "{service}"), {"service": "drill-web"}),
 )
 BY_NAME: dict[str, Entry] = {e.name: e for e in CATALOG}
 

@@ -24,6 +24,20 @@ def add_action_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
+def refuse_if_read_only(name: str, farm: Farm, args: argparse.Namespace) -> int | None:
+    """For commands whose action cannot be built without asking the farm: refuse (and
+    audit) before building it. None when the farm may be changed."""
+    if not (farm.read_only or getattr(args, "read_only", False)):
+        return None
+    AuditLog().append({"action": name, "params": {}, "result": "refused: read-only"})
+    message = (f"{name}: this farm is in read-only mode (farm.read_only or --read-only); "
+               "nothing was changed")
+    if getattr(args, "json", False):
+        print(json.dumps({"type": "error", "message": message}))
+    print(f"wpfarm: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def _confirm(action: Action, args: argparse.Namespace) -> bool:
     if not action.destructive or args.yes or args.dry_run:
         return True

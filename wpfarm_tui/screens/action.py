@@ -107,7 +107,10 @@ class ActionScreen(Screen[Verdict | None]):
         except ReadOnlyError as exc:
             message = str(exc)
         except ActionError:
-            pass
+            # It cannot even be built here (its inputs ask a farm part that is absent):
+            # the refusal is still what happened, and the audit log says so.
+            self.audit.append({"action": self.entry.name, "params": dict(self._inputs()),
+                               "result": "refused: read-only"})
         self._note(Text("REFUSED  ", style="bold red") + Text(message), "refused")
         self.query_one("#plan").display = False
         self.query_one("#action-log").display = False

@@ -1,0 +1,81 @@
+"""`wpfarm node drain|activate NODE`, `wpfarm service scale|restart|rollback|logs NAME`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from wpfarm_tui.actions import ActionError
+from wpfarm_tui.actions.swarm import (
+    NodeAvailability,
+    RestartService,
+    RollbackService,
+    ScaleService,
+    service_logs,
+)
+from wpfarm_tui.commands.runner import add_action_flags, refuse_if_read_only, run_action_cli
+from wpfarm_tui.inventory import find_farm_file, load_farm
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    farm = load_farm(find_farm_file(args.farm))
+    refused = refuse_if_read_only(f"node-{args.node_verb}", farm, args)
+    if refused is not None:
+        return refused
+    try:
+        action = NodeAvailability(farm, args.node, drain=args.node_verb == "drain")
+    except ActionError as exc:
+        print(f"wpfarm node {args.node_verb}: {exc}", file=sys.stderr)
+        return 1
+    return run_action_cli(action, farm, args)
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    farm = load_farm(find_farm_file(args.farm))
+    if args.service_verb != "logs":
+        refused = refuse_if_read_only(f"service-{args.service_verb}", farm, args)
+        if refused is not None:
+            return refused
+    try:
+        if args.service_verb == "logs":
+            for line in service_logs(farm, args.service, args.tail, args.follow):
+                print(line, flush=True)
+            return 0
+        if args.service_verb == "scale":
+            action = ScaleService(farm, args.service, args.replicas)
+        elif args.service_verb == "restart":
+            action = RestartService(farm, args.service)
+        else:
+            action = RollbackService(farm, args.service)
+    except ActionError as exc:
+        print(f"wpfarm service {args.service_verb}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return run_action_cli(action, farm, args)
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    node = verbs.add_parser("node", help="drain or activate a Swarm node")
+    node.add_argument("node_verb", choices=("drain", "activate"))
+    node.add_argument("node", metavar="NODE")
+    add_action_flags(node)
+    node.set_defaults(func=cmd_node)
+
+    service = verbs.add_parser("service", help="scale, restart, roll back, logs")
+    sub = service.add_subparsers(dest="service_verb", metavar="SERVICE_VERB", required=True)
+    scale = sub.add_parser("scale", help="set the number of replicas")
+    scale.add_argument("service", metavar="SERVICE")
+    scale.add_argument("replicas", metavar="N")
+    for verb, text in (("restart", "rolling restart"), ("rollback", "back to the previous spec")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("service", metavar="SERVICE")
+        add_action_flags(p)
+        p.set_defaults(func=cmd_service)
+    add_action_flags(scale)
+    scale.set_defaults(func=cmd_service)
+    logs = sub.add_parser("logs", help="the service's log lines (every task)")
+    logs.add_argument("service", metavar="SERVICE")
+    logs.add_argument("--tail", type=int, default=100)
+    logs.add_argument("--follow", "-f", action="store_true")
+    logs.set_defaults(func=cmd_service)
