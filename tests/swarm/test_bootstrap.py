@@ -97,6 +97,12 @@ def test_full_bootstrap_then_nothing_to_change(bare):
         secrets = {s.name for s in client.secrets.list()}
         tokens = client.swarm.attrs["JoinTokens"]
     assert set(NETWORKS) <= networks and set(GENERATED_SECRETS) <= secrets
+    # The registry service exists with its port; no image can be pulled on this machine, so
+    # its task stays pending here (in a farm with internet it starts).
+    with closing(lab.client()) as client:
+        registry = client.services.get("wpfarm-registry").attrs["Spec"]
+    assert registry["EndpointSpec"]["Ports"][0]["PublishedPort"] == 5000
+    assert "node.role==manager" in registry["TaskTemplate"]["Placement"]["Constraints"]
     # Join tokens and secret values never appear in events or the audit log.
     text = json.dumps([e.__dict__ for e in events]) + (tmp / "audit.log").read_text()
     assert tokens["Manager"] not in text and tokens["Worker"] not in text

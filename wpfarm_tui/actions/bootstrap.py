@@ -23,6 +23,10 @@ from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
 from wpfarm_tui.farm import ssh
 from wpfarm_tui.inventory import Farm, Node
 from wpfarm_tui.stacks.render import NETWORKS
+from wpfarm_tui.stacks.versions import DEFAULT_VERSIONS
+
+REGISTRY_SERVICE = "wpfarm-registry"
+REGISTRY_PORT = 5000
 
 # Secrets the farm generates itself; the others come from the operator (their
 # value exists elsewhere: a DNS API token, S3 keys, a dashboard htpasswd).
@@ -77,6 +81,7 @@ class BootstrapAction:
     run_on: Runner
     only: tuple[str, ...] = ()
     install_docker: bool = True
+    registry_image: str = DEFAULT_VERSIONS["registry"]
     secrets_dir: Path = field(default_factory=lambda: Path("~/.config/wpfarm/secrets"))
     name: str = "bootstrap"
     destructive: bool = False  # it creates, never removes or replaces
@@ -146,6 +151,8 @@ class BootstrapAction:
                 f"{k}={v}" for k, v in swarm_labels(node).items())))
         steps.append(Step("networks", ", ".join(NETWORKS)))
         steps.append(Step("secrets", f"generate the missing of {len(GENERATED_SECRETS)}"))
+        steps.append(Step("registry", f"service {REGISTRY_SERVICE} ({self.registry_image}) on "
+                                      f"the managers, port {REGISTRY_PORT}"))
         return steps
 
     def run(self) -> Iterator[StepEvent]:
@@ -202,6 +209,7 @@ class BootstrapAction:
         yield from self._labels(leader, skip=failures)
         yield from self._networks(leader)
         yield from self._secrets(leader)
+        yield from self._registry(leader)
         if failures:
             yield StepEvent("failed", "nodes", f"not bootstrapped: {', '.join(failures)}; fix "
                             "and run again (what is done stays done)")
@@ -248,6 +256,20 @@ class BootstrapAction:
             flag = " --attachable" if attachable else ""
             self._sh(leader, f"docker network create --driver overlay{flag} {name}")
             yield StepEvent("done", f"network {name}", "created")
+
+    def _registry(self, leader: Node) -> Iterator[StepEvent]:
+        """The farm's image registry: built images are pushed here and every node pulls
+        from it (the storage is a volume on the manager it runs on)."""
+        existing = self._sh(leader, "docker service ls --format '{{.Name}}'").split()
+        if REGISTRY_SERVICE in existing:
+            yield StepEvent("skipped", "registry", "exists")
+            return
+        self._sh(leader, f"docker service create --detach --name {REGISTRY_SERVICE} "
+                         "--constraint node.role==manager --replicas 1 "
+                         f"--publish mode=host,published={REGISTRY_PORT},target=5000 "
+                         "--mount type=volume,source=wpfarm-registry,target=/var/lib/registry "
+                         f"{shlex.quote(self.registry_image)}")
+        yield StepEvent("done", "registry", f"service {REGISTRY_SERVICE} created")
 
     def _secrets(self, leader: Node) -> Iterator[StepEvent]:
         existing = set(self._sh(leader, "docker secret ls --format '{{.Name}}'").split())

@@ -41,6 +41,8 @@ DEFAULT_VERSIONS: dict[str, str] = {
     # management
     "portainer": "portainer/portainer-ce:2.27.1",
     "portainer_agent": "portainer/agent:2.27.1",
+    # the farm's own image registry, started by `wpfarm bootstrap`
+    "registry": "registry:2.8.3",
     # the farm's own images, built from docker/images/* and pushed to the farm's registry
     "image_wordpress": "wpfarm/wordpress:1.0.0",
     "image_varnish": "wpfarm/varnish:1.0.0",
