@@ -210,7 +210,13 @@ class CreateSite:
             if first.status != 200:
                 raise ActionError(f"verify: {self.names.domain} answered "
                                   f"{first.status or first.error} through the edge, not 200")
-            second = farm_http.probe(client, edge, self.names.domain)
+            # Up to three follow-ups: during a bulk create another site's graceful nginx
+            # reload can cost one miss (seen once in 50 in the benchmark).
+            for _ in range(3):
+                second = farm_http.probe(client, edge, self.names.domain)
+                if second.cache == "HIT":
+                    break
+                time.sleep(0.2)
         if second.cache != "HIT":
             raise ActionError(f"verify: the second request was a cache {second.cache or 'miss'}"
                               ", not a HIT: check the Varnish rules for this site")
