@@ -324,8 +324,8 @@ class WpfarmApp(App[None]):
     def alerts_pane(self) -> AlertsPane:
         return self.screen_stack[0].query_one("#alerts-pane", AlertsPane)
 
-    def _alerts_label(self) -> Text:
-        alerts = alerts_from(self.snapshots)
+    def _alerts_label(self, alerts: list | None = None) -> Text:
+        alerts = alerts_from(self.snapshots) if alerts is None else alerts
         level = max((a.level for a in alerts), default=Level.OK)
         colour = self.palette.of(level)
         label = Text()
@@ -338,9 +338,15 @@ class WpfarmApp(App[None]):
     def _update_alerts(self) -> None:
         if not self.screen_stack:
             return
-        self.alerts_pane.show(alerts_from(self.snapshots), self.palette)
-        tabs = self.screen_stack[0].query_one("#tabs", TabbedContent)
-        tabs.get_tab("alerts").label = Content.from_rich_text(self._alerts_label())
+        alerts = alerts_from(self.snapshots)
+        # Most polls change nothing an operator sees: skip the redraw then (it was the
+        # largest share of the console's idle CPU).
+        seen = (tuple((a.key, a.level, a.message) for a in alerts), self.theme)
+        if seen == getattr(self, "_alerts_seen", None):
+            return
+        self._alerts_seen = seen
+        self.alerts_pane.show(alerts, self.palette)
+        self._set_tab_label("alerts", self._alerts_label(alerts))
 
     @property
     def action_context(self) -> Context:
@@ -429,8 +435,16 @@ class WpfarmApp(App[None]):
         return label
 
     def _update_tab(self, pane: str) -> None:
+        self._set_tab_label(pane, self._tab_label(pane))
+
+    def _set_tab_label(self, pane: str, label: Text) -> None:
+        """Only when it changed: a new label re-lays the whole tab bar out."""
+        labels: dict[str, Text] = self.__dict__.setdefault("_tab_labels", {})
+        if labels.get(pane) == label:
+            return
+        labels[pane] = label
         tabs = self.screen_stack[0].query_one("#tabs", TabbedContent)
-        tabs.get_tab(pane).label = Content.from_rich_text(self._tab_label(pane))
+        tabs.get_tab(pane).label = Content.from_rich_text(label)
 
     def _update_status(self) -> None:
         sources = [s for p in self.pane_ids for s in getattr(self.snapshots.get(p), "sources", ())]

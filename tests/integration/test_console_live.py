@@ -31,8 +31,11 @@ async def test_every_pane_fills_from_the_lab(lab_farm):
     app = WpfarmApp(lab_farm, build_collectors(lab_farm))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: set(app.snapshots) == set(PANES), 20)
+        # Backups may be critical on a long-lived lab (its last backup older than the RPO):
+        # that is the pane working, not the console failing.
         await wait_until(pilot, lambda: all(
-            s.level is not Level.CRITICAL for s in app.snapshots.values()), 20)
+            s.level is not Level.CRITICAL for p, s in app.snapshots.items() if p != "backups"),
+            20)
         sites = app.pane_widget("sites")
         assert sites.tables[0].all_row_count == 2
         galera = app.pane_widget("galera")
