@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -171,15 +171,9 @@ class BanAction:
         if _active(self.farm, self.value):
             yield StepEvent("skipped", s, "an active ban for it exists already")
             return
-        yield StepEvent("started", "log in as the machine")
-        try:
-            watcher = WatcherClient.from_credentials_file(str(self.credentials),
-                                                          self.endpoint.timeout)
-            watcher.login()
-        except (OSError, ValueError, PermissionError, httpx.HTTPError) as exc:
-            yield StepEvent("failed", "log in as the machine", str(exc))
+        watcher = yield from _login(self.credentials, self.endpoint.timeout)
+        if watcher is None:
             return
-        yield StepEvent("done", "log in as the machine", watcher.machine_id)
         yield StepEvent("started", s)
         try:
             ids = watcher.add_decision(self.value, self.scope, self.duration, self.reason)
@@ -196,6 +190,20 @@ class BanAction:
             return Verdict(True, f"{self.value} banned (decision {found[0].id}, expires in "
                                  f"{found[0].expires_in})")
         return Verdict(False, f"no active ban for {self.value} in the LAPI")
+
+
+def _login(credentials: Path, timeout: float
+           ) -> Generator[StepEvent, None, WatcherClient | None]:
+    """The watcher login both ban and unban start with; None (after a failed event)."""
+    yield StepEvent("started", "log in as the machine")
+    try:
+        watcher = WatcherClient.from_credentials_file(str(credentials), timeout)
+        watcher.login()
+    except (OSError, ValueError, PermissionError, httpx.HTTPError) as exc:
+        yield StepEvent("failed", "log in as the machine", str(exc))
+        return None
+    yield StepEvent("done", "log in as the machine", watcher.machine_id)
+    return watcher
 
 
 class UnbanAction:
@@ -232,15 +240,9 @@ class UnbanAction:
         if not [b for b in list_bans(self.farm) if b.value == self.value]:
             yield StepEvent("skipped", s, "no active decision for it")
             return
-        yield StepEvent("started", "log in as the machine")
-        try:
-            watcher = WatcherClient.from_credentials_file(str(self.credentials),
-                                                          self.endpoint.timeout)
-            watcher.login()
-        except (OSError, ValueError, PermissionError, httpx.HTTPError) as exc:
-            yield StepEvent("failed", "log in as the machine", str(exc))
+        watcher = yield from _login(self.credentials, self.endpoint.timeout)
+        if watcher is None:
             return
-        yield StepEvent("done", "log in as the machine", watcher.machine_id)
         yield StepEvent("started", s)
         try:
             deleted = watcher.delete_decisions(self.value, self.scope)
