@@ -146,6 +146,8 @@ class WpfarmApp(App[None]):
         Binding("b", "pane_key('b')", "Ban", show=False),
         Binding("u", "pane_key('u')", "Unban", show=False),
         Binding("p", "pane_key('p')", "Purge", show=False),
+        Binding("l", "pane_key('l')", "Logs", show=False),
+        Binding("x", "pane_key('x')", "Shell", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("r", "refresh", "Refresh"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
@@ -404,8 +406,9 @@ class WpfarmApp(App[None]):
                                       interval=max(self.farm.refresh.interval, 2.0)))
 
     def action_pane_key(self, key: str) -> None:
-        """b/u on the CrowdSec pane (ban, unban the selected row), p on Sites (purge the
-        selected site)."""
+        """b/u on the CrowdSec pane (ban, unban the selected row); p and l on Sites (purge,
+        logs of the selected site); l and x on Nodes (logs of, shell in the selected
+        service)."""
         if len(self.screen_stack) > 1:
             return
         pane = self.current_pane
@@ -419,8 +422,82 @@ class WpfarmApp(App[None]):
             self.open_action("unban", {"ip": ban.value} if ban else None)
         elif pane == "sites" and key == "p" and selected:
             self.open_action("cache-purge", {"domain": selected})
+        elif pane == "sites" and key == "l" and selected:
+            self.open_site_logs(selected)
+        elif pane == "nodes" and key in "lx" and (service := self._selected_service(widget)):
+            if key == "l":
+                self.open_service_logs(service)
+            else:
+                self.open_shell(service)
         else:
             self.bell()
+
+    @staticmethod
+    def _selected_service(widget: BasePane | None) -> str | None:
+        if widget is None or len(widget.tables) < 2:
+            return None
+        service_id = widget.tables[1]._cursor_key()
+        row = next((s for s in getattr(widget.snapshot, "services", ()) if s.id == service_id),
+                   None)
+        return row.name if row else None
+
+    def open_service_logs(self, service: str) -> None:
+        from wpfarm_tui.actions.swarm import service_log_stream
+        from wpfarm_tui.screens.logs import LogsScreen
+
+        farm = self.farm
+        self.push_screen(LogsScreen(f"service {service}", lambda: service_log_stream(
+            farm, service, tail=200, follow=True)))
+
+    def open_site_logs(self, domain: str) -> None:
+        from wpfarm_tui.screens.logs import LogsScreen
+        from wpfarm_tui.sites.runtime import site_log_stream
+
+        farm = self.farm
+        self.push_screen(LogsScreen(f"site {domain}", lambda: site_log_stream(
+            farm, domain, tail=200, follow=True)))
+
+    def open_shell(self, service: str) -> None:
+        """A shell in a task of `service`, the console suspended until it exits. Refused in
+        read-only mode: a shell can change anything."""
+        from wpfarm_tui.actions.base import AuditLog
+
+        if self.read_only:
+            AuditLog().append({"action": "service-shell", "params": {"service": service},
+                               "result": "refused: read-only"})
+            self.notify(f"shell in {service}: refused, the console is read-only",
+                        severity="error")
+            return
+        self.run_worker(partial(self._find_task, service), thread=True, group="shell",
+                        exclusive=True, exit_on_error=False)
+
+    def _find_task(self, service: str) -> None:
+        """Worker thread: the task lookup asks the Docker API; the shell runs on the UI
+        thread, which is what suspending the console needs."""
+        from wpfarm_tui.actions import ActionError
+        from wpfarm_tui.actions.swarm import task_shell
+
+        try:
+            shell = task_shell(self.farm, service)
+        except ActionError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+            return
+        self.call_from_thread(self._run_shell, shell)
+
+    def _run_shell(self, shell: Any) -> None:
+        from textual.app import SuspendNotSupported
+
+        from wpfarm_tui.commands.swarm import run_shell
+
+        try:
+            with self.suspend():
+                code = run_shell(shell)
+        except SuspendNotSupported:
+            self.notify(f"this terminal cannot hand over to a shell: run `wpfarm service shell "
+                        f"{shell.service}` instead", severity="error", timeout=10)
+            return
+        self.notify(f"shell in {shell.service} ({shell.task}) ended: exit {code}")
+        self.refresh(layout=True)
 
     # ------------------------------------------------------------ display helpers
     def _tab_label(self, pane: str) -> Text:
@@ -481,6 +558,8 @@ class WpfarmApp(App[None]):
             ("7", "Alerts: everything past a threshold; Enter runs the fitting procedure"),
             ("b / u", "CrowdSec pane: ban an address / unban the selected decision"),
             ("p", "Sites pane: purge the selected site's caches"),
+            ("l", "Sites pane: follow the selected site's logs; Nodes pane: the service's"),
+            ("x", "Nodes pane: a shell in a task of the selected service (console suspended)"),
             ("/", "filter the focused table (or the pane's first)"),
             ("  Enter", "keep the filter, back to the table"),
             ("  Esc", "clear the filter and hide it"),

@@ -15,7 +15,7 @@ from wpfarm_tui.actions.swarm import (
     RestartService,
     RollbackService,
     ScaleService,
-    service_logs,
+    service_log_stream,
 )
 from wpfarm_tui.inventory import load_farm
 
@@ -110,7 +110,7 @@ def test_rolling_restart_replaces_every_task(swarmlab, drill):
 
 def test_logs_of_every_task(drill):
     farm, _ = drill
-    lines = list(service_logs(farm, SERVICE, tail=20))
+    lines = list(service_log_stream(farm, SERVICE, tail=20).lines())
     assert sum("hello-from-drill" in line for line in lines) >= 3
 
 

@@ -53,3 +53,26 @@ def test_help_screen(snap_compare):
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_logs_screen(snap_compare):
+    """The log follower, fed from a log file (the lab's sites log to files like this)."""
+    from pathlib import Path
+
+    from wpfarm_tui.farm.logs import FileLogStream
+    from wpfarm_tui.screens.logs import LogsScreen
+
+    log = Path(__file__).parent / "data" / "site-access.log"
+
+    async def run_before(pilot) -> None:
+        feed_all(pilot.app)
+        screen = LogsScreen("site example.com", lambda: FileLogStream(
+            "site example.com", [log], follow=False))
+        await pilot.app.push_screen(screen)
+        for _ in range(30):
+            await pilot.pause(0.05)
+            if screen.ended:
+                break
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

@@ -7,14 +7,20 @@ error naming the field and what exists, before anything is planned.
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
 
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
 from wpfarm_tui.farm import docker as farm_docker
+from wpfarm_tui.farm.logs import ServiceLogStream
+from wpfarm_tui.farm.ssh import default_known_hosts
 from wpfarm_tui.inventory import Farm
 
 WAIT_S = 90.0
@@ -256,10 +262,72 @@ class RollbackService(_ServiceAction):
                               lambda: _update_state(self.service) == "rollback_completed")
 
 
-def service_logs(farm: Farm, service: str, tail: int = 100, follow: bool = False
-                 ) -> Iterator[str]:
-    """A service's log lines (all its tasks), optionally following."""
+def service_log_stream(farm: Farm, service: str, tail: int = 100, follow: bool = False
+                       ) -> ServiceLogStream:
+    """A service's log lines (all its tasks), optionally following; close() stops it."""
     client = _client(farm)
-    svc = _service(client, service)
-    for chunk in svc.logs(stdout=True, stderr=True, tail=tail, follow=follow, timestamps=True):
-        yield chunk.decode(errors="replace").rstrip("\n")
+    svc = _service(client, service.strip())
+    return ServiceLogStream(client.api, svc.id, svc.name, tail=tail, follow=follow)
+
+
+# In the task: bash where the image has it, else sh (busybox and slim images).
+IN_TASK_SHELL = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"
+
+
+@dataclass(frozen=True)
+class TaskShell:
+    """How to open an interactive shell in one running task of a service."""
+
+    service: str
+    task: str
+    node: str
+    argv: tuple[str, ...]
+
+    def describe(self) -> dict[str, str]:
+        return {"service": self.service, "task": self.task, "node": self.node}
+
+
+def task_shell(farm: Farm, service: str, slot: int | None = None,
+               known_hosts: Path | None = None) -> TaskShell:
+    """Find a running task of `service` (slot `slot`, else the first) and the command that
+    opens a shell in its container: `docker exec -it` against the manager when the task
+    runs there, else over `ssh -t` to the task's node (host key checked against
+    known_hosts, never accepted blindly). The terminal work is the docker CLI's and
+    ssh's: both are kept up to date by the distribution, unlike a hand-made TTY bridge."""
+    client = _client(farm)
+    svc = _service(client, service.strip())
+    tasks = [t for t in client.api.tasks(filters={"service": svc.id, "desired-state": "running"})
+             if t["Status"]["State"] == "running"]
+    if slot is not None:
+        tasks = [t for t in tasks if t.get("Slot") == slot]
+    if not tasks:
+        which = f" in slot {slot}" if slot is not None else ""
+        raise ActionError(f"service: {svc.name} has no running task{which}; see "
+                          f"`wpfarm service logs {svc.name}`")
+    task = sorted(tasks, key=lambda t: t.get("Slot") or 0)[0]
+    container = (task["Status"].get("ContainerStatus") or {}).get("ContainerID")
+    if not container:
+        raise ActionError(f"service: task {task['ID'][:12]} of {svc.name} has no container yet")
+    node = client.nodes.get(task["NodeID"])
+    hostname = node.attrs["Description"]["Hostname"]
+    exec_argv = ["docker", "exec", "-it", container[:12], "sh", "-c", IN_TASK_SHELL]
+    assert farm.endpoints.docker is not None  # _client checked it
+    if task["NodeID"] == client.info()["Swarm"]["NodeID"]:
+        if shutil.which("docker") is None:
+            raise ActionError("docker CLI: not installed on this host. Fix: apt install "
+                              "docker.io (the shell is `docker exec -it`)")
+        argv = ["docker", "--host", farm.endpoints.docker.host, *exec_argv[1:]]
+    else:
+        target = next((n for n in farm.nodes if hostname in (n.name, n.address)), None)
+        if target is None:
+            raise ActionError(f"node: the task runs on {hostname}, which is not among "
+                              "farm.yaml's nodes: add it (name, address, ssh) to open a shell "
+                              "there")
+        hosts_file = known_hosts or default_known_hosts()
+        argv = ["ssh", "-t", "-o", "StrictHostKeyChecking=yes", "-o",
+                f"UserKnownHostsFile={hosts_file}", "-p", str(target.ssh.port)]
+        if target.ssh.key is not None:
+            argv += ["-i", str(target.ssh.key), "-o", "IdentitiesOnly=yes"]
+        # ssh joins its arguments into one remote command line: quote each.
+        argv += [f"{target.ssh.user}@{target.address}", shlex.join(exec_argv)]
+    return TaskShell(svc.name, task["ID"][:12], hostname, tuple(argv))

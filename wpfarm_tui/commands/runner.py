@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict
 
 from wpfarm_tui.actions import Action, ActionError, AuditLog, Step, StepEvent, Verdict, execute
+from wpfarm_tui.farm.logs import LogStream
 from wpfarm_tui.inventory import Farm
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -89,3 +90,20 @@ def run_action_cli(action: Action, farm: Farm, args: argparse.Namespace) -> int:
         else:
             print(f"wpfarm: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def print_log_stream(stream: LogStream) -> int:
+    """Print a log stream until it ends or Ctrl-C (`service logs`, `site logs`)."""
+    try:
+        for line in stream.lines():
+            print(line, flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stream.close()
+    return 0
+
+
+def add_log_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tail", type=int, default=100, help="lines of history (default 100)")
+    parser.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")

@@ -1,4 +1,4 @@
-"""`wpfarm site create|delete|suspend|resume|list|info` and bulk creation from a file."""
+"""`wpfarm site create|delete|suspend|resume|list|info|logs` and bulk creation from a file."""
 
 from __future__ import annotations
 
@@ -15,10 +15,15 @@ from rich.table import Table
 
 from wpfarm_tui.actions import ActionError, AuditLog, StepEvent, Verdict, execute
 from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
-from wpfarm_tui.commands.runner import add_action_flags, run_action_cli
+from wpfarm_tui.commands.runner import (
+    add_action_flags,
+    add_log_flags,
+    print_log_stream,
+    run_action_cli,
+)
 from wpfarm_tui.inventory import Farm, find_farm_file, load_farm
 from wpfarm_tui.sites.registry import Registry
-from wpfarm_tui.sites.runtime import runtime_for
+from wpfarm_tui.sites.runtime import runtime_for, site_log_stream
 
 
 def _farm(args: argparse.Namespace) -> Farm:
@@ -208,6 +213,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    try:
+        stream = site_log_stream(_farm(args), args.domain, args.tail, args.follow)
+    except ActionError as exc:
+        print(f"wpfarm site logs: {exc}", file=sys.stderr)
+        return 1
+    return print_log_stream(stream)
+
+
 def register(verbs: argparse._SubParsersAction) -> None:
     site = verbs.add_parser("site", help="create, delete, suspend, resume, list sites")
     sub = site.add_subparsers(dest="site_verb", metavar="SITE_VERB", required=True)
@@ -244,3 +258,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
         p.add_argument("--filter", metavar="TEXT", help="domains containing TEXT")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=cmd_list)
+
+    logs = sub.add_parser("logs", help="the site's web server log lines")
+    logs.add_argument("domain", metavar="DOMAIN")
+    add_log_flags(logs)
+    logs.set_defaults(func=cmd_logs)

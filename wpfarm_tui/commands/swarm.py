@@ -1,19 +1,31 @@
-"""`wpfarm node drain|activate NODE`, `wpfarm service scale|restart|rollback|logs NAME`."""
+"""`wpfarm node drain|activate NODE`,
+`wpfarm service scale|restart|rollback|logs|shell NAME`."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+from pathlib import Path
 
 from wpfarm_tui.actions import ActionError
+from wpfarm_tui.actions.base import AuditLog
 from wpfarm_tui.actions.swarm import (
     NodeAvailability,
     RestartService,
     RollbackService,
     ScaleService,
-    service_logs,
+    TaskShell,
+    service_log_stream,
+    task_shell,
 )
-from wpfarm_tui.commands.runner import add_action_flags, refuse_if_read_only, run_action_cli
+from wpfarm_tui.commands.runner import (
+    add_action_flags,
+    add_log_flags,
+    print_log_stream,
+    refuse_if_read_only,
+    run_action_cli,
+)
 from wpfarm_tui.inventory import find_farm_file, load_farm
 
 
@@ -32,15 +44,17 @@ def cmd_node(args: argparse.Namespace) -> int:
 
 def cmd_service(args: argparse.Namespace) -> int:
     farm = load_farm(find_farm_file(args.farm))
-    if args.service_verb != "logs":
+    if args.service_verb != "logs":  # a shell can change anything: refused too
         refused = refuse_if_read_only(f"service-{args.service_verb}", farm, args)
         if refused is not None:
             return refused
     try:
         if args.service_verb == "logs":
-            for line in service_logs(farm, args.service, args.tail, args.follow):
-                print(line, flush=True)
-            return 0
+            return print_log_stream(service_log_stream(farm, args.service, args.tail,
+                                                       args.follow))
+        if args.service_verb == "shell":
+            known_hosts = Path(args.known_hosts) if args.known_hosts else None
+            return run_shell(task_shell(farm, args.service, args.slot, known_hosts))
         if args.service_verb == "scale":
             action = ScaleService(farm, args.service, args.replicas)
         elif args.service_verb == "restart":
@@ -55,6 +69,18 @@ def cmd_service(args: argparse.Namespace) -> int:
     return run_action_cli(action, farm, args)
 
 
+def run_shell(shell: TaskShell, audit: AuditLog | None = None) -> int:
+    """Run the shell on this terminal; audited when it opens and when it ends."""
+    audit = audit or AuditLog()
+    params = shell.describe()
+    audit.append({"action": "service-shell", "params": params, "result": "opened"})
+    print(f"shell in task {shell.task} of {shell.service} on {shell.node} "
+          "(exit or Ctrl-D to leave)", file=sys.stderr, flush=True)
+    code = subprocess.call(list(shell.argv))
+    audit.append({"action": "service-shell", "params": params, "result": f"exit {code}"})
+    return code
+
+
 def register(verbs: argparse._SubParsersAction) -> None:
     node = verbs.add_parser("node", help="drain or activate a Swarm node")
     node.add_argument("node_verb", choices=("drain", "activate"))
@@ -62,7 +88,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     add_action_flags(node)
     node.set_defaults(func=cmd_node)
 
-    service = verbs.add_parser("service", help="scale, restart, roll back, logs")
+    service = verbs.add_parser("service", help="scale, restart, roll back, logs, shell")
     sub = service.add_subparsers(dest="service_verb", metavar="SERVICE_VERB", required=True)
     scale = sub.add_parser("scale", help="set the number of replicas")
     scale.add_argument("service", metavar="SERVICE")
@@ -76,6 +102,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     scale.set_defaults(func=cmd_service)
     logs = sub.add_parser("logs", help="the service's log lines (every task)")
     logs.add_argument("service", metavar="SERVICE")
-    logs.add_argument("--tail", type=int, default=100)
-    logs.add_argument("--follow", "-f", action="store_true")
+    add_log_flags(logs)
     logs.set_defaults(func=cmd_service)
+    shell = sub.add_parser("shell", help="an interactive shell in one of the service's tasks")
+    shell.add_argument("service", metavar="SERVICE")
+    shell.add_argument("--slot", type=int, help="the task's slot (default: the lowest)")
+    shell.add_argument("--known-hosts", metavar="PATH",
+                       help="for a task on another node (ssh); default ~/.ssh/known_hosts")
+    shell.set_defaults(func=cmd_service)

@@ -260,6 +260,11 @@ class Lab:
         """Flag files of maintenance mode: `<domain>` for one site, `all` for every site."""
         return self.root / "maintenance"
 
+    @property
+    def site_logs_dir(self) -> Path:
+        """nginx's access and error log of each site: `<domain>.access.log`, `.error.log`."""
+        return self.root / "nginx" / "logs"
+
     def galera_node(self, n: int) -> dict[str, Any]:
         """What a Galera control needs of node n: the mariadbd argv and its paths."""
         d = self._dir(f"galera-{n}")
@@ -622,9 +627,11 @@ class Lab:
                 CONTENT=self._wp_content(site),
                 SOCK=fpm / f"{site}.sock",
                 MAINT=self.maintenance_dir,
+                LOGS=self.site_logs_dir,
             )
             for site in SITES
         )
+        self.site_logs_dir.mkdir(exist_ok=True)
         conf = _template("nginx.conf", DIR=ngx, SERVERS=servers)
         if not (ngx / "nginx.conf").exists() or (ngx / "nginx.conf").read_text() != conf:
             _write(ngx / "nginx.conf", conf)

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from wpfarm_tui.farm.logs import FileLogStream, LogStream
 from wpfarm_tui.lab.lab import Lab, _chown_tree, _template, _write
 from wpfarm_tui.sites.naming import SiteNames
 from wpfarm_tui.sites.runtime import SiteConfig
@@ -143,7 +144,8 @@ class LabSiteRuntime:
             self._reload("php-fpm", signal.SIGUSR2, wait_for=self._sock(n))
             changed = True
         server = _template("nginx-server.conf", HOST=n.domain, CONTENT=self._content(n),
-                           SOCK=self._sock(n), MAINT=self.lab.maintenance_dir)
+                           SOCK=self._sock(n), MAINT=self.lab.maintenance_dir,
+                           LOGS=self.lab.site_logs_dir)
         if not self._nginx_conf(n).exists():
             _write(self._nginx_conf(n), server)
             self._reload("nginx", signal.SIGHUP)
@@ -178,6 +180,12 @@ class LabSiteRuntime:
             tail = (out.stderr or out.stdout).strip()[-300:]
             raise RuntimeError(f"WordPress install failed: {tail}")
         return out.stdout.startswith("installed")
+
+    def log_stream(self, names: SiteNames, tail: int = 100, follow: bool = True) -> LogStream:
+        logs = self.lab.site_logs_dir
+        return FileLogStream(f"site {names.domain}", [logs / f"{names.domain}.access.log",
+                                                     logs / f"{names.domain}.error.log"],
+                             tail=tail, follow=follow)
 
     def set_maintenance(self, names: SiteNames, on: bool) -> bool:
         flag = self.lab.maintenance_dir / names.domain

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wpfarm_tui.actions.base import ActionError
+from wpfarm_tui.farm.logs import LogStream
 from wpfarm_tui.inventory import Farm
-from wpfarm_tui.sites.naming import SiteNames
+from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for, validate_domain
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class SiteRuntime(Protocol):
 
     def set_maintenance(self, names: SiteNames, on: bool) -> bool: ...
 
+    def log_stream(self, names: SiteNames, tail: int = 100, follow: bool = True) -> LogStream:
+        """The site's log lines (web server and PHP), following until closed."""
+        ...
+
     def deployed(self, names: SiteNames) -> bool: ...
 
 
@@ -66,3 +71,14 @@ def runtime_for(farm: Farm) -> tuple[SiteRuntime, str]:
         return LabSiteRuntime(Lab(root)), "127.0.0.1"
     raise ActionError("sites on a Swarm farm: the Swarm site runtime (one service per site "
                       "with Traefik labels) is not built yet; only the lab can host sites")
+
+
+def site_log_stream(farm: Farm, domain: str, tail: int = 100, follow: bool = True
+                    ) -> LogStream:
+    """A site's logs wherever it runs (the lab's nginx files, a Swarm service's tasks)."""
+    try:
+        names = names_for(validate_domain(domain))
+    except DomainError as exc:
+        raise ActionError(str(exc)) from None
+    runtime, _ = runtime_for(farm)
+    return runtime.log_stream(names, tail=tail, follow=follow)
