@@ -156,10 +156,11 @@ def test_varnish_vcl_compiles(rendered: Path, open_tmp: Path) -> None:
     tmp_path = open_tmp
     vcl = (rendered / "configs/varnish/default.vcl").read_text()
     assert vcl == (rendered / "images/varnish/default.vcl").read_text()
-    # Backends are Swarm service names that resolve only inside the overlay network;
-    # varnishd resolves backends at compile time, so the copy points them at loopback.
+    # The backend is a Swarm service name that resolves only inside the overlay network;
+    # varnishd resolves backends at compile time, so the copy points it at loopback.
+    assert vcl.count("\nbackend ") == 1 and '.host = "traefik"' in vcl
     copy = tmp_path / "default.vcl"
-    copy.write_text(vcl.replace('.host = "site-example-com"', '.host = "127.0.0.1"'))
+    copy.write_text(vcl.replace('.host = "traefik"', '.host = "127.0.0.1"'))
     res = subprocess.run([varnishd, "-C", "-f", str(copy), "-n", str(tmp_path / "n")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -230,7 +231,7 @@ def test_traefik_loads_static_dynamic_and_labels(rendered: Path, tmp_path: Path)
     traefik = need("traefik")
     taken: set[int] = set()
     ports = {ep: free_port(16600, 16699, taken) for ep in ("web", "websecure", "traefik",
-                                                           "metrics")}
+                                                           "metrics", "sites")}
     backend = f"http://127.0.0.1:{free_port(16600, 16699, taken)}"
     static = yaml.safe_load((rendered / "configs/traefik/traefik.yml").read_text())
     for ep, port in ports.items():
@@ -269,7 +270,8 @@ def test_traefik_loads_static_dynamic_and_labels(rendered: Path, tmp_path: Path)
     (dyn_dir / "labels.yml").write_text(yaml.safe_dump(labels))
     routers = set(labels["http"]["routers"])
     assert {"dashboard", "console-api", "site-example-com", "site-example-com-admin",
-            "site-example-com-xmlrpc", "grafana", "portainer"} <= routers
+            "site-example-com-xmlrpc", "site-example-com-origin", "grafana",
+            "portainer"} <= routers
 
     api = f"http://127.0.0.1:{ports['traefik']}"
     with server([traefik, f"--configFile={tmp_path / 'traefik.yml'}"],

@@ -37,13 +37,14 @@ from wpfarm_tui.inventory import Farm
 from wpfarm_tui.stacks.render import NETWORKS
 
 #: layer -> ((stack name, stack file), ...), in the order a full deploy runs them.
-# In deploy order: Varnish resolves its backends (the site services) when it loads its
-# VCL, so the app layer goes before the cache layer.
+# In deploy order: Varnish resolves its one backend (Traefik's `sites` entry point) when it
+# loads its VCL, so the edge layer goes before the cache layer; Traefik finds Varnish and
+# the sites by their labels whenever they appear.
 LAYERS: dict[str, tuple[tuple[str, str], ...]] = {
     "db": (("db", "mariadb.yml"), ("proxysql", "proxysql.yml")),
     "app": (("wp", "wordpress.yml"),),
-    "cache": (("redis", "redis.yml"), ("cache", "varnish.yml")),
     "edge": (("edge", "traefik.yml"),),
+    "cache": (("redis", "redis.yml"), ("cache", "varnish.yml")),
     "security": (("security", "crowdsec.yml"),),
     "backup": (("backup", "backup.yml"),),
     "observability": (("obs", "observability.yml"),),
@@ -405,7 +406,8 @@ class DeployAction:
                               f"{', '.join(LAYERS)}")
         self.farm = farm
         self.render_dir = Path(render_dir)
-        self.layers = tuple(layers) or tuple(LAYERS)
+        # Always in LAYERS order, whatever order they were named in (dependencies).
+        self.layers = tuple(layer for layer in LAYERS if layer in layers) or tuple(LAYERS)
         self.override_dirs = tuple(Path(d) for d in override_dirs)
         self.timeout = timeout
         self.galera_bootstrap = galera_bootstrap

@@ -267,32 +267,26 @@ def _site(ctx: _Ctx) -> dict[str, str]:
         "SERVICE": f"site-{slug}",
         "DB_NAME": "wp_" + slug.replace("-", "_"),
         "REDIS_PREFIX": slug.replace("-", "_") + ":",
-        "VCL_BACKEND": "site_" + slug.replace("-", "_"),
         "HOST_RULE": f"Host(`{domain}`) || Host(`www.{domain}`)",
         "SENTINELS": ",".join(f"sentinel-{i}" for i in range(1, len(ctx.caches) + 1)),
     }
 
 
 def _vcl_parts(ctx: _Ctx) -> tuple[str, str]:
-    site = _site(ctx)
+    """One backend for every site: Traefik's `sites` entry point, which routes by Host to
+    the site's service. Per-site backends would mean a new VCL (and a Varnish restart, its
+    cache lost) for every site created; health is Swarm's and Traefik's to judge (a task
+    failing its healthcheck leaves Traefik's rotation)."""
     backends = (
-        f"backend {site['VCL_BACKEND']} {{\n"
-        f"    .host = \"{site['SERVICE']}\";\n"
-        f"    .port = \"8080\";\n"
-        f"    .probe = wordpress_health;\n"
-        f"    .connect_timeout = 2s;\n"
-        f"    .first_byte_timeout = 60s;\n"
-        f"    .between_bytes_timeout = 10s;\n"
-        f"}}\n"
+        "backend sites {\n"
+        "    .host = \"traefik\";\n"
+        "    .port = \"8081\";\n"
+        "    .connect_timeout = 2s;\n"
+        "    .first_byte_timeout = 60s;\n"
+        "    .between_bytes_timeout = 10s;\n"
+        "}\n"
     )
-    domain = re.escape(site["SITE"])
-    routing = (
-        f"    if (req.http.host ~ \"^(www\\.)?{domain}(:[0-9]+)?$\") {{\n"
-        f"        set req.backend_hint = {site['VCL_BACKEND']};\n"
-        f"    }} else {{\n"
-        f"        return (synth(404, \"Unknown site\"));\n"
-        f"    }}"
-    )
+    routing = "    set req.backend_hint = sites;"
     return backends, routing
 
 

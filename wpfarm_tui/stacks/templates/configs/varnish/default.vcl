@@ -1,20 +1,8 @@
 vcl 4.1;
 # Varnish VCL for farm @@FARM_NAME@@ (rendered by wpfarm; do not edit here).
-# One backend per WordPress site service; requests are routed by Host.
+# One backend: Traefik's internal `sites` entry point, which routes by Host to each site.
 
 import std;
-
-probe wordpress_health {
-    .request =
-        "GET /healthz HTTP/1.1"
-        "Host: localhost"
-        "Connection: close"
-        "User-Agent: varnish-probe";
-    .interval = 5s;
-    .timeout = 2s;
-    .window = 5;
-    .threshold = 3;
-}
 
 @@VCL_BACKENDS@@
 # Who may PURGE and BAN: the farm's private networks (the WordPress containers and the
