@@ -137,6 +137,9 @@ class SitesSettings:
     timeout: float = 5.0
     verify_tls: bool = True
     maintenance_dir: str | None = None  # where the web servers look for maintenance flags
+    # Where sites run: "swarm" (one service per site) or "lab" (the loopback lab's
+    # nginx + php-fpm). None: the loopback lab for profile lab, else swarm.
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,12 @@ class Farm:
     source: Path | None = None
     read_only: bool = False  # every action is refused: for watching a farm you must not touch
     backup: BackupSettings | None = None
+
+    @property
+    def is_loopback_lab(self) -> bool:
+        """The one-host lab of `wpfarm lab up` (local processes); the swarm lab is profile
+        lab too, but its sites run on the Swarm (sites.runtime: swarm)."""
+        return self.profile == "lab" and self.sites.runtime in (None, "lab")
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -563,7 +572,8 @@ class _FarmParser(_Reader):
         return Endpoints(docker, galera, proxysql, redis, varnish, traefik, crowdsec)
 
     def sites(self, doc: _Loc) -> SitesSettings:
-        known = ("edge_url", "registry", "static", "timeout", "verify_tls", "maintenance_dir")
+        known = ("edge_url", "registry", "static", "timeout", "verify_tls", "maintenance_dir",
+                 "runtime")
         m = self.section(doc, "sites", "", known)
         if m is None:
             return SitesSettings()
@@ -587,6 +597,8 @@ class _FarmParser(_Reader):
             timeout=self.value(m, "timeout", "sites", _positive, "seconds > 0", 5.0),
             verify_tls=self.value(m, "verify_tls", "sites", _bool, "true or false", True),
             maintenance_dir=self.value(m, "maintenance_dir", "sites", _str, "a directory"),
+            runtime=self.value(m, "runtime", "sites", _choice(("swarm", "lab")),
+                               "swarm or lab"),
         )
 
     def backup(self, doc: _Loc, node_names: set[str]) -> BackupSettings | None:

@@ -38,7 +38,7 @@ class Context:
             crowdsec_credentials = Path(cs.machine_credentials.ref).expanduser()
         if maintenance_dir is None and farm.sites.maintenance_dir:
             maintenance_dir = Path(farm.sites.maintenance_dir)
-        if farm.profile == "lab":
+        if farm.is_loopback_lab:
             from wpfarm_tui.farm.galera_control import LabGaleraControl
             from wpfarm_tui.lab import Lab
 

@@ -6,8 +6,9 @@ Varnish does not cache a 503 (the builtin VCL makes it uncacheable), but it stil
 site's 200 pages, so turning maintenance on or off also bans the site's objects.
 
 The flag directory is not in the farm file yet: the action takes it as an argument (the
-lab keeps it next to its farm.yaml). Production keeps it on the shared storage every web
-container mounts; writing it over SSH on the storage node comes with the Swarm issue.
+lab keeps it next to its farm.yaml). On a Swarm farm one site's flag lives in its own
+wp-content (the image's nginx checks it), set through the site runtime, which also bans
+the site's pages in every Varnish (`runtime=`).
 """
 
 from __future__ import annotations
@@ -29,23 +30,29 @@ VERIFY_SAMPLE = 5
 
 class Maintenance:
     def __init__(self, farm: Farm, domain: str | None = None, *, on: bool,
-                 all_sites: bool = False, flag_dir: Path | None = None):
+                 all_sites: bool = False, flag_dir: Path | None = None, runtime: Any = None):
         if all_sites == (domain is not None):
             raise ActionError("domain: give one site's domain, or --all for every site")
-        if flag_dir is None:
+        if runtime is not None and all_sites:
+            raise ActionError("--all: on a Swarm farm maintenance is set site by site "
+                              "(`wpfarm site suspend DOMAIN`)")
+        if flag_dir is None and runtime is None:
             raise ActionError("flag_dir: unknown; pass --flag-dir DIR (the directory the web "
                               "servers check for maintenance flag files)")
         self.farm = farm
         self.domain = None if all_sites else check_domain(domain)
         self.all_sites = all_sites
         self.on = on
-        self.flag_dir = Path(flag_dir)
+        self.runtime = runtime
+        self.flag_dir = Path(flag_dir) if flag_dir is not None else None
         self.name = f"maintenance-{'all-' if all_sites else ''}{'on' if on else 'off'}"
         self.title = f"Maintenance {'on' if on else 'off'}"
         self.destructive = on and all_sites
 
     @property
-    def flag(self) -> Path:
+    def flag(self) -> Path | str:
+        if self.flag_dir is None:
+            return f"{self.domain}'s wp-content"
         return self.flag_dir / (self.domain or ALL_FLAG)
 
     def describe(self) -> Mapping[str, Any]:
@@ -59,14 +66,20 @@ class Maintenance:
         steps = [Step(f"{'create' if self.on else 'remove'} flag {self.flag}",
                       f"{what} {'answers 503 + Retry-After' if self.on else 'serves again'}",
                       destructive=self.destructive)]
-        if self.farm.endpoints.varnish:
+        if self.runtime is not None:
+            steps.append(Step("ban cached pages", "BAN in every Varnish, from inside the farm"))
+        elif self.farm.endpoints.varnish:
             steps.append(Step("ban cached pages", f"varnishadm ban {self._ban()}"))
         steps.append(Step("verify through the edge",
                           "503 with Retry-After" if self.on else "not 503"))
         return steps
 
     def run(self) -> Iterator[StepEvent]:
+        if self.runtime is not None:
+            yield from self._run_on_runtime()
+            return
         s = f"{'create' if self.on else 'remove'} flag {self.flag}"
+        assert isinstance(self.flag, Path)
         if self.on and self.flag.exists():
             yield StepEvent("skipped", s, "already in maintenance")
         elif not self.on and not self.flag.exists():
@@ -95,6 +108,26 @@ class Maintenance:
                 yield StepEvent("failed", s, str(exc))
                 return
             yield StepEvent("done", s)
+
+    def _run_on_runtime(self) -> Iterator[StepEvent]:
+        from wpfarm_tui.sites.naming import names_for
+
+        assert self.domain is not None
+        names = names_for(self.domain)
+        s = f"{'create' if self.on else 'remove'} flag {self.flag}"
+        yield StepEvent("started", s)
+        try:
+            changed = self.runtime.set_maintenance(names, self.on)
+        except Exception as exc:  # noqa: BLE001 - reported as the step's failure
+            yield StepEvent("failed", s, str(exc).splitlines()[0] if str(exc) else repr(exc))
+            return
+        yield StepEvent("done" if changed else "skipped", s, "" if changed else "already so")
+        s = "ban cached pages"
+        yield StepEvent("started", s)
+        try:
+            yield StepEvent("done", s, self.runtime.purge(names))
+        except Exception as exc:  # noqa: BLE001
+            yield StepEvent("failed", s, str(exc).splitlines()[0] if str(exc) else repr(exc))
 
     def verify(self) -> Verdict:
         if not self.farm.sites.edge_url:

@@ -287,7 +287,7 @@ class DeleteSite:
             yield StepEvent("started", name)
             try:
                 call()
-            except (pymysql.MySQLError, OSError, ActionError, ConnectionError) as exc:
+            except (pymysql.MySQLError, OSError, ActionError, RuntimeError) as exc:
                 yield StepEvent("failed", name, f"{exc}; run the delete again to finish")
                 return
             yield StepEvent("done", name)
@@ -296,6 +296,10 @@ class DeleteSite:
         """Varnish would otherwise keep serving the deleted site's pages until they expire."""
         from wpfarm_tui.farm import varnish
 
+        purge = getattr(self.runtime, "purge", None)
+        if purge is not None:  # a Swarm's Varnish is banned from inside the farm
+            purge(self.names)
+            return
         varnish.ban_site(self.farm, self.names.domain, 5.0)
 
     def verify(self) -> Verdict:
@@ -307,7 +311,10 @@ class DeleteSite:
 class SuspendSite:
     """Suspend (maintenance page, 503 + Retry-After, registry `suspended`) or resume."""
 
-    def __init__(self, farm: Farm, domain: str, *, suspend: bool, flag_dir: Any) -> None:
+    def __init__(self, farm: Farm, domain: str, *, suspend: bool, flag_dir: Any,
+                 runtime: SiteRuntime | None = None) -> None:
+        """`flag_dir` for the loopback lab's flag files; without it, `runtime` sets the
+        flag where the site's web server looks (a Swarm site's wp-content)."""
         from wpfarm_tui.actions.maintenance import Maintenance
 
         try:
@@ -318,7 +325,13 @@ class SuspendSite:
             raise ActionError("endpoints.galera: missing in farm.yaml")
         self.registry = Registry(farm.endpoints.galera)
         self.suspend = suspend
-        self.maintenance = Maintenance(farm, self.names.domain, on=suspend, flag_dir=flag_dir)
+        if flag_dir is None and runtime is None:
+            from wpfarm_tui.sites.runtime import runtime_for
+
+            runtime, _host = runtime_for(farm)
+        self.maintenance = Maintenance(farm, self.names.domain, on=suspend,
+                                       flag_dir=flag_dir if flag_dir is not None else None,
+                                       runtime=runtime if flag_dir is None else None)
         self.name = "site-suspend" if suspend else "site-resume"
         self.destructive = False
 

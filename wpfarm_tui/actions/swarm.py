@@ -27,7 +27,7 @@ WAIT_S = 90.0
 POLL_S = 0.5
 
 
-def _client(farm: Farm) -> docker.DockerClient:
+def manager_client(farm: Farm) -> docker.DockerClient:
     if farm.endpoints.docker is None:
         raise ActionError("endpoints.docker: missing in farm.yaml; Swarm actions talk to a "
                           "manager's Docker API")
@@ -85,7 +85,7 @@ class NodeAvailability:
     def __init__(self, farm: Farm, node: str, *, drain: bool):
         if not node.strip():
             raise ActionError("node: give the Swarm node's name (its hostname)")
-        self.client = _client(farm)
+        self.client = manager_client(farm)
         self.node = _node(self.client, node.strip())
         self.hostname = self.node.attrs["Description"]["Hostname"]
         self.drain = drain
@@ -154,7 +154,7 @@ class _ServiceAction:
     def __init__(self, farm: Farm, service: str):
         if not service.strip():
             raise ActionError("service: give the service's name (e.g. wp_site-example-com)")
-        self.client = _client(farm)
+        self.client = manager_client(farm)
         self.service = _service(self.client, service.strip())
 
     def describe(self) -> Mapping[str, Any]:
@@ -265,7 +265,7 @@ class RollbackService(_ServiceAction):
 def service_log_stream(farm: Farm, service: str, tail: int = 100, follow: bool = False
                        ) -> ServiceLogStream:
     """A service's log lines (all its tasks), optionally following; close() stops it."""
-    client = _client(farm)
+    client = manager_client(farm)
     svc = _service(client, service.strip())
     return ServiceLogStream(client.api, svc.id, svc.name, tail=tail, follow=follow)
 
@@ -294,7 +294,7 @@ def task_shell(farm: Farm, service: str, slot: int | None = None,
     runs there, else over `ssh -t` to the task's node (host key checked against
     known_hosts, never accepted blindly). The terminal work is the docker CLI's and
     ssh's: both are kept up to date by the distribution, unlike a hand-made TTY bridge."""
-    client = _client(farm)
+    client = manager_client(farm)
     svc = _service(client, service.strip())
     tasks = [t for t in client.api.tasks(filters={"service": svc.id, "desired-state": "running"})
              if t["Status"]["State"] == "running"]

@@ -4,9 +4,9 @@ The database, the registry and the caches are the same everywhere; serving
 the site is not. `SiteRuntime` is that difference: the loopback lab serves
 sites from its own nginx + php-fpm behind Traefik's file provider
 (`LabSiteRuntime`); a Swarm farm runs one service per site with Traefik labels
-(the Swarm runtime comes with the stacks' deploy). Every method is idempotent
-and says whether it changed anything, so a re-run skips what exists and an
-undo removes only what this run created.
+(`SwarmSiteRuntime`; farm.yaml `sites.runtime` chooses, the profile decides by
+default). Every method is idempotent and says whether it changed anything, so a
+re-run skips what exists and an undo removes only what this run created.
 """
 
 from __future__ import annotations
@@ -63,14 +63,20 @@ class SiteRuntime(Protocol):
 
 def runtime_for(farm: Farm) -> tuple[SiteRuntime, str]:
     """(where sites run, the host their database user connects from)."""
-    if farm.profile == "lab":
+    if farm.is_loopback_lab:
         from wpfarm_tui.lab import Lab
         from wpfarm_tui.sites.lab_runtime import LabSiteRuntime
 
         root = farm.source.parent if farm.source else None
         return LabSiteRuntime(Lab(root)), "127.0.0.1"
-    raise ActionError("sites on a Swarm farm: the Swarm site runtime (one service per site "
-                      "with Traefik labels) is not built yet; only the lab can host sites")
+    from wpfarm_tui.sites.swarm_runtime import SwarmRuntimeError, SwarmSiteRuntime
+    from wpfarm_tui.stacks.deploy import DeployError
+
+    try:
+        # Containers reach the database from overlay addresses: any host.
+        return SwarmSiteRuntime(farm), "%"
+    except (SwarmRuntimeError, DeployError) as exc:
+        raise ActionError(f"sites.runtime swarm: {exc}") from None
 
 
 def site_log_stream(farm: Farm, domain: str, tail: int = 100, follow: bool = True

@@ -11,12 +11,15 @@ What differs from production, and why (each an override file, never a template c
   a small galera.cnf (128M buffer pool instead of 8G, rsync SST instead of mariabackup, as
   the lab notes); ProxySQL skipped (no image): WordPress talks to mariadb-1:3306.
 - cache: the Prometheus exporters are left out (no images); Varnish 64M instead of 4G.
-- app: one WordPress replica (Varnish resolves a backend host to ONE address; with dnsrr
-  two replicas give two); wp-content from a shared lab directory instead of GlusterFS.
-- edge: Traefik's static config without the CrowdSec plugin (downloaded from GitHub at
-  start) and with an ACME resolver pointed at a closed local port (no Let's Encrypt
-  here; the default certificate is served); cloudflare-only allows the lab's private
-  ranges; the crowdsec middleware is a no-op stand-in; sniStrict off.
+- app: one WordPress replica per site (two add nothing to a lab); wp-content from a shared
+  lab directory instead of GlusterFS.
+- edge: one Traefik replica, on node1 (Varnish's one backend must resolve to one
+  address; with dnsrr each replica is one); Traefik's static config without the
+  CrowdSec plugin (downloaded from GitHub at start) and with an ACME resolver pointed at
+  a closed local port (no Let's Encrypt here; the default certificate is served);
+  cloudflare-only allows the lab's private ranges; the crowdsec middleware is a no-op
+  stand-in; sniStrict off; Galera's 3306 published on each db node (the console's way
+  in, farm.yaml endpoints.galera).
 """
 
 from __future__ import annotations
@@ -104,6 +107,9 @@ class LabFarm:
         (comp / "mariadb.yml").write_text(_yaml({
             "services": {f"mariadb-{i}": {
                 "volumes": [f"mariadb-{i}-data:/var/lib/mysql"],
+                # The bastion's way in (farm.yaml endpoints.galera): the node's address.
+                "ports": [{"target": 3306, "published": 3306, "protocol": "tcp",
+                           "mode": "host"}],
                 "deploy": {"resources": {"limits": {"memory": "1G"}}},
             } for i in range(1, len(dbs) + 1)},
             "volumes": {f"mariadb-{i}-data": {} for i in range(1, len(dbs) + 1)},
@@ -138,6 +144,8 @@ class LabFarm:
                 "websecure": {"address": ":443", "http": {"tls": {"certResolver":
                                                                   "letsencrypt"}}},
                 "traefik": {"address": ":8080"},
+                "sites": {"address": ":8081", "forwardedHeaders": {"trustedIPs": [
+                    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}},
             },
             "api": {"dashboard": True, "insecure": False},
             "ping": {"entryPoint": "traefik"},
@@ -170,6 +178,11 @@ class LabFarm:
             "services": {"traefik": {
                 "volumes": ["/var/run/docker.sock:/var/run/docker.sock:ro",
                             "letsencrypt:/letsencrypt"],
+                # One Traefik, on node1: Varnish resolves its backend name to ONE address
+                # when it loads its VCL; with dnsrr three replicas are three addresses
+                # (production's VIP is one).
+                "deploy": {"replicas": 1, "placement": {"constraints": [
+                    "node.role == manager", f"node.hostname == {NODES[0].name}"]}},
             }},
             "volumes": {"letsencrypt": {}},
             "configs": {

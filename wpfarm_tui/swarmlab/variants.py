@@ -102,6 +102,11 @@ if [ "${1:-}" = core ] && [ "${2:-}" = download ]; then
     path=/var/www/html
     for a in "$@"; do case "$a" in --path=*) path="${a#--path=}" ;; esac; done
     mkdir -p "$path"
+    if [ ! -d /usr/share/wordpress ]; then
+        # The image's build step (default themes): the lab layer adds Debian's package later.
+        echo "wp (lab stub): no Debian wordpress in this layer; nothing copied"
+        exit 0
+    fi
     cd /usr/share/wordpress
     for f in * .[!.]*; do
         case "$f" in wp-config.php|wp-content|.htaccess|'.[!.]*') continue ;; esac
@@ -111,12 +116,29 @@ if [ "${1:-}" = core ] && [ "${2:-}" = download ]; then
         /usr/share/wordpress/wp-includes/version.php) copied to $path"
     exit 0
 fi
-echo "wp (lab stub): only 'core download' is supported here" >&2
+# `core is-installed` / `core install ... --prompt=admin_password < FILE`: what the image's
+# `install` mode calls, done by the lab's installer script (wp-install.php, lab layer).
+if [ "${1:-}" = core ] && [ "${2:-}" = is-installed ]; then
+    php /usr/local/share/wpfarm/wp-install.php --check "$WPFARM_SITE" x >/dev/null 2>&1
+    exit $?
+fi
+if [ "${1:-}" = core ] && [ "${2:-}" = install ]; then
+    title=""
+    for a in "$@"; do case "$a" in --title=*) title="${a#--title=}" ;; esac; done
+    IFS= read -r WPFARM_WP_ADMIN_PW || true
+    export WPFARM_WP_ADMIN_PW
+    php /usr/local/share/wpfarm/wp-install.php "$WPFARM_SITE" "$title"
+    exit $?
+fi
+echo "wp (lab stub): only 'core download', 'core is-installed' and 'core install' here" >&2
 exit 1
 """
 
 WP_INSTALL_PHP = r"""<?php
-// Installs the lab site once (no WP-CLI here). Usage: php wp-install.php HOST TITLE
+// Installs the lab site once (no WP-CLI here). Usage: php wp-install.php [--check] HOST TITLE
+// --check: exit 0 when installed, 1 when not (the WP-CLI stand-in's `core is-installed`).
+$check = ($argv[1] ?? '') === '--check';
+if ($check) { array_shift($argv); }
 $host = $argv[1];
 $_SERVER['HTTP_HOST'] = $host;
 $_SERVER['REQUEST_URI'] = '/';
@@ -124,13 +146,15 @@ $_SERVER['HTTPS'] = 'on';
 define('WP_INSTALLING', true);
 require '/var/www/html/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+if ($check) { exit(is_blog_installed() ? 0 : 1); }
 if (is_blog_installed()) {
     echo "already installed\n";
 } else {
     $r = wp_install($argv[2], 'admin', 'admin@' . $host, false, '', getenv('WPFARM_WP_ADMIN_PW'));
     echo "installed user_id={$r['user_id']}\n";
 }
-if (get_option('stylesheet') !== 'wpfarm-lab') {
+// The lab's own theme where the site has it (the example site); others keep the default.
+if (get_option('stylesheet') !== 'wpfarm-lab' && wp_get_theme('wpfarm-lab')->exists()) {
     switch_theme('wpfarm-lab');
 }
 """
@@ -237,6 +261,7 @@ def build_context(client: docker.DockerClient, tag: str, dockerfile: str,
 
 WORDPRESS_LAB_LAYER = (
     "FROM {base}\nENV DEBIAN_FRONTEND=noninteractive\n"
-    + APT.format(pkgs="wordpress")
+    # Debian's WordPress ships no theme: 6.1's default one seeds new sites' wp-content.
+    + APT.format(pkgs="wordpress wordpress-theme-twentytwentythree")
     + "COPY wp-install.php /usr/local/share/wpfarm/wp-install.php\n"
 )

@@ -73,6 +73,22 @@ PHP
 chown root:www-data "$docroot/wp-config.php"
 chmod 0640 "$docroot/wp-config.php"
 
+# `install`: the one-off job `wpfarm site create` runs with the site's own spec. The admin
+# password comes as a Docker secret and reaches WP-CLI on its standard input, never on a
+# command line.
+if [ "${1:-}" = install ]; then
+    if wp core is-installed --path="$docroot" --allow-root; then
+        echo "already installed"
+        exit 0
+    fi
+    wp core install --path="$docroot" --url="https://${WPFARM_SITE}" \
+        --title="${WPFARM_SITE_TITLE:-$WPFARM_SITE}" --admin_user=admin \
+        --admin_email="${WPFARM_ADMIN_EMAIL:-admin@$WPFARM_SITE}" --skip-email --allow-root \
+        --prompt=admin_password < /run/secrets/wpfarm_admin_password
+    echo "installed"
+    exit 0
+fi
+
 php-fpm8.2 --nodaemonize --fpm-config /etc/php/8.2/fpm/php-fpm.conf &
 fpm=$!
 trap 'kill -TERM "$fpm" 2>/dev/null; nginx -s quit 2>/dev/null' TERM INT
