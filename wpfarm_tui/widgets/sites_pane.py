@@ -21,6 +21,7 @@ COLUMNS = (
     ("ttfb", "TTFB ms", "right"),
     ("cache", "Cache"),
     ("hit", "Hit %", "right"),
+    ("db_size", "DB size", "right"),
     ("error", "Error"),
 )
 
@@ -51,6 +52,7 @@ class SitesPane(BasePane):
             c.number(site.ttfb_ms, "{:,.0f}", style=row_colour),
             c.text(site.cache),
             c.ratio(site.hit_ratio, style=row_colour),
+            c.bytes_human(site.db_size),
             c.clip(site.error, style=self.colour(Level.CRITICAL) if site.error else ""),
         )
 
