@@ -314,6 +314,9 @@ class WpfarmApp(App[None]):
                 except Exception as again:  # noqa: BLE001
                     self.log.error(f"pane {pane}: cannot show the error either: {again!r}")
             self.snapshots[pane] = snapshot
+            sites = self.pane_widget("sites") if pane == "backups" else None
+            if isinstance(sites, SitesPane) and isinstance(snapshot, BackupsSnapshot):
+                sites.set_backups(snapshot)  # its backup-age column: restic asked once
             self.refreshed_at = self.clock()
             self._update_tab(pane)
             self._update_status()
