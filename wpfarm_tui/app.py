@@ -484,6 +484,7 @@ class WpfarmApp(App[None]):
             ("7", "Alerts: everything past a threshold; Enter runs the fitting procedure"),
             ("b / u", "CrowdSec pane: ban an address / unban the selected decision"),
             ("p", "Sites pane: purge the selected site's caches"),
+            ("o / O", "sort by the next column / reverse it (or click a header)"),
             ("/", "filter the focused table (or the pane's first)"),
             ("  Enter", "keep the filter, back to the table"),
             ("  Esc", "clear the filter and hide it"),

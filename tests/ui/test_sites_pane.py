@@ -1,4 +1,5 @@
-"""The Sites pane: the last-backup-age column joined from a Backups snapshot.
+"""The Sites pane: sorting (at 600 rows), and the last-backup-age column joined from a
+Backups snapshot.
 
 The snapshots are built here: this is display logic.
 """
@@ -6,18 +7,155 @@ The snapshots are built here: this is display logic.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from textual.app import App, ComposeResult
 
 from tests.ui.fixtures import CHECKED_AT, feed_all, make_app, ok
+from wpfarm_tui.app import WpfarmApp
 from wpfarm_tui.status.backups import BackupsSnapshot, SiteBackups
 from wpfarm_tui.status.model import SiteRow, SitesSnapshot, SourceHealth
 from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.themes import load_themes
+from wpfarm_tui.widgets import cells
 from wpfarm_tui.widgets.keyed_table import KeyedTable
 from wpfarm_tui.widgets.sites_pane import SitesPane
 
 SIZE = (120, 40)
+MANY = 600
+
+
+def many_sites(n: int = MANY) -> SitesSnapshot:
+    """n sites; every 7th has no TTFB yet (not probed), sizes spread over KiB..GiB."""
+    rows = []
+    for i in range(n):
+        ttfb = None if i % 7 == 0 else float((i * 37) % 1000)
+        rows.append(SiteRow(f"s{i:04d}.test", "active", 200 if ttfb else None, ttfb, "HIT",
+                            90.0, None, Level.OK, db_size=(i * 7919) % 5000 * 1024 ** (i % 3)))
+    return SitesSnapshot((ok("edge"),), tuple(rows))
+
+
+def sort_values(table: KeyedTable, column: str) -> list:
+    return [cells.sort_value(table.get_cell(key, column)) for key in table.row_keys]
+
+
+def cursor_key(table: KeyedTable) -> str:
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+
+async def sites_table(app: WpfarmApp, pilot, snapshot: SitesSnapshot | None) -> KeyedTable:
+    """Show `snapshot` (or every fixture snapshot) and go to the Sites pane."""
+    if snapshot is None:
+        feed_all(app)
+    else:
+        app.apply_snapshot("sites", snapshot)
+    await pilot.press("2")
+    return app.query_one("#sites-table", KeyedTable)
+
+
+# ---------------------------------------------------------------- sorting
+async def test_o_cycles_columns_and_numbers_sort_by_value_with_missing_last():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await sites_table(app, pilot, many_sites())
+        assert table.row_count == MANY and table.sort_column is None
+        for column in ("level", "domain", "state", "http", "ttfb"):
+            await pilot.press("o")
+            assert table.sort_column == column
+        values = sort_values(table, "ttfb")
+        present = [v for v in values if v is not None]
+        assert present == sorted(present) and len(present) < MANY
+        assert values[len(present):] == [None] * (MANY - len(present))  # "—" last
+        assert "by TTFB ms ↑" in str(table.border_title)
+
+        await pilot.press("O")  # reversed: biggest first, "—" still last
+        values = sort_values(table, "ttfb")
+        assert values[: len(present)] == sorted(present, reverse=True)
+        assert values[len(present):] == [None] * (MANY - len(present))
+        assert table.sort_descending and "by TTFB ms ↓" in str(table.border_title)
+
+        # Sizes by bytes, not by their text ("1.5 MiB" after "900.0 KiB").
+        await pilot.press("o", "o", "o")
+        assert table.sort_column == "db_size"
+        sizes = sort_values(table, "db_size")
+        assert sizes == sorted(sizes)
+        shown = [table.get_cell(k, "db_size").plain for k in table.row_keys]
+        assert shown != sorted(shown)
+
+        for _ in range(3):  # db_size -> backup -> error -> back to the synced order
+            await pilot.press("o")
+        assert table.sort_column is None
+        assert table.row_keys == [f"s{i:04d}.test" for i in range(MANY)]
+
+
+async def test_header_click_sorts_and_a_second_click_reverses():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await sites_table(app, pilot, None)
+        before = list(table.columns)[: list(table.columns).index("hit")]
+        header = (table.content_region.x - table.region.x + 1
+                  + sum(table.columns[c].get_render_width(table) for c in before),
+                  table.content_region.y - table.region.y)  # the "Hit %" header
+        await pilot.click(table, offset=header)
+        assert (table.sort_column, table.sort_descending) == ("hit", False)
+        assert table.row_keys == ["site2.lab.wpfarm.test", "site1.lab.wpfarm.test"]
+        await pilot.click(table, offset=header)
+        assert (table.sort_column, table.sort_descending) == ("hit", True)
+        assert table.row_keys == ["site1.lab.wpfarm.test", "site2.lab.wpfarm.test"]
+
+
+async def test_sorted_table_follows_syncs_by_row_key():
+    """A refresh moves a row whose sort value changed, adds new rows in place, keeps the
+    cursor on its site, and never clears or rebuilds the table."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        snapshot = many_sites()
+        table = await sites_table(app, pilot, snapshot)
+        table.sort_by("ttfb", descending=True)
+        table.move_cursor(row=10)
+        selected = cursor_key(table)
+
+        calls: list[str] = []
+        for name in ("clear", "add_row", "remove_row"):
+            original = getattr(table, name)
+            setattr(table, name, lambda *a, _n=name, _o=original, **k: (calls.append(_n),
+                                                                       _o(*a, **k))[1])
+        rows = list(snapshot.sites)
+        slow = rows[5] = replace(rows[5], ttfb_ms=5000.0)  # slowest now
+        rows.append(SiteRow("zz-new.test", "active", 200, 4000.0, "MISS", None, None))
+        del rows[1]
+        app.apply_snapshot("sites", SitesSnapshot(snapshot.sources, tuple(rows)))
+        await pilot.pause()
+
+        assert sorted(calls) == ["add_row", "remove_row"]  # the new row, the vanished one
+        assert table.row_keys[:2] == [slow.domain, "zz-new.test"]
+        values = sort_values(table, "ttfb")
+        present = [v for v in values if v is not None]
+        assert values[: len(present)] == sorted(present, reverse=True)
+        assert cursor_key(table) == selected
+
+        # An unchanged refresh does not even re-sort.
+        sorts: list[int] = []
+        table.sort = lambda *a, **k: sorts.append(1)  # type: ignore[method-assign]
+        app.apply_snapshot("sites", SitesSnapshot(snapshot.sources, tuple(rows)))
+        assert sorts == []
+
+
+async def test_filter_and_sort_together():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await sites_table(app, pilot, many_sites())
+        table.sort_by("ttfb", descending=True)
+        await pilot.press("slash", *"s01", "enter")  # s0100 .. s0199
+        await pilot.pause()
+        assert table.row_count == 100
+        values = sort_values(table, "ttfb")
+        present = [v for v in values if v is not None]
+        assert values == sorted(present, reverse=True) + [None] * (100 - len(present))
+        await pilot.press("escape")  # filter gone, still sorted
+        await pilot.pause()
+        assert table.row_count == MANY and table.sort_column == "ttfb"
+        assert sort_values(table, "ttfb")[0] == 999.0
 
 
 # ---------------------------------------------------------------- backup age
@@ -87,6 +225,11 @@ async def test_backup_age_joined_by_domain_and_coloured_by_the_rpo():
         pane.show(five_sites())
         await pilot.pause()
         assert backup_cells(pane)["fresh.test"] == ("1h 01m", colour(Level.WARNING))
+
+        # Sorted by age: newest backup first, "never" after the oldest, unknown last.
+        pane.table.sort_by("backup")
+        assert pane.table.row_keys == ["fresh.test", "late.test", "never.test",
+                                       "paused.test", "new.test"]
 
         # A repository that does not answer keeps the known times; it does not say "never".
         pane.set_backups(backups(SourceHealth("repository", "down", "connection refused"),

@@ -33,9 +33,8 @@ COLUMNS = (
     ("error", "Error"),
 )
 
-# What the backup column shows: (text, order, level); order is None when unknown. Text,
-# not seconds, so that a row's cells are rebuilt only when what is shown changes
-# (minutes, hours), not every poll.
+# What the backup column shows: (text, sort value, level). Text, not seconds, so that a
+# row's cells are rebuilt only when what is shown changes (minutes, hours), not every poll.
 Backup = tuple[str, float | None, Level]
 UNKNOWN_BACKUP: Backup = (c.DASH, None, Level.UNKNOWN)
 
@@ -82,7 +81,7 @@ class SitesPane(BasePane):
         if taken is None:
             return ("never", math.inf, site_backup_level(None, site.state))
         age = max(0.0, now - taken)
-        # Ordered by -taken: the same order as the age, and it does not change every poll.
+        # Sorted by -taken: the same order as the age, and it does not change every poll.
         return (c.duration(age).plain, -taken, site_backup_level(age, site.state))
 
     def _cells(self, item: tuple[SiteRow, Backup]) -> tuple[Text, ...]:
@@ -99,8 +98,8 @@ class SitesPane(BasePane):
             c.text(site.cache),
             c.ratio(site.hit_ratio, style=row_colour),
             c.bytes_human(site.db_size),
-            Text(backup, justify="right",
-                 style="" if backup_order is None else self.colour(backup_level)),
+            c.valued(backup, backup_order,
+                     style="" if backup_order is None else self.colour(backup_level)),
             c.clip(site.error, style=self.colour(Level.CRITICAL) if site.error else ""),
         )
 
