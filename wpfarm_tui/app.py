@@ -146,6 +146,8 @@ class WpfarmApp(App[None]):
         Binding("b", "pane_key('b')", "Ban", show=False),
         Binding("u", "pane_key('u')", "Unban", show=False),
         Binding("p", "pane_key('p')", "Purge", show=False),
+        Binding("n", "pane_key('n')", "New site", show=False),
+        Binding("d", "pane_key('d')", "Delete site", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("r", "refresh", "Refresh"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
@@ -407,8 +409,9 @@ class WpfarmApp(App[None]):
                                       interval=max(self.farm.refresh.interval, 2.0)))
 
     def action_pane_key(self, key: str) -> None:
-        """b/u on the CrowdSec pane (ban, unban the selected row), p on Sites (purge the
-        selected site)."""
+        """b/u on the CrowdSec pane (ban, unban the selected row); on Sites p purges the
+        selected site, n opens the create form, d the delete (Cancel focused) of the
+        selected site."""
         if len(self.screen_stack) > 1:
             return
         pane = self.current_pane
@@ -422,6 +425,10 @@ class WpfarmApp(App[None]):
             self.open_action("unban", {"ip": ban.value} if ban else None)
         elif pane == "sites" and key == "p" and selected:
             self.open_action("cache-purge", {"domain": selected})
+        elif pane == "sites" and key == "n":
+            self.open_action("site-create")
+        elif pane == "sites" and key == "d" and selected:
+            self.open_action("site-delete", {"domain": selected})
         else:
             self.bell()
 
@@ -484,6 +491,7 @@ class WpfarmApp(App[None]):
             ("7", "Alerts: everything past a threshold; Enter runs the fitting procedure"),
             ("b / u", "CrowdSec pane: ban an address / unban the selected decision"),
             ("p", "Sites pane: purge the selected site's caches"),
+            ("n / d", "Sites pane: new site (form, live progress) / delete the selected"),
             ("o / O", "sort by the next column / reverse it (or click a header)"),
             ("/", "filter the focused table (or the pane's first)"),
             ("  Enter", "keep the filter, back to the table"),

@@ -1,7 +1,8 @@
-"""The Sites pane: sorting (at 600 rows), and the last-backup-age column joined from a
-Backups snapshot.
+"""The Sites pane: sorting (at 600 rows), the last-backup-age column joined from a
+Backups snapshot, and the n / d keys that open the create and delete screens.
 
-The snapshots are built here: this is display logic.
+The snapshots are built here: this is display logic. The real create and delete
+from these keys run against the lab in tests/sites/test_sites_pane_lab.py.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import time
 from dataclasses import replace
 
 from textual.app import App, ComposeResult
+from textual.widgets import Input
 
+from tests.ui.action_fixtures import action_app
 from tests.ui.fixtures import CHECKED_AT, feed_all, make_app, ok
 from wpfarm_tui.app import WpfarmApp
+from wpfarm_tui.screens.action import ActionScreen
 from wpfarm_tui.status.backups import BackupsSnapshot, SiteBackups
 from wpfarm_tui.status.model import SiteRow, SitesSnapshot, SourceHealth
 from wpfarm_tui.status.thresholds import Level
@@ -256,3 +260,58 @@ async def test_app_hands_each_backups_snapshot_to_the_sites_pane():
         table = app.query_one("#sites-table", KeyedTable)
         assert table.get_cell("site1.lab.wpfarm.test", "backup").plain == "2d 03h"
         assert table.get_cell("site2.lab.wpfarm.test", "backup").plain.endswith("s")
+
+
+# ---------------------------------------------------------------- n and d
+async def _pane_key(app: WpfarmApp, pilot, key: str) -> ActionScreen:
+    feed_all(app)
+    await pilot.press("2", "down", key)  # the second row: site2
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, ActionScreen)
+    return screen
+
+
+async def test_n_opens_the_create_form(tmp_path, monkeypatch):
+    monkeypatch.setenv("WPFARM_AUDIT_LOG", str(tmp_path / "audit.log"))
+    app = action_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _pane_key(app, pilot, "n")
+        assert screen.entry.name == "site-create" and screen.values == {}
+        assert screen.state == "input"  # waits for the domain
+        domain = screen.query_one("#field-domain", Input)
+        assert app.focused is domain and domain.value == ""
+        await pilot.press(*"new.lab.test", "enter")
+        await pilot.pause()
+        assert screen.state == "planned" and screen.query_one("#action-buttons").display
+
+
+async def test_d_opens_the_delete_of_the_selected_site(tmp_path, monkeypatch):
+    monkeypatch.setenv("WPFARM_AUDIT_LOG", str(tmp_path / "audit.log"))
+    app = action_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _pane_key(app, pilot, "d")
+        assert screen.entry.name == "site-delete"
+        assert screen.values == {"domain": "site2.lab.wpfarm.test"}
+        assert screen.query_one("#field-domain", Input).value == "site2.lab.wpfarm.test"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ActionScreen)
+        await pilot.press("d")  # the keys work from the pane only, not over a screen
+        await pilot.pause()
+        assert isinstance(app.screen, ActionScreen)
+        await pilot.press("n")  # typed into the form, no second screen
+        await pilot.pause()
+        assert len(app.screen_stack) == 2
+
+
+async def test_read_only_console_refuses_n_and_d(tmp_path, monkeypatch):
+    monkeypatch.setenv("WPFARM_AUDIT_LOG", str(tmp_path / "audit.log"))
+    app = action_app(tmp_path, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        for key in ("n", "d"):
+            screen = await _pane_key(app, pilot, key)
+            assert screen.state == "refused"
+            assert not screen.query_one("#action-buttons").display
+            await pilot.press("escape")
+            await pilot.pause()
