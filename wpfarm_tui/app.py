@@ -148,6 +148,8 @@ class WpfarmApp(App[None]):
         Binding("p", "pane_key('p')", "Purge", show=False),
         Binding("l", "pane_key('l')", "Logs", show=False),
         Binding("x", "pane_key('x')", "Shell", show=False),
+        Binding("n", "pane_key('n')", "New site", show=False),
+        Binding("d", "pane_key('d')", "Delete site", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("r", "refresh", "Refresh"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
@@ -316,6 +318,9 @@ class WpfarmApp(App[None]):
                 except Exception as again:  # noqa: BLE001
                     self.log.error(f"pane {pane}: cannot show the error either: {again!r}")
             self.snapshots[pane] = snapshot
+            sites = self.pane_widget("sites") if pane == "backups" else None
+            if isinstance(sites, SitesPane) and isinstance(snapshot, BackupsSnapshot):
+                sites.set_backups(snapshot)  # its backup-age column: restic asked once
             self.refreshed_at = self.clock()
             self._update_tab(pane)
             self._update_status()
@@ -406,9 +411,9 @@ class WpfarmApp(App[None]):
                                       interval=max(self.farm.refresh.interval, 2.0)))
 
     def action_pane_key(self, key: str) -> None:
-        """b/u on the CrowdSec pane (ban, unban the selected row); p and l on Sites (purge,
-        logs of the selected site); l and x on Nodes (logs of, shell in the selected
-        service)."""
+        """b/u on the CrowdSec pane (ban, unban the selected row); on Sites p purges the
+        selected site, l follows its logs, n opens the create form, d the delete (Cancel
+        focused); on Nodes l follows the selected service's logs, x opens a shell in it."""
         if len(self.screen_stack) > 1:
             return
         pane = self.current_pane
@@ -422,6 +427,10 @@ class WpfarmApp(App[None]):
             self.open_action("unban", {"ip": ban.value} if ban else None)
         elif pane == "sites" and key == "p" and selected:
             self.open_action("cache-purge", {"domain": selected})
+        elif pane == "sites" and key == "n":
+            self.open_action("site-create")
+        elif pane == "sites" and key == "d" and selected:
+            self.open_action("site-delete", {"domain": selected})
         elif pane == "sites" and key == "l" and selected:
             self.open_site_logs(selected)
         elif pane == "nodes" and key in "lx" and (service := self._selected_service(widget)):
@@ -560,6 +569,8 @@ class WpfarmApp(App[None]):
             ("p", "Sites pane: purge the selected site's caches"),
             ("l", "Sites pane: follow the selected site's logs; Nodes pane: the service's"),
             ("x", "Nodes pane: a shell in a task of the selected service (console suspended)"),
+            ("n / d", "Sites pane: new site (form, live progress) / delete the selected"),
+            ("o / O", "sort by the next column / reverse it (or click a header)"),
             ("/", "filter the focused table (or the pane's first)"),
             ("  Enter", "keep the filter, back to the table"),
             ("  Esc", "clear the filter and hide it"),

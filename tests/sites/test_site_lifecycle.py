@@ -12,7 +12,8 @@ import httpx
 import pymysql
 import pytest
 
-from wpfarm_tui.actions import ActionError, AuditLog, StepEvent, Verdict, execute
+from tests.sites.helpers import run
+from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.catalog import Context
 from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
 from wpfarm_tui.commands.site import runtime_for
@@ -24,11 +25,6 @@ pytestmark = pytest.mark.lab
 EDGE = "http://127.0.0.1:16100/"
 
 
-def run(action, tmp_path, confirmed: bool = False) -> tuple[list, Verdict]:
-    items = list(execute(action, audit=AuditLog(tmp_path / "audit.log"), confirmed=confirmed))
-    return [i for i in items if isinstance(i, StepEvent)], items[-1]
-
-
 def database_exists(farm, name: str) -> bool:
     node = farm.endpoints.galera.nodes[1]
     conn = connect(farm.endpoints.galera, node)
@@ -38,15 +34,6 @@ def database_exists(farm, name: str) -> bool:
             return bool(cur.fetchall())
     finally:
         conn.close()
-
-
-@pytest.fixture
-def cleanup(lab_farm, tmp_path):
-    domains: list[str] = []
-    yield domains
-    runtime, host = runtime_for(lab_farm)
-    for domain in domains:
-        run(DeleteSite(lab_farm, runtime, domain, db_user_host=host), tmp_path, confirmed=True)
 
 
 def test_create_verify_delete(lab_farm, tmp_path, cleanup):

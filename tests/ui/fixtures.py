@@ -97,9 +97,9 @@ def sites_snapshot() -> SitesSnapshot:
         sources=(ok("edge-probe"), ok("registry")),
         sites=(
             SiteRow("site1.lab.wpfarm.test", "active", 200, 84.0, "HIT", 97.5, None,
-                    Level.OK),
+                    Level.OK, 12_897_484),
             SiteRow("site2.lab.wpfarm.test", "active", 200, 812.6, "MISS", 42.857, None,
-                    Level.WARNING),
+                    Level.WARNING, 671_744),
         ),
     )
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.fixtures import feed_all, make_app, sites_down_snapshot
+from tests.ui.fixtures import CHECKED_AT, feed_all, make_app, ok, sites_down_snapshot
+from wpfarm_tui.status.backups import BackupsSnapshot, SiteBackups
 
 SIZE = (120, 40)
 
@@ -39,6 +40,20 @@ def test_sites_source_down_dark(snap_compare):
         app.apply_snapshot("sites", sites_down_snapshot())
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=_show("2", extra=down))
+
+
+def test_sites_backups_sorted_dark(snap_compare):
+    """Backup ages joined in (one past the RPO, one never backed up), sorted by TTFB."""
+    def backups_and_sort(app) -> None:
+        pane = app.pane_widget("sites")
+        pane.clock = lambda: CHECKED_AT
+        pane.set_backups(BackupsSnapshot((ok("repository"),), (
+            SiteBackups("site1.lab.wpfarm.test", db_time=CHECKED_AT - 3 * 3600 - 240),
+            SiteBackups("site2.lab.wpfarm.test", note="never backed up"))))
+        pane.table.sort_by("ttfb", descending=True)
+
+    assert snap_compare(make_app(), terminal_size=SIZE,
+                        run_before=_show("2", extra=backups_and_sort))
 
 
 def test_galera_light(snap_compare):

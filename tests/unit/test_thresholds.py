@@ -11,7 +11,7 @@ from wpfarm_tui.status.galera import node_from_status
 from wpfarm_tui.status.schedule import Backoff
 from wpfarm_tui.status.sites import site_level
 from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS as T
-from wpfarm_tui.status.thresholds import Level, Threshold
+from wpfarm_tui.status.thresholds import Level, Threshold, site_backup_level
 
 
 @pytest.mark.parametrize(("value", "level"), [
@@ -91,6 +91,14 @@ def test_site_levels():
     # A suspended site is expected to answer 503.
     assert site_level("suspended", Probe(503, 5.0, None, None), None, 0, T) is Level.OK
     assert site_level("suspended", ok, None, 0, T) is Level.WARNING
+
+
+@pytest.mark.parametrize(("age_s", "state", "level"), [
+    (0, "active", Level.OK), (3600, "active", Level.OK), (3601, "active", Level.WARNING),
+    (9 * 86400, "suspended", Level.WARNING), (None, "active", Level.CRITICAL),
+    (None, "creating", Level.UNKNOWN), (None, "suspended", Level.UNKNOWN)])
+def test_site_backup_level_against_the_1h_rpo(age_s, state, level):
+    assert site_backup_level(age_s, state) is level
 
 
 def test_backoff_doubles_then_caps_and_resets():

@@ -21,9 +21,9 @@ from wpfarm_tui.farm.restic import Restic, ResticError, Snapshot
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import SourceHealth
-from wpfarm_tui.status.thresholds import Level, worst
+from wpfarm_tui.status.thresholds import BACKUP_RPO_S, Level, worst
 
-DB_RPO_S = 3600.0  # older: critical
+DB_RPO_S = BACKUP_RPO_S  # older: critical
 FILES_MAX_AGE_S = 24 * 3600.0  # older: warning
 SIZES_PER_POLL = 8
 

@@ -2,12 +2,18 @@
 
 At 500+ sites a poll probes a rotating batch, not every site: each site is
 still probed every few polls, and the farm is not loaded by its own console.
+
+Each site's database size comes from one information_schema query for all
+sites, read at most once a minute (and once more when a site turns active).
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import httpx
 
@@ -22,6 +28,15 @@ PROBES_PER_POLL = 64
 CONCURRENT_PROBES = 16
 HIT_HISTORY = 20  # probes a site's hit ratio is taken over
 MIN_PROBES_FOR_RATIO = 5
+# information_schema.tables opens the statistics of every table of the server: at 500
+# sites (~6,000 tables) it is the dearest query this console sends, and a database's
+# size moves over hours, not seconds.
+DB_SIZES_EVERY_S = 60.0
+DB_SIZES_SQL = (
+    "SELECT table_schema, SUM(data_length + index_length) FROM information_schema.tables "
+    "WHERE table_schema NOT IN ('information_schema', 'performance_schema', 'mysql', 'sys') "
+    "GROUP BY table_schema"
+)
 
 
 def site_level(state: str, result: farm_http.Probe, hit_ratio: float | None,
@@ -45,12 +60,21 @@ class SitesCollector:
     pane = "sites"
     title = "Sites"
 
-    def __init__(self, farm: Farm, probes_per_poll: int = PROBES_PER_POLL):
+    def __init__(self, farm: Farm, probes_per_poll: int = PROBES_PER_POLL,
+                 sizes_every_s: float = DB_SIZES_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic):
         self.farm = farm
         self.settings = farm.sites
         self.thresholds = dict(farm.thresholds)
         self.probes_per_poll = probes_per_poll
+        self.sizes_every_s = sizes_every_s
+        self.clock = clock
         self._known: dict[str, str] = {}  # domain -> state; kept when the registry is down
+        self._db_names: dict[str, str] = {}  # domain -> its database, from the registry
+        self._sizes: dict[str, int] = {}  # database -> bytes
+        self._sized_at: float | None = None
+        self._sized_active: set[str] = set()  # active sites' databases at the last read
+        self._sizes_health: SourceHealth | None = None
         self._rows: dict[str, SiteRow] = {}
         self._history: dict[str, deque[bool]] = {}
         self._cursor = 0
@@ -61,11 +85,40 @@ class SitesCollector:
                                     limits=httpx.Limits(max_connections=CONCURRENT_PROBES))
         self._pool = ThreadPoolExecutor(max_workers=CONCURRENT_PROBES, thread_name_prefix="probe")
 
-    def _registry(self) -> dict[str, str]:
+    def _registry(self) -> dict[str, tuple[str, str]]:
+        """domain -> (state, database name)."""
         if self._db is None:
             raise ConnectionError("sites.registry is galera but endpoints.galera is missing")
-        rows = self._db.query("SELECT domain, state FROM wpfarm.sites")
-        return {str(d): str(s) for d, s in rows}
+        rows = self._db.query("SELECT domain, state, db_name FROM wpfarm.sites")
+        return {str(d): (str(s), str(n)) for d, s, n in rows}
+
+    def _read_sizes(self) -> dict[str, int]:
+        assert self._db is not None
+        return {str(schema): int(size or 0) for schema, size in self._db.query(DB_SIZES_SQL)}
+
+    def _refresh_sizes(self) -> bool:
+        """Read the database sizes when due; True when they were read (ok or not)."""
+        if self._db is None or not self._db_names:
+            return False
+        active = {self._db_names[d] for d, state in self._known.items()
+                  if state == "active" and d in self._db_names}
+        # Also at once when a site turned active: a new site should not show "—" for a
+        # minute. Not while it is `creating`: its tables do not exist yet.
+        due = (self._sized_at is None or not active <= self._sized_active
+               or self.clock() - self._sized_at >= self.sizes_every_s)
+        if not due:
+            return False
+        timeout = self.farm.endpoints.galera.timeout if self.farm.endpoints.galera else None
+        sizes, self._sizes_health = probe("db-sizes", self._read_sizes, timeout)
+        # A failed read is not retried before the interval either: keep the last sizes.
+        self._sized_at, self._sized_active = self.clock(), active
+        if sizes is not None:
+            self._sizes = sizes
+        return True
+
+    def _db_size(self, domain: str) -> int | None:
+        name = self._db_names.get(domain)
+        return self._sizes.get(name) if name else None
 
     def _probe(self, domain: str) -> SiteRow:
         assert self.settings.edge_url
@@ -77,7 +130,8 @@ class SitesCollector:
         state = self._known.get(domain, "unknown")
         return SiteRow(domain, state, result.status, result.ttfb_ms, result.cache, hit_ratio,
                        result.error,
-                       site_level(state, result, hit_ratio, len(history), self.thresholds))
+                       site_level(state, result, hit_ratio, len(history), self.thresholds),
+                       self._db_size(domain))
 
     def collect(self) -> SitesSnapshot:
         sources: list[SourceHealth] = []
@@ -86,7 +140,15 @@ class SitesCollector:
             registry, health = probe("site-registry", self._registry, timeout)
             sources.append(health)
             if registry is not None:
-                self._known = registry
+                self._known = {d: state for d, (state, _) in registry.items()}
+                self._db_names = {d: name for d, (_, name) in registry.items()}
+            if self._refresh_sizes():
+                # Rows not probed this poll take the new sizes too.
+                for domain, row in list(self._rows.items()):
+                    if row.db_size != (size := self._db_size(domain)):
+                        self._rows[domain] = replace(row, db_size=size)
+            if self._sizes_health is not None:
+                sources.append(self._sizes_health)
         for domain in self.settings.static:
             self._known.setdefault(domain, "active")
         for gone in set(self._rows) - set(self._known):
@@ -107,7 +169,7 @@ class SitesCollector:
             else:
                 sources.append(SourceHealth("edge", "ok"))
         rows = tuple(self._rows.get(d) or SiteRow(d, self._known[d], None, None, None, None,
-                                                  "not probed yet")
+                                                  "not probed yet", db_size=self._db_size(d))
                      for d in domains)
         return SitesSnapshot(tuple(sources), rows)
 

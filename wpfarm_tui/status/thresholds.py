@@ -67,5 +67,18 @@ DEFAULT_THRESHOLDS: dict[str, Threshold] = {
 }
 
 
+# The architecture's backup RPO (< 1 h per site): a database backup older than this is late.
+BACKUP_RPO_S = 3600.0
+
+
+def site_backup_level(age_s: float | None, state: str) -> Level:
+    """A site's last database backup as the Sites pane colours it (the Backups pane has
+    the detail): past the RPO a warning; never backed up (None), critical for an active
+    site."""
+    if age_s is None:
+        return Level.CRITICAL if state == "active" else Level.UNKNOWN
+    return Level.WARNING if age_s > BACKUP_RPO_S else Level.OK
+
+
 def worst(levels: list[Level] | tuple[Level, ...]) -> Level:
     return max(levels, default=Level.OK)

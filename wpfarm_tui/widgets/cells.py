@@ -1,6 +1,8 @@
 """How values become table cells: None is "—", numbers are right-aligned,
 long text is clipped (the full text stays on the cell for a tooltip), and
-levels are coloured from the current theme's level variables.
+levels are coloured from the current theme's level variables. Numbers, sizes,
+durations and levels keep the value they show, so a table sorts them by value
+("2.0 KiB" before "1.5 MiB"), not by their text.
 
 Not a widget: plain helpers shared by the panes.
 """
@@ -9,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from rich.console import JustifyMethod
 from rich.text import Text
 
 from wpfarm_tui.status.thresholds import Level
@@ -54,6 +58,23 @@ class Clipped(Text):
     full: str = ""
 
 
+class Valued(Text):
+    """A cell that sorts by the value it shows, not by its text; None sorts last."""
+
+    __slots__ = ("sort_value",)  # no __dict__: a big table holds tens of thousands
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sort_value: float | None = None
+
+
+def valued(shown: str, value: float | None, style: str = "",
+           justify: JustifyMethod | None = "right") -> Valued:
+    out = Valued(shown, style=style, justify=justify)
+    out.sort_value = value
+    return out
+
+
 def marker(level: Level) -> str:
     return _MARKERS.get(level, "○")
 
@@ -64,7 +85,7 @@ def tag(level: Level) -> str:
 
 def level_cell(level: Level, palette: Palette) -> Text:
     """The first column of a row: a coloured tag that also reads without colour."""
-    return Text(tag(level), style=f"bold {palette.of(level)}")
+    return valued(tag(level), int(level), f"bold {palette.of(level)}", justify=None)
 
 
 def text(value: object, style: str = "") -> Text:
@@ -88,12 +109,12 @@ def clip(value: object, width: int = ERROR_WIDTH, style: str = "") -> Text:
 def number(value: float | int | None, fmt: str = "{:,}", style: str = "") -> Text:
     """A right-aligned number; None becomes a right-aligned dash."""
     if value is None:
-        return Text(DASH, style=style, justify="right")
+        return valued(DASH, None, style)
     try:
         shown = fmt.format(value)
     except (ValueError, TypeError):
         shown = str(value)
-    return Text(shown, style=style, justify="right")
+    return valued(shown, value if isinstance(value, int | float) else None, style)
 
 
 def ratio(value: float | None, style: str = "") -> Text:
@@ -116,9 +137,9 @@ def bytes_human(value: int | None, style: str = "") -> Text:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if size < 1024 or unit == "TiB":
             shown = f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-            return Text(shown, style=style, justify="right")
+            return valued(shown, value, style)
         size /= 1024
-    return Text(str(value), style=style, justify="right")  # pragma: no cover
+    return valued(str(value), value, style)  # pragma: no cover
 
 
 def duration(seconds: int | float | None, style: str = "") -> Text:
@@ -137,7 +158,7 @@ def duration(seconds: int | float | None, style: str = "") -> Text:
         shown = f"{minutes}m {secs:02d}s"
     else:
         shown = f"{secs}s"
-    return Text(shown, style=style, justify="right")
+    return valued(shown, seconds, style)
 
 
 def signature(cell: object) -> object:
@@ -149,6 +170,14 @@ def signature(cell: object) -> object:
     if isinstance(cell, Text):
         return (cell.plain, str(cell.style), cell.justify, tuple(cell.spans))
     return cell
+
+
+def sort_value(cell: object) -> float | str | None:
+    """What a table sorts a cell by: its value, or its lower-cased text; None for "—"."""
+    if isinstance(cell, Valued):
+        return cell.sort_value
+    shown = plain(cell)
+    return None if shown in ("", DASH) else shown.lower()
 
 
 def plain(cell: object) -> str:

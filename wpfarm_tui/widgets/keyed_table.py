@@ -6,6 +6,11 @@ cursor, the scroll position and the render caches survive a refresh.
 
 `set_filter(text)` hides the rows whose cells do not contain `text`
 (case-insensitive); the filter is remembered and applied to every later sync.
+
+`sort_by(column)` orders the rows by a column's values (numbers as numbers,
+"—" last whichever the direction); `o` cycles the column, `O` flips the
+direction, a header click does either. A sync re-sorts only when a row came or
+a sort-column cell changed, and the cursor stays on its row, not its index.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
-from wpfarm_tui.widgets.cells import Clipped, plain, signature
+from wpfarm_tui.widgets.cells import Clipped, plain, signature, sort_value
 
 Row = tuple[str, Sequence[Any]]
 
@@ -28,6 +34,11 @@ class KeyedTable(DataTable):
     DEFAULT_CSS = """
     KeyedTable { height: 1fr; }
     """
+
+    BINDINGS = [
+        Binding("o", "sort_next", "Sort by next column", show=False),
+        Binding("O", "sort_reverse", "Reverse the sort", show=False),
+    ]
 
     def __init__(
         self,
@@ -51,6 +62,8 @@ class KeyedTable(DataTable):
         self._all: dict[str, tuple[Any, ...]] = {}  # every row, in the order last synced
         self._haystacks: dict[str, str] = {}  # lower-cased text of a row, for the filter
         self._filter = ""
+        self._sort: str | None = None  # column key; None: the order rows were synced in
+        self._descending = False
         self._columns_added = False
         self._title = title
         self.border_title = Text(title)
@@ -74,6 +87,14 @@ class KeyedTable(DataTable):
     @property
     def stale(self) -> bool:
         return self._stale
+
+    @property
+    def sort_column(self) -> str | None:
+        return self._sort
+
+    @property
+    def sort_descending(self) -> bool:
+        return self._descending
 
     # ------------------------------------------------------------ life cycle
     def on_mount(self) -> None:
@@ -106,6 +127,7 @@ class KeyedTable(DataTable):
                 self.remove_row(key)
 
         self._all = new_all
+        reorder = False  # a row came, or a cell of the sort column changed
         for key, cells in new_all.items():
             old = old_all.get(key)
             if old is not None and old is not cells:
@@ -115,13 +137,18 @@ class KeyedTable(DataTable):
                 if not wanted:
                     self.remove_row(key)
                 elif old is not cells and old is not None:
-                    self._update_row(key, old, cells)
+                    reorder |= self._update_row(key, old, cells)
             elif wanted:
                 self.add_row(*cells, key=key)
+                reorder = True
+        if reorder and self._sort is not None:
+            self._apply_sort()
         self._refresh_title()
 
-    def _update_row(self, key: str, old: tuple[Any, ...], new: tuple[Any, ...]) -> None:
+    def _update_row(self, key: str, old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
+        """Update the changed cells; True when one of them is in the sort column."""
         columns = self.columns
+        sort_changed = False
         for column_key, before, after in zip(self._column_keys, old, new, strict=True):
             if before is after or signature(before) == signature(after):
                 continue
@@ -129,6 +156,8 @@ class KeyedTable(DataTable):
             # value would make DataTable re-measure the whole column.
             grows = _width(after) > columns[column_key].content_width  # type: ignore[index]
             self.update_cell(key, column_key, after, update_width=grows)
+            sort_changed |= column_key == self._sort
+        return sort_changed
 
     # ------------------------------------------------------------ filter
     def _matches(self, key: str, cells: tuple[Any, ...]) -> bool:
@@ -154,13 +183,22 @@ class KeyedTable(DataTable):
         if wanted == self.row_keys:
             self._refresh_title()
             return
+        self._relay(wanted)
+        self._refresh_title()
+
+    def _relay(self, keys: list[str]) -> None:
+        """Show exactly `keys`, in order (then sorted, if sorted), keeping the cursor's row."""
         current = self._cursor_key()
         self.clear()
-        for key in wanted:
+        for key in keys:
             self.add_row(*self._all[key], key=key)
-        if current is not None and current in self.rows:
-            self.move_cursor(row=self.get_row_index(current), animate=False)
-        self._refresh_title()
+        if self._sort is not None:
+            self.sort(self._sort, key=self._sort_key, reverse=self._descending)
+        self._restore_cursor(current)
+
+    def _restore_cursor(self, key: str | None) -> None:
+        if key is not None and key in self.rows:
+            self.move_cursor(row=self.get_row_index(key), animate=False)
 
     def _cursor_key(self) -> str | None:
         if not self.row_count:
@@ -169,6 +207,60 @@ class KeyedTable(DataTable):
             return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         except Exception:  # noqa: BLE001 - an out-of-range cursor just means "none"
             return None
+
+    # ------------------------------------------------------------ sort
+    def sort_by(self, column: str | None, descending: bool = False) -> None:
+        """Order the shown rows by `column` (a column key); None: back to the synced order."""
+        self._ensure_columns()
+        if column is not None and column not in self._column_keys:
+            raise ValueError(f"no column {column!r} in this table")
+        descending = descending and column is not None
+        if (column, descending) == (self._sort, self._descending):
+            return  # a re-lay of every row is what it would cost otherwise
+        self._sort, self._descending = column, descending
+        if column is None:
+            self._relay([k for k, cells in self._all.items() if self._matches(k, cells)])
+        else:
+            self._apply_sort()
+        self._refresh_title()
+
+    def _apply_sort(self) -> None:
+        # DataTable.sort only re-indexes the rows it holds: no row is rebuilt.
+        current = self._cursor_key()
+        self.sort(self._sort, key=self._sort_key, reverse=self._descending)
+        self._restore_cursor(current)
+
+    def _sort_key(self, cell: Any) -> tuple[int, int, Any]:
+        """(missing, kind, value): "—" last in both directions, numbers never compared
+        with text."""
+        value = sort_value(cell)
+        if value is None:
+            return (-1 if self._descending else 1, 0, 0)
+        if isinstance(value, str):
+            return (0, 1, value)
+        return (0, 0, value)
+
+    def action_sort_next(self) -> None:
+        """`o`: sort by the next column; after the last, back to the synced order."""
+        keys = self._column_keys
+        if self._sort is None:
+            self.sort_by(keys[0])
+        else:
+            i = keys.index(self._sort) + 1
+            self.sort_by(keys[i] if i < len(keys) else None)
+
+    def action_sort_reverse(self) -> None:
+        """`O`: flip the direction (sorts by the first column when unsorted)."""
+        self.sort_by(self._sort or self._column_keys[0], not self._descending)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A header click sorts by that column; a second click flips the direction."""
+        event.stop()
+        column = event.column_key.value
+        if column == self._sort:
+            self.sort_by(column, not self._descending)
+        else:
+            self.sort_by(column)
 
     # ------------------------------------------------------------ stale marking
     def set_stale(self, stale: bool, note: str = "STALE") -> None:
@@ -186,6 +278,9 @@ class KeyedTable(DataTable):
             shown = f"{self._title} · {self.row_count}/{len(self._all)} match /{self._filter}"
         else:
             shown = f"{self._title} · {len(self._all)}" if self._title else ""
+        if shown and self._sort is not None:
+            label = self.columns[self._sort].label.plain  # type: ignore[index]
+            shown += f" · by {label} {'↓' if self._descending else '↑'}"
         self.border_title = Text(shown) if shown else None
 
     # ------------------------------------------------------------ tooltips

@@ -1,17 +1,24 @@
-"""Sites: one row per WordPress site, from the registry and the edge probe."""
+"""Sites: one row per WordPress site, from the registry and the edge probe, with the
+age of its last database backup joined in from the Backups collector's snapshot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widget import Widget
 
 from wpfarm_tui.status.model import SiteRow, SitesSnapshot
-from wpfarm_tui.status.thresholds import Level
+from wpfarm_tui.status.thresholds import Level, site_backup_level
 from wpfarm_tui.widgets import cells as c
 from wpfarm_tui.widgets.base_pane import BasePane
 from wpfarm_tui.widgets.keyed_table import KeyedTable
+
+if TYPE_CHECKING:  # status.backups brings the restic client: the pane needs only the type
+    from wpfarm_tui.status.backups import BackupsSnapshot
 
 COLUMNS = (
     ("level", "Lvl"),
@@ -21,13 +28,26 @@ COLUMNS = (
     ("ttfb", "TTFB ms", "right"),
     ("cache", "Cache"),
     ("hit", "Hit %", "right"),
+    ("db_size", "DB size", "right"),
+    ("backup", "DB backup", "right"),
     ("error", "Error"),
 )
+
+# What the backup column shows: (text, sort value, level). Text, not seconds, so that a
+# row's cells are rebuilt only when what is shown changes (minutes, hours), not every poll.
+Backup = tuple[str, float | None, Level]
+UNKNOWN_BACKUP: Backup = (c.DASH, None, Level.UNKNOWN)
 
 
 class SitesPane(BasePane):
     PANE = "sites"
     DEFAULT_TITLE = "Sites"
+
+    def __init__(self, *args, clock: Callable[[], float] = time.time, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+        # domain -> epoch of its last database backup (None: never); None: not known yet.
+        self._backups: dict[str, float | None] | None = None
 
     def compose_body(self) -> Iterator[Widget]:
         yield KeyedTable(COLUMNS, title="Sites", id="sites-table")
@@ -36,10 +56,36 @@ class SitesPane(BasePane):
     def table(self) -> KeyedTable:
         return self.query_one("#sites-table", KeyedTable)
 
-    def render_snapshot(self, snapshot: SitesSnapshot, degraded: bool) -> None:
-        self.sync_table(self.table, snapshot.sites, _key, self._cells, degraded)
+    def set_backups(self, snapshot: BackupsSnapshot) -> None:
+        """Take each site's last database backup from a Backups snapshot (the app hands
+        every one over; restic is asked by that collector only).
 
-    def _cells(self, site: SiteRow) -> tuple[Text, ...]:
+        A repository that did not answer leaves the times already known: they are absolute,
+        so their ages keep growing, which errs on the safe side.
+        """
+        if not snapshot.sites and any(not s.ok for s in snapshot.sources):
+            return
+        self._backups = {row.domain: row.db_time for row in snapshot.sites}
+        if self.snapshot is not None:
+            self.show(self.snapshot)
+
+    def render_snapshot(self, snapshot: SitesSnapshot, degraded: bool) -> None:
+        now = self.clock()
+        rows = [(site, self._backup(site, now)) for site in snapshot.sites]
+        self.sync_table(self.table, rows, _key, self._cells, degraded)
+
+    def _backup(self, site: SiteRow, now: float) -> Backup:
+        if self._backups is None or site.domain not in self._backups:
+            return UNKNOWN_BACKUP
+        taken = self._backups[site.domain]
+        if taken is None:
+            return ("never", math.inf, site_backup_level(None, site.state))
+        age = max(0.0, now - taken)
+        # Sorted by -taken: the same order as the age, and it does not change every poll.
+        return (c.duration(age).plain, -taken, site_backup_level(age, site.state))
+
+    def _cells(self, item: tuple[SiteRow, Backup]) -> tuple[Text, ...]:
+        site, (backup, backup_order, backup_level) = item
         row_colour = self.colour(site.level)
         http_level = _http_level(site.http_status)
         state_level = Level.OK if site.state == "active" else Level.WARNING
@@ -51,12 +97,15 @@ class SitesPane(BasePane):
             c.number(site.ttfb_ms, "{:,.0f}", style=row_colour),
             c.text(site.cache),
             c.ratio(site.hit_ratio, style=row_colour),
+            c.bytes_human(site.db_size),
+            c.valued(backup, backup_order,
+                     style="" if backup_order is None else self.colour(backup_level)),
             c.clip(site.error, style=self.colour(Level.CRITICAL) if site.error else ""),
         )
 
 
-def _key(site: SiteRow) -> str:
-    return site.domain
+def _key(item: tuple[SiteRow, Backup]) -> str:
+    return item[0].domain
 
 
 def _http_level(status: int | None) -> Level:
