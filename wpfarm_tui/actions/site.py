@@ -24,6 +24,7 @@ import pymysql
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
 from wpfarm_tui.farm import http as farm_http
 from wpfarm_tui.farm.galera import GaleraConnections
+from wpfarm_tui.farm.proxysql import SITES_HOSTGROUP, ProxySQLAdmin
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for
 from wpfarm_tui.sites.registry import Registry
@@ -55,6 +56,8 @@ class CreateSite:
     name: str = "site-create"
     destructive: bool = False
     admin_password: str | None = field(default=None, repr=False)
+    # ProxySQL's admin interface; by default the farm's endpoints.proxysql, if any.
+    proxysql: ProxySQLAdmin | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -69,6 +72,8 @@ class CreateSite:
             raise ActionError("endpoints.galera: missing in farm.yaml; sites need the database")
         self.registry = Registry(self.farm.endpoints.galera)
         self.db = self.registry.db
+        if self.proxysql is None and self.farm.endpoints.proxysql is not None:
+            self.proxysql = ProxySQLAdmin(self.farm.endpoints.proxysql)
         self._created: list[tuple[str, Callable[[], object]]] = []  # undo, newest last
 
     # ------------------------------------------------------------ protocol
@@ -83,6 +88,8 @@ class CreateSite:
             Step("register", "wpfarm.sites row in state creating"),
             Step("database", f"CREATE DATABASE {n.db_name}"),
             Step("database user", f"{n.db_user}@{self.db_user_host}, generated password"),
+            *([Step("proxysql user", f"{n.db_user} in ProxySQL's mysql_users (hostgroup "
+                                     f"{SITES_HOSTGROUP})")] if self.proxysql else []),
             Step("media", "the site's wp-content directory"),
             Step("deploy", "service and Traefik router for Host(`" + n.domain + "`)"),
             Step("install WordPress", f"title {self.title!r}, admin {self.admin_email}"),
@@ -121,6 +128,11 @@ class CreateSite:
             password = self._db_password()
             yield from self._step("database user", lambda: self._create_user(password),
                                   self._drop_user)
+            if self.proxysql is not None:
+                proxysql = self.proxysql
+                yield from self._step("proxysql user",
+                                      lambda: proxysql.upsert_user(n.db_user, password),
+                                      lambda: proxysql.remove_user(n.db_user))
             yield from self._step("media", lambda: self.runtime.ensure_media(n),
                                   lambda: self.runtime.remove_media(n))
             config = SiteConfig(n, self._db_host(), password, self.title, self.admin_email)
@@ -243,6 +255,7 @@ class DeleteSite:
     db_user_host: str = "%"
     name: str = "site-delete"
     destructive: bool = True
+    proxysql: ProxySQLAdmin | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -252,6 +265,8 @@ class DeleteSite:
         if self.farm.endpoints.galera is None:
             raise ActionError("endpoints.galera: missing in farm.yaml")
         self.registry = Registry(self.farm.endpoints.galera)
+        if self.proxysql is None and self.farm.endpoints.proxysql is not None:
+            self.proxysql = ProxySQLAdmin(self.farm.endpoints.proxysql)
 
     def describe(self) -> Mapping[str, Any]:
         return {"domain": self.names.domain}
@@ -264,6 +279,8 @@ class DeleteSite:
                 Step("purge cache", "Varnish ban on the site's pages", True),
                 Step("database", f"DROP DATABASE {db_name}", True),
                 Step("database user", "DROP USER", True),
+                *([Step("proxysql user", "removed from ProxySQL's mysql_users", True)]
+                  if self.proxysql else []),
                 Step("media", "the site's files", True),
                 Step("unregister", "remove the registry row", True)]
 
@@ -279,6 +296,8 @@ class DeleteSite:
             ("database", lambda: self.registry.db.query(f"DROP DATABASE IF EXISTS `{db_name}`")),
             ("database user", lambda: self.registry.db.query(
                 "DROP USER IF EXISTS %s@%s", [db_user, self.db_user_host])),
+            *([("proxysql user", lambda: self.proxysql.remove_user(db_user))]  # type: ignore[union-attr]
+              if self.proxysql else []),
             ("media", lambda: self.runtime.remove_media(n)),
             ("secret", lambda: self.runtime.remove_secret(f"{n.slug}_db_password")),
             ("unregister", lambda: self.registry.remove(n.domain)),
