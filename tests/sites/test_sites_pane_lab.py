@@ -11,6 +11,7 @@ import pytest
 from textual.widgets import Button, RichLog, Static
 
 from tests.sites.helpers import run
+from tests.ui.action_fixtures import settled
 from wpfarm_tui.actions.catalog import Context
 from wpfarm_tui.actions.site import CreateSite, DeleteSite
 from wpfarm_tui.app import WpfarmApp
@@ -94,7 +95,7 @@ async def test_n_creates_and_d_deletes_from_the_pane(lab_farm, cleanup):
         screen = app.screen
         assert isinstance(screen, ActionScreen) and screen.entry.name == "site-create"
         await pilot.press(*domain, "enter")
-        await pilot.pause()
+        await settled(pilot, screen)
         assert screen.state == "planned" and app.focused is screen.query_one("#run", Button)
         await pilot.press("enter")
         await _wait_for_verdict(pilot, screen)
@@ -116,6 +117,7 @@ async def test_n_creates_and_d_deletes_from_the_pane(lab_farm, cleanup):
         await pilot.press("d")
         await pilot.pause()
         screen = app.screen
+        await settled(pilot, screen)
         assert isinstance(screen, ActionScreen) and screen.entry.name == "site-delete"
         assert screen.values == {"domain": domain} and screen.state == "planned"
         assert app.focused is screen.query_one("#cancel", Button)

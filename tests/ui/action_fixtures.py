@@ -80,3 +80,16 @@ def action_app(root: Path, read_only: bool = False, farm: Farm | None = None) ->
     return WpfarmApp(farm or action_farm(read_only), fixed_collectors(), poll=False,
                      clock=frozen_clock, read_only=read_only,
                      action_context=action_context(root))
+
+
+async def settled(pilot, screen=None, timeout: float = 10.0) -> None:
+    """Wait until the action screen is done planning (the plan is read in a thread)."""
+    import time
+
+    screen = screen or pilot.app.screen
+    deadline = time.monotonic() + timeout
+    await pilot.pause()
+    while getattr(screen, "state", None) == "planning":
+        assert time.monotonic() < deadline, "the plan never came"
+        await pilot.pause(0.05)
+    await pilot.pause()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, DataTable, RichLog, Static
 
-from tests.ui.action_fixtures import action_app
+from tests.ui.action_fixtures import action_app, settled
 from wpfarm_tui.actions import AuditLog
 from wpfarm_tui.actions.catalog import CATALOG, Context
 from wpfarm_tui.app import WpfarmApp
@@ -30,6 +30,7 @@ async def _open(app, pilot, name, values=None) -> ActionScreen:
     await pilot.pause()
     screen = app.screen
     assert isinstance(screen, ActionScreen)
+    await settled(pilot, screen)
     return screen
 
 
@@ -60,14 +61,14 @@ async def test_bad_input_is_shown_and_can_be_fixed(tmp_path):
         screen = await _open(app, pilot, "ban")
         assert screen.state == "input"
         await pilot.press(*"203.0.113.7/24", "enter")
-        await pilot.pause()
+        await settled(pilot, screen)
         note = str(screen.query_one("#action-note", Static).render())
         assert "host bits set" in note and screen.state == "input"
         field = screen.query_one("#field-ip")
         field.value = "203.0.113.0/24"
         screen.query_one("#field-reason").value = "xmlrpc flood"
         await pilot.click("#show-plan")
-        await pilot.pause()
+        await settled(pilot, screen)
         assert screen.state == "planned"
         assert screen.query_one("#plan", DataTable).row_count == 3
 
@@ -120,7 +121,7 @@ def test_procedure_screen(snap_compare, tmp_path: Path, name):
 
     async def run_before(pilot) -> None:
         pilot.app.open_action(name, dict(entry.example))
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(action_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -132,3 +133,43 @@ def test_read_only_refusal_screen(snap_compare, tmp_path: Path):
 
     assert snap_compare(action_app(tmp_path, read_only=True), terminal_size=SIZE,
                         run_before=run_before)
+
+
+async def test_a_hanging_database_never_freezes_the_screen(tmp_path):
+    """The plan of site-delete reads the registry on Galera. A server that accepts and
+    then says nothing (a real socket: a hung mariadbd looks like this) holds the plan
+    for its timeout; the console keeps answering meanwhile."""
+    import dataclasses
+    import socket
+
+    from wpfarm_tui.inventory import GaleraEndpoint, HostPort
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    port = hung.getsockname()[1]
+    try:
+        farm = action_app(tmp_path).farm
+        galera = GaleraEndpoint("wpfarm", None, (HostPort("galera-1", "127.0.0.1", port),),
+                                timeout=2.0)
+        farm = dataclasses.replace(farm, endpoints=dataclasses.replace(farm.endpoints,
+                                                                       galera=galera))
+        app = action_app(tmp_path, farm=farm)
+        async with app.run_test(size=SIZE) as pilot:
+            started = time.monotonic()
+            app.open_action("site-delete", {"domain": "site1.test"})
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, ActionScreen) and screen.state == "planning"
+            assert "Planning" in str(screen.query_one("#action-note", Static).render())
+            # The UI answers while the plan waits on the hung server.
+            for _ in range(5):
+                t0 = time.monotonic()
+                await pilot.pause()
+                assert time.monotonic() - t0 < 0.5
+            await settled(pilot, screen, timeout=15)
+            assert time.monotonic() - started >= 1.5  # it did wait on the server
+            assert screen.state == "input" and screen.action is None
+            assert not screen.query_one("#action-buttons").display
+    finally:
+        hung.close()

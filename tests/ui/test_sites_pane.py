@@ -13,7 +13,7 @@ from dataclasses import replace
 from textual.app import App, ComposeResult
 from textual.widgets import Input
 
-from tests.ui.action_fixtures import action_app
+from tests.ui.action_fixtures import action_app, settled
 from tests.ui.fixtures import CHECKED_AT, feed_all, make_app, ok
 from wpfarm_tui.app import WpfarmApp
 from wpfarm_tui.screens.action import ActionScreen
@@ -282,7 +282,7 @@ async def test_n_opens_the_create_form(tmp_path, monkeypatch):
         domain = screen.query_one("#field-domain", Input)
         assert app.focused is domain and domain.value == ""
         await pilot.press(*"new.lab.test", "enter")
-        await pilot.pause()
+        await settled(pilot, screen)
         assert screen.state == "planned" and screen.query_one("#action-buttons").display
 
 

@@ -2,8 +2,11 @@
 confirmation (Cancel focused when the action is destructive), a live log of step events
 and the verdict. Read-only mode shows a refusal and nothing else.
 
-The action runs through `execute` in a thread worker, which posts one message per item;
-the worker never touches a widget.
+Building the action and reading its plan ask the farm (a registry row, a Docker node
+list...), so they run in a thread worker too: a dead database makes the screen say
+"Planning…" for its timeout, never freezes the console. The action runs through
+`execute` in a thread worker, which posts one message per item; workers never touch a
+widget.
 """
 
 from __future__ import annotations
@@ -41,6 +44,16 @@ class ActionScreen(Screen[Verdict | None]):
 
     BINDINGS = [Binding("escape", "close", "Close")]
 
+    class Planned(Message):
+        """Posted by the plan worker: the built action and its plan, or why not."""
+
+        def __init__(self, action: Action | None, plan: list[Step], error: Text | None,
+                     ) -> None:
+            super().__init__()
+            self.action = action
+            self.plan = plan
+            self.error = error
+
     class Item(Message):
         """Posted by the worker for every event, the verdict, or a refusal (str)."""
 
@@ -59,7 +72,7 @@ class ActionScreen(Screen[Verdict | None]):
         self.read_only = read_only
         self.audit = audit or AuditLog()
         self.action: Action | None = None
-        self.state = "input"  # input | planned | running | finished | refused
+        self.state = "input"  # input | planning | planned | running | finished | refused
         self.verdict: Verdict | None = None
         self.events: list[StepEvent] = []
 
@@ -124,19 +137,35 @@ class ActionScreen(Screen[Verdict | None]):
         return values
 
     def _build(self) -> None:
+        if self.state == "planning":
+            return
+        self.state = "planning"
+        self.action = None
+        self.query_one("#action-buttons").display = False
+        self._note(Text("Planning… (asking the farm)"), "info")
+        self._plan_worker(self._inputs())
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
+    def _plan_worker(self, inputs: dict[str, str]) -> None:
         try:
-            self.action = self.entry.build(self.farm, self.context, self._inputs())
-            plan = self.action.plan()
+            action = self.entry.build(self.farm, self.context, inputs)
+            plan = action.plan()
         except ActionError as exc:
-            self.action = None
-            self._note(Text(str(exc), style="bold red"), "error")
-            self.query_one("#action-buttons").display = False
+            self.post_message(self.Planned(None, [], Text(str(exc), style="bold red")))
             return
         except Exception as exc:  # noqa: BLE001 - a plan that cannot be read is shown
-            self.action = None
-            self._note(Text(f"cannot plan: {type(exc).__name__}: {exc}", style="bold red"),
-                       "error")
+            self.post_message(self.Planned(None, [], Text(
+                f"cannot plan: {type(exc).__name__}: {exc}", style="bold red")))
             return
+        self.post_message(self.Planned(action, plan, None))
+
+    def on_action_screen_planned(self, message: ActionScreen.Planned) -> None:
+        if message.error is not None or message.action is None:
+            self.state = "input"
+            self._note(message.error or Text("cannot plan"), "error")
+            return
+        self.action = message.action
+        plan = message.plan
         table = self.query_one("#plan", DataTable)
         table.clear()
         for i, step in enumerate(plan, start=1):
