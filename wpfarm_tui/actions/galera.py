@@ -4,7 +4,10 @@ Full-crash recovery follows the MariaDB documentation: read every node's grastat
 run `--wsrep-recover` where seqno is -1, bootstrap the most advanced node (highest seqno;
 on ties the one marked safe_to_bootstrap, then node order) WITH its recovered position so
 the cluster keeps its UUID, then start the others one at a time with their own
-`--wsrep-start-position` so they catch up by IST instead of a full SST.
+`--wsrep-start-position` so they catch up by IST instead of a full SST. Once all are
+Synced, each node is settled: the node control undoes what it changed to start it that
+way (on Swarm: the bootstrap variable and the start position in the service's spec, one
+rolling restart per node), so a later restart joins instead of bootstrapping.
 
 It never bootstraps while any node still reports Primary over SQL (that would split the
 cluster in two). The one exception is a recovery this tool started and did not finish:
@@ -18,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -99,6 +102,25 @@ def wait_synced(endpoint: GaleraEndpoint, control: GaleraControl | None, node: H
     return False, f"not Synced after {timeout:.0f} s (state: {state})"
 
 
+def settle_node(endpoint: GaleraEndpoint, control: GaleraControl, node: HostPort,
+                timeout: float) -> Generator[StepEvent, None, bool]:
+    """control.settle, and when that restarted the node, wait until it is Synced again."""
+    s = f"settle {node.name}"
+    yield StepEvent("started", s)
+    try:
+        restarted = control.settle(node.name)
+    except GaleraControlError as exc:
+        yield StepEvent("failed", s, str(exc))
+        return False
+    if not restarted:
+        yield StepEvent("skipped", s, "nothing to undo")
+        return True
+    ok, message = wait_synced(endpoint, control, node, timeout)
+    yield StepEvent("done" if ok else "failed", s, f"restarted as the stack defines it; "
+                    f"{message}" if ok else message)
+    return ok
+
+
 def _cluster_verdict(endpoint: GaleraEndpoint, uuid: str | None) -> Verdict:
     statuses = all_status(endpoint)
     expected = len(endpoint.nodes)
@@ -165,6 +187,8 @@ class GaleraRecover:
         steps += [Step(f"start {n} if it is not the bootstrap node",
                        "--wsrep-start-position=its own uuid:seqno (IST), wait Synced")
                   for n in self.nodes]
+        steps.append(Step("settle every node", "undo the start flags where the node control "
+                          "set them (Swarm: the stack's spec back, one restart each, IST)"))
         steps.append(Step("verify", f"cluster size {len(self.nodes)}, all Synced, same UUID"))
         return steps
 
@@ -199,7 +223,8 @@ class GaleraRecover:
                              for n, p in journal["positions"].items()}
                 boot = journal["bootstrap"]
                 yield StepEvent("skipped", f"bootstrap {boot}", "already bootstrapped")
-                yield from self._start_others(boot, positions, statuses)
+                if (yield from self._start_others(boot, positions, statuses)):
+                    yield from self._settle(boot)
                 return
             stopped = [n for n in self.nodes if n not in primary]
             hint = (f"rejoin the stopped node(s) with `wpfarm galera rejoin {stopped[0]}`"
@@ -281,7 +306,8 @@ class GaleraRecover:
         yield StepEvent("done" if ok else "failed", s, message)
         if not ok:
             return
-        yield from self._start_others(boot, positions, {})
+        if (yield from self._start_others(boot, positions, {})):
+            yield from self._settle(boot)
 
     def _recover(self, node: str) -> Position | None | Exception:
         try:
@@ -293,7 +319,9 @@ class GaleraRecover:
         return check_node(self.endpoint, node)
 
     def _start_others(self, boot: str, positions: Mapping[str, Position | None],
-                      statuses: Mapping[str, dict[str, str] | None]) -> Iterator[StepEvent]:
+                      statuses: Mapping[str, dict[str, str] | None]
+                      ) -> Generator[StepEvent, None, bool]:
+        """Start every node but `boot`, one at a time; False when one did not get Synced."""
         for node in self.nodes:
             if node == boot:
                 continue
@@ -311,11 +339,19 @@ class GaleraRecover:
                     self.control.start(node, args)
                 except GaleraControlError as exc:
                     yield StepEvent("failed", s, str(exc))
-                    return
+                    return False
             ok, message = wait_synced(self.endpoint, self.control, self._hp(node),
                                       self.sync_timeout)
             yield StepEvent("done" if ok else "failed", s, message)
             if not ok:
+                return False
+        return True
+
+    def _settle(self, boot: str) -> Iterator[StepEvent]:
+        # The bootstrap node first: its flag is the one that must not outlive the recovery.
+        for node in [boot, *(n for n in self.nodes if n != boot)]:
+            if not (yield from settle_node(self.endpoint, self.control, self._hp(node),
+                                           self.sync_timeout)):
                 return
 
     def verify(self) -> Verdict:
@@ -351,6 +387,8 @@ class GaleraRejoin:
             Step(f"recover position {n}", "only if its grastate.dat says seqno -1"),
             Step(f"start {n}", "with --wsrep-start-position when known (IST)"),
             Step(f"wait until {n} is Synced"),
+            Step(f"settle {n}", "undo the start position where the node control set it "
+                 "(Swarm: the stack's spec back, one restart, IST)"),
         ]
 
     def run(self) -> Iterator[StepEvent]:
@@ -358,6 +396,8 @@ class GaleraRejoin:
         statuses = all_status(self.endpoint)
         if _synced(statuses.get(n)):
             yield StepEvent("skipped", f"start {n}", "already Synced")
+            # A re-run after a settle that failed: settle again.
+            yield from settle_node(self.endpoint, self.control, self.node, self.sync_timeout)
             return
         s = "check: another node is Primary"
         yield StepEvent("started", s)
@@ -389,6 +429,8 @@ class GaleraRejoin:
         yield StepEvent("started", s)
         ok, message = wait_synced(self.endpoint, self.control, self.node, self.sync_timeout)
         yield StepEvent("done" if ok else "failed", s, message)
+        if ok:
+            yield from settle_node(self.endpoint, self.control, self.node, self.sync_timeout)
 
     def verify(self) -> Verdict:
         status = node_status(self.endpoint, self.node)
