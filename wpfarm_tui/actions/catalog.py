@@ -18,6 +18,16 @@ from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.thresholds import Level
 
 
+def loopback_lab(farm: Farm) -> bool:
+    """The one-host lab of `wpfarm lab up` (local mariadbd processes): profile lab with its
+    Galera nodes on loopback. The swarm lab is profile lab too, its nodes are not."""
+    from wpfarm_tui.farm.galera_swarm import is_loopback_host
+
+    galera = farm.endpoints.galera
+    hosts = [n.host for n in galera.nodes] if galera else [n.address for n in farm.nodes]
+    return farm.profile == "lab" and all(is_loopback_host(h) for h in hosts)
+
+
 @dataclass(frozen=True)
 class Context:
     """What actions need beyond the farm file (until the inventory has fields for them)."""
@@ -29,8 +39,9 @@ class Context:
     @classmethod
     def for_farm(cls, farm: Farm, *, crowdsec_credentials: Path | None = None,
                  maintenance_dir: Path | None = None) -> Context:
-        """The lab (profile: lab) has a local Galera control and keeps its maintenance flags
-        next to its farm.yaml; a production farm gets these with the Swarm issue."""
+        """The loopback lab has a local Galera control and keeps its maintenance flags next
+        to its farm.yaml; a farm with a Swarm manager (endpoints.docker) and Galera nodes,
+        the swarm lab included, gets the Swarm control."""
         control = None
         cs = farm.endpoints.crowdsec
         if crowdsec_credentials is None and cs and cs.machine_credentials \
@@ -38,7 +49,7 @@ class Context:
             crowdsec_credentials = Path(cs.machine_credentials.ref).expanduser()
         if maintenance_dir is None and farm.sites.maintenance_dir:
             maintenance_dir = Path(farm.sites.maintenance_dir)
-        if farm.profile == "lab":
+        if loopback_lab(farm):
             from wpfarm_tui.farm.galera_control import LabGaleraControl
             from wpfarm_tui.lab import Lab
 
@@ -46,12 +57,16 @@ class Context:
             control = LabGaleraControl(Lab(root))
             if maintenance_dir is None and root is not None:
                 maintenance_dir = root / "maintenance"
+        elif farm.endpoints.docker is not None and farm.endpoints.galera is not None:
+            from wpfarm_tui.farm.galera_swarm import SwarmGaleraControl
+
+            control = SwarmGaleraControl(farm)  # connects on first use, not here
         return cls(control, crowdsec_credentials, maintenance_dir)
 
     def control(self) -> Any:
         if self.galera_control is None:
-            raise ActionError("galera node control: only the lab has one so far (the Swarm "
-                              "implementation over SSH/docker comes with the Swarm issue)")
+            raise ActionError("galera node control: needs endpoints.docker (a Swarm "
+                              "manager's Docker API) and endpoints.galera in the farm file")
         return self.galera_control
 
 

@@ -636,7 +636,18 @@ exec {argv}
                 }
                 for node in NODES
             ],
-            "endpoints": {"docker": {"host": self.docker_url(), "timeout": 10}},
+            "endpoints": {
+                "docker": {"host": self.docker_url(), "timeout": 10},
+                # Each Galera task publishes 3306 on its node (a lab override): the console
+                # and the site registry reach it as they would through a db node's address.
+                "galera": {"user": "root", "timeout": 3,
+                           "password": {"file": str(self.root / "secrets" /
+                                                    "mariadb_root_password")},
+                           "nodes": [{"name": f"mariadb-{i}", "host": node.address,
+                                      "port": 3306}
+                                     for i, node in enumerate(
+                                         (n for n in NODES if "db" in n.roles), 1)]},
+            },
             "sites": {"edge_url": f"http://{NODES[0].address}:80", "registry": "none",
                       "static": ["swarmlab.test"], "timeout": 5, "verify_tls": False},
             "refresh": {"interval": 2.0, "max_backoff": 10.0},
