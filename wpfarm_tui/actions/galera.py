@@ -28,7 +28,12 @@ from typing import Any
 
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict, default_audit_path
 from wpfarm_tui.farm.galera import connect
-from wpfarm_tui.farm.galera_control import GaleraControl, GaleraControlError, Position
+from wpfarm_tui.farm.galera_control import (
+    GaleraControl,
+    GaleraControlError,
+    GraState,
+    Position,
+)
 from wpfarm_tui.inventory import Farm, GaleraEndpoint, HostPort
 
 SYNC_TIMEOUT = 120.0  # a joiner may need a full SST
@@ -170,12 +175,17 @@ class GaleraRecover:
     def plan(self) -> list[Step]:
         steps = [Step("check: no node reports Primary", "over SQL on every node; refuse if any "
                       "does (unless continuing a recovery this tool started)")]
+        running = {n for n in self.nodes if self.control.is_running(n)}
+        states = self._grastates([n for n in self.nodes if n not in running])
         for node in self.nodes:
-            if self.control.is_running(node):
+            if node in running:
                 steps.append(Step(f"read grastate {node}", "running now: stopped first unless "
                                   "it is Primary"))
                 continue
-            state = self.control.grastate(node)
+            state = states[node]
+            if isinstance(state, Exception):
+                steps.append(Step(f"read grastate {node}", f"cannot read it now: {state}"))
+                continue
             seq = "no grastate.dat" if state is None else f"seqno {state.seqno}, " \
                 f"safe_to_bootstrap {int(state.safe_to_bootstrap)}"
             steps.append(Step(f"read grastate {node}", seq))
@@ -244,12 +254,17 @@ class GaleraRecover:
                 self.control.stop(node)
                 yield StepEvent("done", s)
 
-        states = {}
+        for node in self.nodes:
+            yield StepEvent("started", f"read grastate {node}")
+        read = self._grastates(self.nodes)
+        states: dict[str, GraState | None] = {}
         for node in self.nodes:
             s = f"read grastate {node}"
-            yield StepEvent("started", s)
-            states[node] = self.control.grastate(node)
-            st = states[node]
+            st = read[node]
+            if isinstance(st, Exception):
+                yield StepEvent("failed", s, f"{st}; nothing was started")
+                return
+            states[node] = st
             yield StepEvent("done", s, "no grastate.dat" if st is None else
                             f"uuid {st.uuid}, seqno {st.seqno}, "
                             f"safe_to_bootstrap {int(st.safe_to_bootstrap)}")
@@ -308,6 +323,19 @@ class GaleraRecover:
             return
         if (yield from self._start_others(boot, positions, {})):
             yield from self._settle(boot)
+
+    def _grastates(self, nodes: list[str]) -> dict[str, GraState | None | Exception]:
+        """All at once: on a Swarm each read is a job of its own, and they add up."""
+        def read(node: str) -> GraState | None | Exception:
+            try:
+                return self.control.grastate(node)
+            except GaleraControlError as exc:
+                return exc
+
+        if not nodes:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+            return dict(zip(nodes, pool.map(read, nodes), strict=True))
 
     def _recover(self, node: str) -> Position | None | Exception:
         try:
@@ -410,11 +438,19 @@ class GaleraRejoin:
         yield StepEvent("done", s, ", ".join(primary))
         args: list[str] = []
         if not self.control.is_running(n):
-            state = self.control.grastate(n)
+            try:
+                state = self.control.grastate(n)
+            except GaleraControlError as exc:
+                yield StepEvent("failed", f"read grastate {n}", str(exc))
+                return
             if state is not None and state.seqno == -1:
                 s = f"recover position {n}"
                 yield StepEvent("started", s, "mariadbd --wsrep-recover")
-                pos = self.control.recover_position(n)
+                try:
+                    pos = self.control.recover_position(n)
+                except GaleraControlError as exc:
+                    yield StepEvent("failed", s, f"{exc}; see {self.control.log_hint(n)}")
+                    return
                 yield StepEvent("done", s, str(pos) if pos else "none found: full SST")
                 if pos:
                     args = [f"--wsrep-start-position={pos}"]
