@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
+
+from tests.swarm.deploying import deploy_layers, verdict_of
 
 IN_CI = os.environ.get("CI") == "true"
 TOOLS = ("dockerd", "docker-registry", "debootstrap", "nsenter", "unshare", "iptables", "curl")
@@ -50,3 +53,25 @@ def swarm_farm(swarmlab):
     lf.build_images(progress=lambda _m: None)
     lf.seed_content()
     return lf
+
+
+@pytest.fixture(scope="session")
+def deployed(swarm_farm, tmp_path_factory):
+    """db, app, cache and edge deployed (about 5 min on a purged lab; idempotent)."""
+    tmp = tmp_path_factory.mktemp("deploy")
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    _a, items = deploy_layers(swarm_farm, tmp, "db")
+    assert verdict_of(items).ok, verdict_of(items)
+    timings["db"] = time.monotonic() - t0
+    swarm_farm.provision_db()
+    t0 = time.monotonic()
+    _a, items = deploy_layers(swarm_farm, tmp, "app")
+    assert verdict_of(items).ok, verdict_of(items)
+    timings["app"] = time.monotonic() - t0
+    swarm_farm.install_site()
+    t0 = time.monotonic()
+    _a, items = deploy_layers(swarm_farm, tmp, "cache", "edge")
+    assert verdict_of(items).ok, verdict_of(items)
+    timings["cache+edge"] = time.monotonic() - t0
+    return timings

@@ -11,25 +11,15 @@ import time
 
 import pytest
 
-from wpfarm_tui.actions import AuditLog, Step, StepEvent, Verdict, execute
-from wpfarm_tui.stacks.deploy import DeployAction
+from tests.swarm.deploying import deploy_layers, verdict_of
+from wpfarm_tui.actions import Step, StepEvent
 from wpfarm_tui.swarmlab import NODES
 from wpfarm_tui.swarmlab.farm import SITE
 
 pytestmark = pytest.mark.swarm
 
 
-def _deploy(swarm_farm, tmp_path, *layers: str, dry_run: bool = False):
-    action = DeployAction(swarm_farm.farm, swarm_farm.render_dir, layers,
-                          override_dirs=swarm_farm.override_dirs, timeout=300)
-    items = list(execute(action, audit=AuditLog(tmp_path / "audit.log"), dry_run=dry_run))
-    return action, items
-
-
-def _verdict(items) -> Verdict:
-    v = [i for i in items if isinstance(i, Verdict)]
-    assert v, [i for i in items if isinstance(i, StepEvent) and i.kind == "failed"]
-    return v[0]
+_deploy, _verdict = deploy_layers, verdict_of
 
 
 def _curl(node_addr: str) -> tuple[int, dict[str, str]]:
@@ -44,27 +34,6 @@ def _curl(node_addr: str) -> tuple[int, dict[str, str]]:
     headers = {k.strip().lower(): v.strip() for k, _, v in
                (line.partition(":") for line in lines[1:] if ":" in line)}
     return status, headers
-
-
-@pytest.fixture(scope="module")
-def deployed(swarm_farm, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("deploy")
-    timings: dict[str, float] = {}
-    t0 = time.monotonic()
-    _a, items = _deploy(swarm_farm, tmp, "db")
-    assert _verdict(items).ok, _verdict(items)
-    timings["db"] = time.monotonic() - t0
-    swarm_farm.provision_db()
-    t0 = time.monotonic()
-    _a, items = _deploy(swarm_farm, tmp, "app")
-    assert _verdict(items).ok, _verdict(items)
-    timings["app"] = time.monotonic() - t0
-    swarm_farm.install_site()
-    t0 = time.monotonic()
-    _a, items = _deploy(swarm_farm, tmp, "cache", "edge")
-    assert _verdict(items).ok, _verdict(items)
-    timings["cache+edge"] = time.monotonic() - t0
-    return timings
 
 
 def test_dry_run_plans_without_changing(swarm_farm, tmp_path):
