@@ -434,9 +434,10 @@ class SwarmGaleraControl:
             parsed, text = None, ""
             logs_deadline = time.monotonic() + 10
             while parsed is None and time.monotonic() < logs_deadline:
-                raw = api.service_logs(job_id, stdout=True, stderr=True, follow=False,
-                                       timestamps=False, is_tty=False)
-                text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+                # docker-py streams service logs even without follow: join the chunks.
+                chunks = api.service_logs(job_id, stdout=True, stderr=True, follow=False,
+                                          timestamps=False, is_tty=False)
+                text = b"".join(chunks).decode(errors="replace")
                 parsed = parse_job_output(text)
                 if parsed is None:
                     time.sleep(0.5)
