@@ -360,7 +360,8 @@ class SwarmGaleraControl:
                                   and state in _PRE_START)
 
     def _wait_started(self, svc: Mapping[str, Any], before: set[str], what: str) -> None:
-        """Until a task not in `before` runs; a task that fails first is an error."""
+        """Until a task not in `before` has its container running; a task that ends first
+        is an error."""
         name = svc["Spec"]["Name"]
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -368,7 +369,9 @@ class SwarmGaleraControl:
                 if task["ID"] in before:
                     continue
                 state = task["Status"]["State"]
-                if state == "running":
+                # "starting" is Swarm's word for a running container whose healthcheck has
+                # not passed yet (for Galera: not Synced): wait_synced takes it from here.
+                if state in _LIVE:
                     return
                 if state in _TERMINAL:
                     err = task["Status"].get("Err") or task["Status"].get("Message") or state
@@ -377,6 +380,32 @@ class SwarmGaleraControl:
             time.sleep(self.poll)
         raise GaleraControlError(f"{what}: no running task after {self.start_timeout:.0f} s; "
                                  f"see `docker service ps {name}`")
+
+    def _wait_peers(self, svc: Mapping[str, Any]) -> None:
+        """Until every other Galera node that runs is healthy. A joiner finds its peers by
+        their service names (gcomm://mariadb-1,...), and Swarm's DNS lists a task only once
+        its healthcheck passed (for Galera: Synced): started earlier, the joiner resolves no
+        peer and waits alone in a non-Primary view. Up to one healthcheck interval."""
+        name = svc["Spec"]["Name"]
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            waiting = []
+            for other in self.api.services():
+                spec = other["Spec"]
+                if spec["Name"] == name or spec["Name"].split("_", 1)[0] != \
+                        name.split("_", 1)[0] or NODE_ENV not in env_dict(
+                            spec["TaskTemplate"]["ContainerSpec"].get("Env")):
+                    continue
+                alive = [t for t in self._tasks(other["ID"]) if self._alive(t)]
+                if alive and not any(t["Status"]["State"] == "running" for t in alive):
+                    waiting.append(spec["Name"])
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise GaleraControlError(f"{', '.join(waiting)} not healthy after "
+                                         f"{self.start_timeout:.0f} s: {name} could not "
+                                         "resolve it to join; see `docker service ps`")
+            time.sleep(self.poll)
 
     def _log_hint(self, service: str) -> str:
         return f"`wpfarm service logs {service}`"
@@ -490,6 +519,8 @@ class SwarmGaleraControl:
                                      f"{' '.join(extra_args)}")
         replicas = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
         spec = start_spec(svc["Spec"], extra_args, force=replicas >= 1)
+        if "--wsrep-new-cluster" not in extra_args:
+            self._wait_peers(svc)
         self._update(svc, spec)
         self._wait_started(svc, {t["ID"] for t in tasks}, f"{node} ({name})")
 
@@ -518,6 +549,8 @@ class SwarmGaleraControl:
             return False
         before = {t["ID"] for t in self._tasks(svc["ID"])}
         restart = spec["TaskTemplate"] != svc["Spec"]["TaskTemplate"]
+        if restart:
+            self._wait_peers(svc)
         self._update(svc, spec)
         if restart:
             self._wait_started(svc, before, f"{node} ({svc['Spec']['Name']})")
