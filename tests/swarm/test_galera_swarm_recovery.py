@@ -108,6 +108,7 @@ def _assert_as_the_stack_defines(api, before: dict[str, dict], swarm_farm, tmp_p
 @pytest.fixture
 def galera(deployed, swarm_farm, swarmlab):
     """The farm, its Swarm control and the manager's API, with all three nodes Synced."""
+    print(f"\ndeployed fixture: {', '.join(f'{k} {v:.0f} s' for k, v in deployed.items())}")
     farm = swarm_farm.farm
     deadline = time.monotonic() + 120
     while True:
@@ -153,6 +154,11 @@ def test_rejoin_of_one_crashed_node(galera, swarm_farm, tmp_path):
     _crash(swarm_farm, api, ["mariadb-3"])
     assert not control.is_running("mariadb-3")
     assert control.grastate("mariadb-3").seqno == -1
+    # Writes wait until the others have evicted it (evs.suspect_timeout, 5 s by default).
+    deadline = time.monotonic() + 60
+    while _status(farm, "mariadb-1", "wsrep_cluster_size") != "2":
+        assert time.monotonic() < deadline, "mariadb-3 still counted in the cluster"
+        time.sleep(0.5)
     rows += _write_rows(farm, tag)  # while it is down: it must catch up
 
     # Not a full crash: the recovery refuses, and touches nothing.
