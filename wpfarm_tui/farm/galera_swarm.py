@@ -292,7 +292,9 @@ class SwarmGaleraControl:
         self.job_timeout = job_timeout
         self.recover_timeout = recover_timeout
         self.poll = poll
-        self._local = threading.local()  # one API client per thread (recover_all)
+        self._local = threading.local()  # one API client per thread (parallel reads)
+        self._clients: list[docker.DockerClient] = []
+        self._lock = threading.Lock()
         self._names: dict[str, str] = {}
 
     # ------------------------------------------------------------ plumbing
@@ -308,13 +310,18 @@ class SwarmGaleraControl:
                 raise GaleraControlError(f"endpoints.docker: {self.farm.endpoints.docker.host} "
                                          f"does not answer ({exc})") from None
             self._local.client = client
+            with self._lock:
+                self._clients.append(client)
         return client.api
 
     def close(self) -> None:
-        client = getattr(self._local, "client", None)
-        if client is not None:
-            client.close()
-            self._local.client = None
+        """Every thread's client (a pool thread's would otherwise stay open)."""
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.close()
+        self._local = threading.local()
 
     def service_name(self, node: str) -> str:
         if node not in self._names:
