@@ -110,16 +110,20 @@ def galera(deployed, swarm_farm, swarmlab):
     """The farm, its Swarm control and the manager's API, with all three nodes Synced."""
     print(f"\ndeployed fixture: {', '.join(f'{k} {v:.0f} s' for k, v in deployed.items())}")
     farm = swarm_farm.farm
+    cli = swarmlab.client()
     deadline = time.monotonic() + 120
-    while True:
+    while True:  # Synced, and healthy for Swarm too (a task is "starting" until then)
         states = all_status(farm.endpoints.galera)
-        if all(s and s.get("wsrep_local_state_comment") == "Synced" for s in states.values()):
+        healthy = [n for n in NODES if any(
+            t["Status"]["State"] == "running" and t["DesiredState"] == "running"
+            for t in cli.api.tasks(filters={"service": f"db_{n}"}))]
+        if all(s and s.get("wsrep_local_state_comment") == "Synced" for s in states.values()) \
+                and healthy == NODES:
             break
-        assert time.monotonic() < deadline, {n: s and s.get("wsrep_local_state_comment")
-                                             for n, s in states.items()}
+        assert time.monotonic() < deadline, ({n: s and s.get("wsrep_local_state_comment")
+                                              for n, s in states.items()}, healthy)
         time.sleep(1)
     control = SwarmGaleraControl(farm)
-    cli = swarmlab.client()
     try:
         yield farm, control, cli.api
     finally:
