@@ -29,8 +29,9 @@ class Context:
     @classmethod
     def for_farm(cls, farm: Farm, *, crowdsec_credentials: Path | None = None,
                  maintenance_dir: Path | None = None) -> Context:
-        """The lab (profile: lab) has a local Galera control and keeps its maintenance flags
-        next to its farm.yaml; a production farm gets these with the Swarm issue."""
+        """The loopback lab has a local Galera control and keeps its maintenance flags next
+        to its farm.yaml; a farm with a Swarm manager (endpoints.docker) and Galera nodes,
+        the swarm lab included, gets the Swarm control."""
         control = None
         cs = farm.endpoints.crowdsec
         if crowdsec_credentials is None and cs and cs.machine_credentials \
@@ -46,12 +47,16 @@ class Context:
             control = LabGaleraControl(Lab(root))
             if maintenance_dir is None and root is not None:
                 maintenance_dir = root / "maintenance"
+        elif farm.endpoints.docker is not None and farm.endpoints.galera is not None:
+            from wpfarm_tui.farm.galera_swarm import SwarmGaleraControl
+
+            control = SwarmGaleraControl(farm)  # connects on first use, not here
         return cls(control, crowdsec_credentials, maintenance_dir)
 
     def control(self) -> Any:
         if self.galera_control is None:
-            raise ActionError("galera node control: only the lab has one so far (the Swarm "
-                              "implementation over SSH/docker comes with the Swarm issue)")
+            raise ActionError("galera node control: needs endpoints.docker (a Swarm "
+                              "manager's Docker API) and endpoints.galera in the farm file")
         return self.galera_control
 
 

@@ -4,7 +4,10 @@ Full-crash recovery follows the MariaDB documentation: read every node's grastat
 run `--wsrep-recover` where seqno is -1, bootstrap the most advanced node (highest seqno;
 on ties the one marked safe_to_bootstrap, then node order) WITH its recovered position so
 the cluster keeps its UUID, then start the others one at a time with their own
-`--wsrep-start-position` so they catch up by IST instead of a full SST.
+`--wsrep-start-position` so they catch up by IST instead of a full SST. Once all are
+Synced, each node is settled: the node control undoes what it changed to start it that
+way (on Swarm: the bootstrap variable and the start position in the service's spec, one
+rolling restart per node), so a later restart joins instead of bootstrapping.
 
 It never bootstraps while any node still reports Primary over SQL (that would split the
 cluster in two). The one exception is a recovery this tool started and did not finish:
@@ -18,14 +21,19 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict, default_audit_path
 from wpfarm_tui.farm.galera import connect
-from wpfarm_tui.farm.galera_control import GaleraControl, GaleraControlError, Position
+from wpfarm_tui.farm.galera_control import (
+    GaleraControl,
+    GaleraControlError,
+    GraState,
+    Position,
+)
 from wpfarm_tui.inventory import Farm, GaleraEndpoint, HostPort
 
 SYNC_TIMEOUT = 120.0  # a joiner may need a full SST
@@ -99,6 +107,25 @@ def wait_synced(endpoint: GaleraEndpoint, control: GaleraControl | None, node: H
     return False, f"not Synced after {timeout:.0f} s (state: {state})"
 
 
+def settle_node(endpoint: GaleraEndpoint, control: GaleraControl, node: HostPort,
+                timeout: float) -> Generator[StepEvent, None, bool]:
+    """control.settle, and when that restarted the node, wait until it is Synced again."""
+    s = f"settle {node.name}"
+    yield StepEvent("started", s)
+    try:
+        restarted = control.settle(node.name)
+    except GaleraControlError as exc:
+        yield StepEvent("failed", s, str(exc))
+        return False
+    if not restarted:
+        yield StepEvent("skipped", s, "nothing to undo")
+        return True
+    ok, message = wait_synced(endpoint, control, node, timeout)
+    yield StepEvent("done" if ok else "failed", s, f"restarted as the stack defines it; "
+                    f"{message}" if ok else message)
+    return ok
+
+
 def _cluster_verdict(endpoint: GaleraEndpoint, uuid: str | None) -> Verdict:
     statuses = all_status(endpoint)
     expected = len(endpoint.nodes)
@@ -148,12 +175,17 @@ class GaleraRecover:
     def plan(self) -> list[Step]:
         steps = [Step("check: no node reports Primary", "over SQL on every node; refuse if any "
                       "does (unless continuing a recovery this tool started)")]
+        running = {n for n in self.nodes if self.control.is_running(n)}
+        states = self._grastates([n for n in self.nodes if n not in running])
         for node in self.nodes:
-            if self.control.is_running(node):
+            if node in running:
                 steps.append(Step(f"read grastate {node}", "running now: stopped first unless "
                                   "it is Primary"))
                 continue
-            state = self.control.grastate(node)
+            state = states[node]
+            if isinstance(state, Exception):
+                steps.append(Step(f"read grastate {node}", f"cannot read it now: {state}"))
+                continue
             seq = "no grastate.dat" if state is None else f"seqno {state.seqno}, " \
                 f"safe_to_bootstrap {int(state.safe_to_bootstrap)}"
             steps.append(Step(f"read grastate {node}", seq))
@@ -165,6 +197,8 @@ class GaleraRecover:
         steps += [Step(f"start {n} if it is not the bootstrap node",
                        "--wsrep-start-position=its own uuid:seqno (IST), wait Synced")
                   for n in self.nodes]
+        steps.append(Step("settle every node", "undo the start flags where the node control "
+                          "set them (Swarm: the stack's spec back, one restart each, IST)"))
         steps.append(Step("verify", f"cluster size {len(self.nodes)}, all Synced, same UUID"))
         return steps
 
@@ -199,7 +233,8 @@ class GaleraRecover:
                              for n, p in journal["positions"].items()}
                 boot = journal["bootstrap"]
                 yield StepEvent("skipped", f"bootstrap {boot}", "already bootstrapped")
-                yield from self._start_others(boot, positions, statuses)
+                if (yield from self._start_others(boot, positions, statuses)):
+                    yield from self._settle(boot)
                 return
             stopped = [n for n in self.nodes if n not in primary]
             hint = (f"rejoin the stopped node(s) with `wpfarm galera rejoin {stopped[0]}`"
@@ -219,12 +254,17 @@ class GaleraRecover:
                 self.control.stop(node)
                 yield StepEvent("done", s)
 
-        states = {}
+        for node in self.nodes:
+            yield StepEvent("started", f"read grastate {node}")
+        read = self._grastates(self.nodes)
+        states: dict[str, GraState | None] = {}
         for node in self.nodes:
             s = f"read grastate {node}"
-            yield StepEvent("started", s)
-            states[node] = self.control.grastate(node)
-            st = states[node]
+            st = read[node]
+            if isinstance(st, Exception):
+                yield StepEvent("failed", s, f"{st}; nothing was started")
+                return
+            states[node] = st
             yield StepEvent("done", s, "no grastate.dat" if st is None else
                             f"uuid {st.uuid}, seqno {st.seqno}, "
                             f"safe_to_bootstrap {int(st.safe_to_bootstrap)}")
@@ -281,7 +321,21 @@ class GaleraRecover:
         yield StepEvent("done" if ok else "failed", s, message)
         if not ok:
             return
-        yield from self._start_others(boot, positions, {})
+        if (yield from self._start_others(boot, positions, {})):
+            yield from self._settle(boot)
+
+    def _grastates(self, nodes: list[str]) -> dict[str, GraState | None | Exception]:
+        """All at once: on a Swarm each read is a job of its own, and they add up."""
+        def read(node: str) -> GraState | None | Exception:
+            try:
+                return self.control.grastate(node)
+            except GaleraControlError as exc:
+                return exc
+
+        if not nodes:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+            return dict(zip(nodes, pool.map(read, nodes), strict=True))
 
     def _recover(self, node: str) -> Position | None | Exception:
         try:
@@ -293,7 +347,9 @@ class GaleraRecover:
         return check_node(self.endpoint, node)
 
     def _start_others(self, boot: str, positions: Mapping[str, Position | None],
-                      statuses: Mapping[str, dict[str, str] | None]) -> Iterator[StepEvent]:
+                      statuses: Mapping[str, dict[str, str] | None]
+                      ) -> Generator[StepEvent, None, bool]:
+        """Start every node but `boot`, one at a time; False when one did not get Synced."""
         for node in self.nodes:
             if node == boot:
                 continue
@@ -311,11 +367,19 @@ class GaleraRecover:
                     self.control.start(node, args)
                 except GaleraControlError as exc:
                     yield StepEvent("failed", s, str(exc))
-                    return
+                    return False
             ok, message = wait_synced(self.endpoint, self.control, self._hp(node),
                                       self.sync_timeout)
             yield StepEvent("done" if ok else "failed", s, message)
             if not ok:
+                return False
+        return True
+
+    def _settle(self, boot: str) -> Iterator[StepEvent]:
+        # The bootstrap node first: its flag is the one that must not outlive the recovery.
+        for node in [boot, *(n for n in self.nodes if n != boot)]:
+            if not (yield from settle_node(self.endpoint, self.control, self._hp(node),
+                                           self.sync_timeout)):
                 return
 
     def verify(self) -> Verdict:
@@ -351,6 +415,8 @@ class GaleraRejoin:
             Step(f"recover position {n}", "only if its grastate.dat says seqno -1"),
             Step(f"start {n}", "with --wsrep-start-position when known (IST)"),
             Step(f"wait until {n} is Synced"),
+            Step(f"settle {n}", "undo the start position where the node control set it "
+                 "(Swarm: the stack's spec back, one restart, IST)"),
         ]
 
     def run(self) -> Iterator[StepEvent]:
@@ -358,6 +424,8 @@ class GaleraRejoin:
         statuses = all_status(self.endpoint)
         if _synced(statuses.get(n)):
             yield StepEvent("skipped", f"start {n}", "already Synced")
+            # A re-run after a settle that failed: settle again.
+            yield from settle_node(self.endpoint, self.control, self.node, self.sync_timeout)
             return
         s = "check: another node is Primary"
         yield StepEvent("started", s)
@@ -370,11 +438,19 @@ class GaleraRejoin:
         yield StepEvent("done", s, ", ".join(primary))
         args: list[str] = []
         if not self.control.is_running(n):
-            state = self.control.grastate(n)
+            try:
+                state = self.control.grastate(n)
+            except GaleraControlError as exc:
+                yield StepEvent("failed", f"read grastate {n}", str(exc))
+                return
             if state is not None and state.seqno == -1:
                 s = f"recover position {n}"
                 yield StepEvent("started", s, "mariadbd --wsrep-recover")
-                pos = self.control.recover_position(n)
+                try:
+                    pos = self.control.recover_position(n)
+                except GaleraControlError as exc:
+                    yield StepEvent("failed", s, f"{exc}; see {self.control.log_hint(n)}")
+                    return
                 yield StepEvent("done", s, str(pos) if pos else "none found: full SST")
                 if pos:
                     args = [f"--wsrep-start-position={pos}"]
@@ -389,6 +465,8 @@ class GaleraRejoin:
         yield StepEvent("started", s)
         ok, message = wait_synced(self.endpoint, self.control, self.node, self.sync_timeout)
         yield StepEvent("done" if ok else "failed", s, message)
+        if ok:
+            yield from settle_node(self.endpoint, self.control, self.node, self.sync_timeout)
 
     def verify(self) -> Verdict:
         status = node_status(self.endpoint, self.node)

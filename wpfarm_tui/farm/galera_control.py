@@ -1,11 +1,10 @@
 """Node operations Galera recovery needs beyond SQL: grastate.dat, `--wsrep-recover`,
 starting a node with extra arguments, stopping it, and whether it runs.
 
-Production Galera runs in containers on the db nodes; the loopback lab runs mariadbd as
-local processes. The recovery actions speak only to `GaleraControl`, so the procedure is
-the same on both. `LabGaleraControl` drives the lab; a Swarm implementation (grastate.dat
-and `mariadbd --wsrep-recover` in the node's volume over SSH, the start arguments through
-the service's command/`docker run`) comes with the Swarm issue.
+Production Galera runs as Swarm services on the db nodes; the loopback lab runs mariadbd
+as local processes. The recovery actions speak only to `GaleraControl`, so the procedure
+is the same on both. `LabGaleraControl` drives the lab; `galera_swarm.SwarmGaleraControl`
+drives a Swarm farm through the manager's Docker API.
 """
 
 from __future__ import annotations
@@ -100,6 +99,12 @@ class GaleraControl(Protocol):
 
     def is_running(self, node: str) -> bool: ...
 
+    def settle(self, node: str) -> bool:
+        """Once the cluster is whole: undo what `start` changed for the recovery (bootstrap
+        flag, start position) so a later restart of the node joins, never bootstraps.
+        True when that restarted the node (wait until it is Synced again)."""
+        ...
+
     def log_hint(self, node: str) -> str:
         """Where an operator reads why the node failed."""
         ...
@@ -162,6 +167,11 @@ class LabGaleraControl:
 
     def is_running(self, node: str) -> bool:
         return self.lab.galera_pid(self._n(node)) is not None  # type: ignore[attr-defined]
+
+    def settle(self, node: str) -> bool:
+        # The flags live only in the running process's argv; the lab restarts a node with
+        # its own config, never with them.
+        return False
 
     def log_hint(self, node: str) -> str:
         return str(self._info(node)["error_log"])

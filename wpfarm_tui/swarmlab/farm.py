@@ -9,7 +9,9 @@ What differs from production, and why (each an override file, never a template c
   named volumes (the three nodes share one host filesystem, so the
   production bind /var/lib/wpfarm/mariadb would be ONE directory for three servers);
   a small galera.cnf (128M buffer pool instead of 8G, rsync SST instead of mariabackup, as
-  the lab notes); ProxySQL skipped (no image): WordPress talks to mariadb-1:3306.
+  the lab notes); ProxySQL skipped (no image): WordPress talks to mariadb-1:3306;
+  Galera's 3306 published on each db node (the console's way in, farm.yaml
+  endpoints.galera).
 - cache: the Prometheus exporters are left out (no images); Varnish 64M instead of 4G.
 - app: one WordPress replica per site (two add nothing to a lab); wp-content from a shared
   lab directory instead of GlusterFS.
