@@ -635,6 +635,20 @@ class DeployAction:
             return False
         bad = [s for s in states if s.running < s.desired or s.desired == 0 or
                (s.update_state or "").startswith(("rollback", "paused"))]
+        if not bad:
+            # Enough tasks run, yet the layer did not settle (an update still in progress,
+            # e.g. no node can take the new task): a failure, never a silent stop; an
+            # update of ours goes back to the spec that worked.
+            stuck = [s for s in states if s.update_state not in (None, "completed")] or states
+            for s in stuck:
+                why = (f"not settled in {self.timeout:.0f} s: update "
+                       f"{s.update_state or 'pending'}{': ' + s.error if s.error else ''}")
+                p = next((p for p in changed if p.spec["Name"] == s.name), None)
+                if p and p.op == "update":
+                    yield from self._rollback(api, s.name, why)
+                else:
+                    yield StepEvent("failed", s.name, why)
+            return True
         for s in bad:
             p = next((p for p in changed if p.spec["Name"] == s.name), None)
             why = s.error or f"{s.running}/{s.desired} running"
