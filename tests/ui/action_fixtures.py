@@ -92,4 +92,7 @@ async def settled(pilot, screen=None, timeout: float = 10.0) -> None:
     while getattr(screen, "state", None) == "planning":
         assert time.monotonic() < deadline, "the plan never came"
         await pilot.pause(0.05)
+    # The plan table sizes its columns on a later refresh than the one that adds its rows.
     await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.2)

@@ -142,6 +142,9 @@ class ActionScreen(Screen[Verdict | None]):
         self.state = "planning"
         self.action = None
         self.query_one("#action-buttons").display = False
+        # Shown again with its rows: a table drawn before them keeps a header sized for
+        # no rows (DataTable caches the rendered header).
+        self.query_one("#plan").display = False
         self._note(Text("Planning… (asking the farm)"), "info")
         self._plan_worker(self._inputs())
 
@@ -162,6 +165,7 @@ class ActionScreen(Screen[Verdict | None]):
     def on_action_screen_planned(self, message: ActionScreen.Planned) -> None:
         if message.error is not None or message.action is None:
             self.state = "input"
+            self.query_one("#plan").display = True
             self._note(message.error or Text("cannot plan"), "error")
             return
         self.action = message.action
@@ -171,6 +175,7 @@ class ActionScreen(Screen[Verdict | None]):
         for i, step in enumerate(plan, start=1):
             name = Text(step.name, style="bold red" if step.destructive else "")
             table.add_row(str(i), name, step.detail)
+        table.display = True
         self.state = "planned"
         destructive = self.action.destructive
         if destructive:
