@@ -165,7 +165,9 @@ class ActionScreen(Screen[Verdict | None]):
     def on_action_screen_planned(self, message: ActionScreen.Planned) -> None:
         if message.error is not None or message.action is None:
             self.state = "input"
-            self.query_one("#plan").display = True
+            # No plan to show: an empty table only adds a header (whose width raced the
+            # layout and made the screen differ from run to run).
+            self.query_one("#plan").display = False
             self._note(message.error or Text("cannot plan"), "error")
             return
         self.action = message.action
