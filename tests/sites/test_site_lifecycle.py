@@ -30,6 +30,8 @@ def database_exists(farm, name: str) -> bool:
     conn = connect(farm.endpoints.galera, node)
     try:
         with conn.cursor() as cur:
+            # Another node than the one written to: a causal read waits for it to apply.
+            cur.execute("SET SESSION wsrep_sync_wait = 1")
             cur.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name=%s", [name])
             return bool(cur.fetchall())
     finally:
