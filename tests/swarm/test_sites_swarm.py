@@ -15,6 +15,7 @@ import pymysql
 import pytest
 
 from wpfarm_tui.actions import AuditLog, StepEvent, Verdict, execute
+from wpfarm_tui.actions.catalog import Context, entry
 from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
 from wpfarm_tui.farm.logs import wait_for_lines
 from wpfarm_tui.sites.naming import names_for
@@ -123,6 +124,27 @@ def test_create_serve_suspend_resume_delete(site_farm, tmp_path, no_site_left):
     events, verdict = _run(SuspendSite(farm, DOMAIN, suspend=False, flag_dir=None), tmp_path)
     assert verdict is not None and verdict.ok, (events, verdict)
     assert _edge(farm, DOMAIN).status_code == 200
+
+    # Every site at once (one job sets a flag in each registered site's wp-content); "all
+    # off" leaves a site that was suspended by itself suspended.
+    ctx = Context.for_farm(farm)
+    events, verdict = _run(entry("maintenance-all-on").build(farm, ctx, {}), tmp_path,
+                           confirmed=True)
+    assert verdict is not None and verdict.ok, (events, verdict)
+    for domain in (DOMAIN, farm.domain):
+        r = _edge(farm, domain)
+        assert r.status_code == 503 and r.headers.get("retry-after"), domain
+    events, verdict = _run(SuspendSite(farm, DOMAIN, suspend=True, flag_dir=None), tmp_path)
+    assert verdict is not None and verdict.ok, (events, verdict)
+    events, verdict = _run(entry("maintenance-all-off").build(farm, ctx, {}), tmp_path)
+    assert verdict is not None and verdict.ok, (events, verdict)
+    assert _edge(farm, farm.domain).status_code != 503
+    assert _edge(farm, DOMAIN).status_code == 503
+    # Again: nothing left to change, and it says so.
+    events, verdict = _run(entry("maintenance-all-off").build(farm, ctx, {}), tmp_path)
+    assert any(e.kind == "skipped" and "0 of" in e.message for e in events), events
+    events, verdict = _run(SuspendSite(farm, DOMAIN, suspend=False, flag_dir=None), tmp_path)
+    assert verdict is not None and verdict.ok, (events, verdict)
 
     # Its logs: nginx's access lines of the requests above.
     lines = wait_for_lines(runtime.log_stream(names, tail=50, follow=False), 50, 10)

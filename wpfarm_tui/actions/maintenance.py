@@ -8,7 +8,9 @@ site's 200 pages, so turning maintenance on or off also bans the site's objects.
 The flag directory is not in the farm file yet: the action takes it as an argument (the
 lab keeps it next to its farm.yaml). On a Swarm farm one site's flag lives in its own
 wp-content (the image's nginx checks it), set through the site runtime, which also bans
-the site's pages in every Varnish (`runtime=`).
+the site's pages in every Varnish (`runtime=`). "Every site" there is a second flag in
+each registered site's wp-content, set by one job: turning it off leaves the sites that
+were suspended one by one suspended (as the lab's `all` flag does).
 """
 
 from __future__ import annotations
@@ -33,9 +35,6 @@ class Maintenance:
                  all_sites: bool = False, flag_dir: Path | None = None, runtime: Any = None):
         if all_sites == (domain is not None):
             raise ActionError("domain: give one site's domain, or --all for every site")
-        if runtime is not None and all_sites:
-            raise ActionError("--all: on a Swarm farm maintenance is set site by site "
-                              "(`wpfarm site suspend DOMAIN`)")
         if flag_dir is None and runtime is None:
             raise ActionError("flag_dir: unknown; pass --flag-dir DIR (the directory the web "
                               "servers check for maintenance flag files)")
@@ -52,7 +51,8 @@ class Maintenance:
     @property
     def flag(self) -> Path | str:
         if self.flag_dir is None:
-            return f"{self.domain}'s wp-content"
+            return f"{self.domain}'s wp-content" if self.domain else \
+                "every site's wp-content (.wpfarm-maintenance-all)"
         return self.flag_dir / (self.domain or ALL_FLAG)
 
     def describe(self) -> Mapping[str, Any]:
@@ -112,9 +112,11 @@ class Maintenance:
     def _run_on_runtime(self) -> Iterator[StepEvent]:
         from wpfarm_tui.sites.naming import names_for
 
-        assert self.domain is not None
-        names = names_for(self.domain)
         s = f"{'create' if self.on else 'remove'} flag {self.flag}"
+        if self.domain is None:
+            yield from self._run_all_on_runtime(s)
+            return
+        names = names_for(self.domain)
         yield StepEvent("started", s)
         try:
             changed = self.runtime.set_maintenance(names, self.on)
@@ -129,10 +131,44 @@ class Maintenance:
         except Exception as exc:  # noqa: BLE001
             yield StepEvent("failed", s, str(exc).splitlines()[0] if str(exc) else repr(exc))
 
+    def _run_all_on_runtime(self, s: str) -> Iterator[StepEvent]:
+        domains = site_domains(self.farm)
+        yield StepEvent("started", s, f"{len(domains)} sites in the registry")
+        try:
+            changed = self.runtime.set_maintenance_all(domains, self.on)
+        except Exception as exc:  # noqa: BLE001 - reported as the step's failure
+            yield StepEvent("failed", s, str(exc).splitlines()[0] if str(exc) else repr(exc))
+            return
+        yield StepEvent("done" if changed else "skipped", s,
+                        f"{changed} of {len(domains)} sites changed")
+        s = "ban cached pages"
+        yield StepEvent("started", s)
+        try:
+            yield StepEvent("done", s, self.runtime.purge_all(domains))
+        except Exception as exc:  # noqa: BLE001
+            yield StepEvent("failed", s, str(exc).splitlines()[0] if str(exc) else repr(exc))
+
+    def _sample(self) -> list[str]:
+        """The sites the verdict probes: this one, or a few of every site; after "all
+        off", not those suspended one by one (they stay 503 on purpose)."""
+        if self.domain:
+            return [self.domain]
+        domains = site_domains(self.farm)
+        if not self.on and self.farm.endpoints.galera is not None:
+            from wpfarm_tui.sites.registry import Registry
+
+            try:
+                suspended = {r.domain for r in
+                             Registry(self.farm.endpoints.galera).list(state="suspended")}
+            except Exception:  # noqa: BLE001 - the probe then reports what it sees
+                suspended = set()
+            domains = [d for d in domains if d not in suspended]
+        return domains[:VERIFY_SAMPLE]
+
     def verify(self) -> Verdict:
         if not self.farm.sites.edge_url:
             return Verdict(True, "flag set; not checked through the edge (no sites.edge_url)")
-        domains = [self.domain] if self.domain else site_domains(self.farm)[:VERIFY_SAMPLE]
+        domains = self._sample()
         details, ok = [], True
         with httpx.Client(timeout=self.farm.sites.timeout,
                           verify=self.farm.sites.verify_tls) as client:

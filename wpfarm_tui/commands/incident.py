@@ -188,7 +188,8 @@ def register(verbs: Any) -> None:
         p.add_argument("--all", action="store_true", help="every site")
         p.add_argument("--flag-dir", metavar="DIR",
                        help="where the web servers look for flag files (the lab: next to "
-                            "its farm.yaml)")
+                            "its farm.yaml; a Swarm farm keeps them in each site's "
+                            "wp-content and needs none)")
         single, every = (("maintenance-on", "maintenance-all-on") if verb == "on"
                          else ("maintenance-off", "maintenance-all-off"))
         p.set_defaults(func=lambda a, s=single, e=every: _pick(a, s, e))

@@ -32,7 +32,7 @@ import docker
 from wpfarm_tui.actions.swarm import manager_client
 from wpfarm_tui.farm.logs import LogStream, ServiceLogStream
 from wpfarm_tui.inventory import Farm
-from wpfarm_tui.sites.naming import SiteNames
+from wpfarm_tui.sites.naming import SiteNames, names_for
 from wpfarm_tui.sites.runtime import SiteConfig
 from wpfarm_tui.stacks.deploy import SPEC_LABEL, Refs, Stack, load_stack, service_spec
 
@@ -40,6 +40,9 @@ STACK = "wp"
 DB_SECRET_TARGET = "mariadb_wordpress_password"  # the file name the image reads
 ADMIN_SECRET_TARGET = "wpfarm_admin_password"  # read by the image's `install` mode
 MAINTENANCE_FLAG = ".wpfarm-maintenance"  # in wp-content; the image's nginx answers 503
+# Every site at once: a flag of its own, so turning "all" off leaves a site that was
+# suspended by itself suspended.
+MAINTENANCE_ALL_FLAG = ".wpfarm-maintenance-all"
 POLL_S = 0.5
 
 
@@ -253,7 +256,8 @@ class SwarmSiteRuntime:
         return ServiceLogStream(self.api, name, name, tail=tail, follow=follow)
 
     # ------------------------------------------------------------ media
-    def _media_job(self, names: SiteNames, script: str, what: str, media: bool = True) -> str:
+    def _media_job(self, names: SiteNames, script: str, what: str, media: bool = True,
+                   env: dict[str, str] | None = None) -> str:
         """A shell script in the site's image, on the site's networks; with `media`, every
         site's media directory mounted at /sites."""
         root, _target = self._media_source(self.example)
@@ -264,7 +268,7 @@ class SwarmSiteRuntime:
         container.pop("Secrets", None)
         container["Command"] = ["/bin/sh", "-c", script]
         container.pop("Args", None)
-        container["Env"] = [f"D={names.domain}"]
+        container["Env"] = [f"D={names.domain}", *(f"{k}={v}" for k, v in (env or {}).items())]
         return self._run_job(spec, f"{what}", names)
 
     def ensure_media(self, names: SiteNames) -> bool:
@@ -291,6 +295,37 @@ class SwarmSiteRuntime:
                   if on else
                   f"if [ ! -f {flag} ]; then echo off; exit 0; fi; rm -f {flag} && echo changed")
         return "changed" in self._media_job(names, script, "maintenance")
+
+    def set_maintenance_all(self, domains: Sequence[str], on: bool) -> int:
+        """The every-site flag in each of `domains`' wp-content, in one job; how many
+        changed. A domain without a media directory is skipped (it serves nothing)."""
+        if not domains:
+            return 0
+        op = ('[ -f "$f" ] || { touch "$f" && n=$((n+1)); }' if on else
+              '[ ! -f "$f" ] || { rm -f "$f" && n=$((n+1)); }')
+        # The domains are validated names (letters, digits, dots, hyphens): safe unquoted.
+        script = (f'n=0; for d in $DOMAINS; do [ -d "/sites/$d/wp-content" ] || continue; '
+                  f'f="/sites/$d/wp-content/{MAINTENANCE_ALL_FLAG}"; {op}; done; '
+                  'echo "changed $n"')
+        out = self._media_job(names_for(self.example_domain), script, "maintenance-all",
+                              env={"DOMAINS": " ".join(domains)})
+        found = re.search(r"changed (\d+)", out)
+        if found is None:
+            raise SwarmRuntimeError(f"maintenance job printed no count: {out[-300:]}")
+        return int(found.group(1))
+
+    def purge_all(self, domains: Sequence[str]) -> str:
+        """BAN every one of `domains` in every Varnish task, in one job (a Varnish that
+        fails one BAN is given up on and not counted, not waited on 500 times)."""
+        out = self._media_job(names_for(self.example_domain), (
+            "ips=$({ getent ahostsv4 tasks.cache_varnish; getent ahostsv4 varnish; } "
+            "| awk '{print $1}' | sort -u); n=0; for ip in $ips; do ok=1; "
+            'for d in $DOMAINS; do curl -fsS -o /dev/null -m 5 -X BAN -H "Host: $d" '
+            '"http://$ip/" || { ok=0; break; }; done; [ $ok = 1 ] && n=$((n+1)); done; '
+            'echo "banned in $n varnish"'), "purge-all", media=False,
+            env={"DOMAINS": " ".join(domains)})
+        return next((line for line in out.splitlines() if line.startswith("banned")),
+                    out.strip()[-200:])
 
     def purge(self, names: SiteNames) -> str:
         """BAN the site's pages in every Varnish task (the console cannot reach Varnish's
