@@ -8,6 +8,13 @@ and php-fpm, which grow with the number of pools; so it is a lower bound for
 500 sites on this lab (2 cores), and a farm with ProxySQL and several app
 nodes spreads the PHP work.
 
+On a Swarm farm (`--farm` the swarm lab's farm.yaml) a site is a service and two one-off
+jobs; about half of its ~30 s is the deploy step waiting for the first health check
+(15 s interval; Docker 20.10 has no start_interval). That is waiting, not work: on the
+swarm lab (2 cores) 50 sites at concurrency 4 took 392 s (7.7/min) and 24 at
+concurrency 8 took 88 s (16.3/min) with the same ~30 s per site, so 500 scale with the
+concurrency until the manager or the app nodes' CPU is the limit.
+
     python benchmarks/bench_sites_create.py [--farm F] [--sites 50] [--concurrency 4]
 """
 
