@@ -16,6 +16,7 @@ were suspended one by one suspended (as the lab's `all` flag does).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,40 +114,33 @@ class Maintenance:
         from wpfarm_tui.sites.naming import names_for
 
         s = f"{'create' if self.on else 'remove'} flag {self.flag}"
+        runtime = self.runtime
         if self.domain is None:
-            yield from self._run_all_on_runtime(s)
-            return
-        names = names_for(self.domain)
-        yield StepEvent("started", s)
+            domains = site_domains(self.farm)
+            yield StepEvent("started", s, f"{len(domains)} known sites")
+            set_flags = partial(runtime.set_maintenance_all, domains, self.on)
+            ban = partial(runtime.purge_all, domains)
+        else:
+            names = names_for(self.domain)
+            yield StepEvent("started", s)
+            set_flags = partial(runtime.set_maintenance, names, self.on)
+            ban = partial(runtime.purge, names)
         try:
-            changed = self.runtime.set_maintenance(names, self.on)
+            changed = set_flags()
         except Exception as exc:  # noqa: BLE001 - reported as the step's failure
-            yield StepEvent("failed", s, str(exc).splitlines()[0] if str(exc) else repr(exc))
+            yield StepEvent("failed", s, _first_line(exc))
             return
-        yield StepEvent("done" if changed else "skipped", s, "" if changed else "already so")
+        if self.domain is None:
+            said = f"{int(changed)} of {len(domains)} sites changed"
+        else:
+            said = "" if changed else "already so"
+        yield StepEvent("done" if changed else "skipped", s, said)
         s = "ban cached pages"
         yield StepEvent("started", s)
         try:
-            yield StepEvent("done", s, self.runtime.purge(names))
+            yield StepEvent("done", s, ban())
         except Exception as exc:  # noqa: BLE001
-            yield StepEvent("failed", s, str(exc).splitlines()[0] if str(exc) else repr(exc))
-
-    def _run_all_on_runtime(self, s: str) -> Iterator[StepEvent]:
-        domains = site_domains(self.farm)
-        yield StepEvent("started", s, f"{len(domains)} sites in the registry")
-        try:
-            changed = self.runtime.set_maintenance_all(domains, self.on)
-        except Exception as exc:  # noqa: BLE001 - reported as the step's failure
-            yield StepEvent("failed", s, str(exc).splitlines()[0] if str(exc) else repr(exc))
-            return
-        yield StepEvent("done" if changed else "skipped", s,
-                        f"{changed} of {len(domains)} sites changed")
-        s = "ban cached pages"
-        yield StepEvent("started", s)
-        try:
-            yield StepEvent("done", s, self.runtime.purge_all(domains))
-        except Exception as exc:  # noqa: BLE001
-            yield StepEvent("failed", s, str(exc).splitlines()[0] if str(exc) else repr(exc))
+            yield StepEvent("failed", s, _first_line(exc))
 
     def _sample(self) -> list[str]:
         """The sites the verdict probes: this one, or a few of every site; after "all
@@ -192,3 +186,7 @@ class Maintenance:
         else:
             summary = f"{what} serves again" if ok else f"{what} still answers 503"
         return Verdict(ok, summary, tuple(details))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else repr(exc)
