@@ -310,3 +310,14 @@ async def test_polls_never_pile_up():
         await _wait_for(lambda: "sites" in app.snapshots)
         assert slow.max_running == 1
         assert app.last_delay["sites"] == app.farm.refresh.interval
+
+
+async def test_a_poll_landing_while_the_console_closes_is_dropped():
+    """Closing removes widgets one by one; a snapshot that arrives between the status
+    bar's removal and the pane's must not crash the console (a CI run saw exactly that)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.status_bar.remove()
+        await pilot.pause()
+        app.apply_snapshot("sites", sites_snapshot())
+        assert app.snapshots["sites"] is not None
