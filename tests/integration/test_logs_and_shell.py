@@ -7,7 +7,6 @@ types into the shell that `docker exec -it` opened, and reads the screen back.""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.needs import unavailable
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.swarm import service_log_stream, task_shell
 from wpfarm_tui.app import WpfarmApp
@@ -117,9 +117,7 @@ def _wait_screen(session: str, text: str, timeout: float = 15) -> str:
 @pytest.fixture
 def terminal(tmp_path):
     if shutil.which("tmux") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tmux must be installed under CI (scripts/install-deps.sh)")
-        pytest.skip("tmux not installed")
+        unavailable("tmux not installed (scripts/install-deps.sh)")
     session = f"wpfarm-test-{uuid.uuid4().hex[:6]}"
 
     def start(command: str) -> str:

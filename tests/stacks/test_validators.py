@@ -26,21 +26,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.needs import unavailable
 from tests.stacks.test_render import farm_yaml
 from wpfarm_tui.inventory import parse_farm
 from wpfarm_tui.stacks import render_farm
 from wpfarm_tui.stacks.render import STACK_FILES
-
-IN_CI = os.environ.get("CI") == "true"
 
 
 def need(tool: str) -> str:
     path = shutil.which(tool) or (f"/usr/sbin/{tool}" if Path(f"/usr/sbin/{tool}").exists()
                                   else None)
     if path is None:
-        if IN_CI:
-            pytest.fail(f"{tool} is required under CI")
-        pytest.skip(f"{tool} not installed")
+        unavailable(f"{tool} not installed")
     return path
 
 
