@@ -131,15 +131,8 @@ def _maintenance(on: bool, all_sites: bool) -> Builder:
     def build(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
         from wpfarm_tui.actions.maintenance import Maintenance
 
-        runtime = None
-        if ctx.maintenance_dir is None and not farm.is_loopback_lab:
-            # A Swarm farm: the flags live in the sites' wp-content, set by the runtime.
-            from wpfarm_tui.sites.runtime import runtime_for
-
-            runtime, _host = runtime_for(farm)
         return Maintenance(farm, None if all_sites else v.get("domain", ""), on=on,
-                           all_sites=all_sites, flag_dir=ctx.maintenance_dir,
-                           runtime=runtime)
+                           all_sites=all_sites, flag_dir=ctx.maintenance_dir)
 
     return build
 

@@ -36,6 +36,11 @@ class Maintenance:
                  all_sites: bool = False, flag_dir: Path | None = None, runtime: Any = None):
         if all_sites == (domain is not None):
             raise ActionError("domain: give one site's domain, or --all for every site")
+        if flag_dir is None and runtime is None and not farm.is_loopback_lab:
+            # A Swarm farm: the flags live in the sites' wp-content, set by its runtime.
+            from wpfarm_tui.sites.runtime import runtime_for
+
+            runtime, _host = runtime_for(farm)
         if flag_dir is None and runtime is None:
             raise ActionError("flag_dir: unknown; pass --flag-dir DIR (the directory the web "
                               "servers check for maintenance flag files)")

@@ -330,10 +330,9 @@ class DeleteSite:
 class SuspendSite:
     """Suspend (maintenance page, 503 + Retry-After, registry `suspended`) or resume."""
 
-    def __init__(self, farm: Farm, domain: str, *, suspend: bool, flag_dir: Any,
-                 runtime: SiteRuntime | None = None) -> None:
-        """`flag_dir` for the loopback lab's flag files; without it, `runtime` sets the
-        flag where the site's web server looks (a Swarm site's wp-content)."""
+    def __init__(self, farm: Farm, domain: str, *, suspend: bool, flag_dir: Any) -> None:
+        """`flag_dir` for the loopback lab's flag files; without it (a Swarm farm) the
+        site runtime sets the flag where the site's web server looks (its wp-content)."""
         from wpfarm_tui.actions.maintenance import Maintenance
 
         try:
@@ -344,13 +343,8 @@ class SuspendSite:
             raise ActionError("endpoints.galera: missing in farm.yaml")
         self.registry = Registry(farm.endpoints.galera)
         self.suspend = suspend
-        if flag_dir is None and runtime is None:
-            from wpfarm_tui.sites.runtime import runtime_for
-
-            runtime, _host = runtime_for(farm)
         self.maintenance = Maintenance(farm, self.names.domain, on=suspend,
-                                       flag_dir=flag_dir if flag_dir is not None else None,
-                                       runtime=runtime if flag_dir is None else None)
+                                       flag_dir=flag_dir)
         self.name = "site-suspend" if suspend else "site-resume"
         self.destructive = False
 

@@ -315,26 +315,24 @@ class SwarmSiteRuntime:
         return int(found.group(1))
 
     def purge_all(self, domains: Sequence[str]) -> str:
-        """BAN every one of `domains` in every Varnish task, in one job (a Varnish that
-        fails one BAN is given up on and not counted, not waited on 500 times)."""
-        out = self._media_job(names_for(self.example_domain), (
-            "ips=$({ getent ahostsv4 tasks.cache_varnish; getent ahostsv4 varnish; } "
-            "| awk '{print $1}' | sort -u); n=0; for ip in $ips; do ok=1; "
-            'for d in $DOMAINS; do curl -fsS -o /dev/null -m 5 -X BAN -H "Host: $d" '
-            '"http://$ip/" || { ok=0; break; }; done; [ $ok = 1 ] && n=$((n+1)); done; '
-            'echo "banned in $n varnish"'), "purge-all", media=False,
-            env={"DOMAINS": " ".join(domains)})
-        return next((line for line in out.splitlines() if line.startswith("banned")),
-                    out.strip()[-200:])
+        """BAN every one of `domains` in every Varnish task, in one job."""
+        return self._ban_job(names_for(self.example_domain), domains, "purge-all")
 
     def purge(self, names: SiteNames) -> str:
         """BAN the site's pages in every Varnish task (the console cannot reach Varnish's
         admin port inside the overlay; the VCL accepts BAN from the farm's networks)."""
+        return self._ban_job(names, [names.domain], "purge")
+
+    def _ban_job(self, names: SiteNames, domains: Sequence[str], what: str) -> str:
+        """A Varnish that fails one BAN is given up on and not counted (not waited on once
+        per domain)."""
         out = self._media_job(names, (
             "ips=$({ getent ahostsv4 tasks.cache_varnish; getent ahostsv4 varnish; } "
-            "| awk '{print $1}' | sort -u); n=0; for ip in $ips; do "
-            'curl -fsS -o /dev/null -m 5 -X BAN -H "Host: $D" "http://$ip/" && n=$((n+1)); '
-            'done; echo "banned in $n varnish"'), "purge", media=False)
+            "| awk '{print $1}' | sort -u); n=0; for ip in $ips; do ok=1; "
+            'for d in $DOMAINS; do curl -fsS -o /dev/null -m 5 -X BAN -H "Host: $d" '
+            '"http://$ip/" || { ok=0; break; }; done; [ $ok = 1 ] && n=$((n+1)); done; '
+            'echo "banned in $n varnish"'), what, media=False,
+            env={"DOMAINS": " ".join(domains)})
         return next((line for line in out.splitlines() if line.startswith("banned")),
                     out.strip()[-200:])
 
