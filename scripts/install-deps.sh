@@ -35,6 +35,7 @@ PACKAGES=(
   varnish nginx php-fpm php-mysql wordpress
   crowdsec
   docker.io busybox-static debootstrap docker-registry iptables util-linux
+  restic
   curl iproute2 procps tmux openssh-server openssh-client git
   python3 python3-pip python3-venv
 )
