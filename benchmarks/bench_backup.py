@@ -17,7 +17,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -26,6 +25,7 @@ from pathlib import Path
 import boto3
 import pymysql
 
+from wpfarm_tui import programs
 from wpfarm_tui.actions import AuditLog, Verdict, execute
 from wpfarm_tui.actions.backup import BackupAction
 from wpfarm_tui.actions.restore import RestoreAction
@@ -79,7 +79,7 @@ def main() -> None:
     farm = load_farm(Path(lab.farm_file))
     work = Path(tempfile.mkdtemp(prefix="wpfarm-bench-"))
     port = free_port()
-    moto = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1",
+    moto = subprocess.Popen([programs.path("moto_server"), "-H", "127.0.0.1",
                              "-p", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     env = {"WPFARM_BENCH_PW": secrets.token_hex(16), "WPFARM_BENCH_KEY": "AKIABENCH",

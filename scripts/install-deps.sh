@@ -31,8 +31,8 @@ trap cleanup EXIT
 
 PACKAGES=(
   mariadb-server mariadb-client mariadb-backup galera-4 rsync
-  redis-server redis-sentinel
-  varnish nginx php-fpm php-mysql wordpress
+  redis-server redis-sentinel redis-tools
+  varnish nginx php-fpm php-cli php-mysql wordpress
   crowdsec
   docker.io busybox-static debootstrap docker-registry iptables util-linux
   restic

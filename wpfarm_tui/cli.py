@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wpfarm_tui.inventory import Farm, InventoryError, find_farm_file, load_farm
+from wpfarm_tui.programs import MissingPrograms
 from wpfarm_tui.status.thresholds import Level, worst
 
 EXIT_OK, EXIT_FAILED, EXIT_CRITICAL = 0, 1, 2
@@ -238,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         return func(args)
     except InventoryError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    except MissingPrograms as exc:  # a message naming the packages, never a traceback
+        print(f"wpfarm: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED

@@ -10,7 +10,6 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,10 +18,10 @@ import boto3
 import pymysql
 import pytest
 
+from wpfarm_tui import programs
 from wpfarm_tui.inventory import BackupSettings, Farm, Retention
 from wpfarm_tui.secrets import Secret
 
-VENV_BIN = Path(sys.executable).parent
 SCRATCH = "restore-test.test"
 SCRATCH_DB = "wp_restoretest"
 
@@ -42,7 +41,7 @@ def _free_port() -> int:
 def s3():
     """moto_server on a free port; yields its endpoint URL."""
     port = _free_port()
-    proc = subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen([programs.path("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15

@@ -28,14 +28,14 @@ import yaml
 
 from tests.needs import unavailable
 from tests.stacks.test_render import farm_yaml
+from wpfarm_tui import programs
 from wpfarm_tui.inventory import parse_farm
 from wpfarm_tui.stacks import render_farm
 from wpfarm_tui.stacks.render import STACK_FILES
 
 
 def need(tool: str) -> str:
-    path = shutil.which(tool) or (f"/usr/sbin/{tool}" if Path(f"/usr/sbin/{tool}").exists()
-                                  else None)
+    path = programs.find(tool)
     if path is None:
         unavailable(f"{tool} not installed")
     return path

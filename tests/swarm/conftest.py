@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 import pytest
 
 from tests.needs import unavailable
 from tests.swarm.deploying import deploy_layers, verdict_of
-
-TOOLS = ("dockerd", "docker-registry", "debootstrap", "nsenter", "unshare", "iptables", "curl")
+from wpfarm_tui import programs
+from wpfarm_tui.swarmlab.lab import SWARMLAB_PROGRAMS
 
 
 def _unavailable(why: str) -> None:
@@ -22,10 +21,10 @@ def _unavailable(why: str) -> None:
 def swarmlab():
     from wpfarm_tui.swarmlab import SwarmLab, SwarmLabError
 
-    missing = [t for t in TOOLS if not shutil.which(t)]
-    if missing:
-        _unavailable(f"missing {', '.join(missing)} (Debian: docker.io docker-registry "
-                     "debootstrap util-linux iptables curl)")
+    try:
+        programs.require([*SWARMLAB_PROGRAMS, "docker", "curl"], "the swarm tests")
+    except programs.MissingPrograms as exc:
+        _unavailable(str(exc))
     if os.geteuid() != 0:
         _unavailable("needs root")
     lab = SwarmLab()

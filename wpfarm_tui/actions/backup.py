@@ -30,6 +30,7 @@ from typing import Any
 
 import pymysql
 
+from wpfarm_tui import programs
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
 from wpfarm_tui.farm.galera import GaleraConnections, connect
 from wpfarm_tui.farm.restic import (
@@ -56,13 +57,20 @@ class SiteRecord:
     state: str = "active"
 
 
-def require_backup(farm: Farm) -> None:
+def require_backup(farm: Farm, *local_programs: str) -> None:
+    """The farm can be backed up or restored from here: a `backup:` section, Galera, and the
+    programs that run on this machine (restic too unless backup.node runs it)."""
     if farm.backup is None:
         raise ActionError("backup: farm.yaml has no `backup:` section: add backup.repository "
                           "and backup.password (see wpfarm_tui/data/farm.example.yaml)")
     if farm.endpoints.galera is None:
         raise ActionError("backup: endpoints.galera is missing: the site databases and the "
                           "site registry live there")
+    needed = [*local_programs, *(["restic"] if farm.backup.node is None else [])]
+    try:
+        programs.require(needed, "backup and restore")
+    except programs.MissingPrograms as exc:
+        raise ActionError(str(exc)) from None
 
 
 def registry_sites(farm: Farm, domains: Sequence[str] | None) -> list[SiteRecord]:
@@ -209,8 +217,8 @@ def dump_to_restic(db: Database, restic: Restic, db_name: str, filename: str,
     for node in db.live_nodes():
         with db.defaults_file(node) as cnf:
             dump = subprocess.Popen(
-                ["mariadb-dump", f"--defaults-extra-file={cnf}", "--single-transaction",
-                 "--quick", "--routines", "--triggers", "--hex-blob",
+                [programs.path("mariadb-dump"), f"--defaults-extra-file={cnf}",
+                 "--single-transaction", "--quick", "--routines", "--triggers", "--hex-blob",
                  "--max-allowed-packet=512M", db_name],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             err_chunks: list[bytes] = []
@@ -279,7 +287,7 @@ class BackupAction:
     def __init__(self, farm: Farm, domains: Sequence[str] | None = None, *,
                  db: bool = True, files: bool = True, retention: bool = True,
                  check: bool = True, at: str | None = None):
-        require_backup(farm)
+        require_backup(farm, "mariadb-dump")
         if domains is not None and not domains:
             raise ActionError("backup: name at least one DOMAIN, or pass --all")
         if not db and not files:

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from wpfarm_tui import programs
 from wpfarm_tui.actions.backup import (
     DUMP_TIMEOUT,
     DUMP_TRAILER,
@@ -120,7 +121,7 @@ class RestoreAction:
     def __init__(self, farm: Farm, domain: str, *, snapshots: Sequence[str] = (),
                  at: datetime | str | None = None, db: bool = True, files: bool = True,
                  drill: bool = False, check_edge: bool = True):
-        require_backup(farm)
+        require_backup(farm, "mariadb")
         if snapshots and at is not None:
             raise ActionError("restore: give --snapshot or --at, not both")
         if not db and not files:
@@ -317,7 +318,8 @@ class RestoreAction:
         for node in db.live_nodes():
             proc = restic.spawn(["dump", snap.id, path])
             with db.defaults_file(node) as cnf:
-                client = subprocess.Popen(["mariadb", f"--defaults-extra-file={cnf}", target],
+                client = subprocess.Popen([programs.path("mariadb"), f"--defaults-extra-file={cnf}",
+                                           target],
                                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.PIPE)
                 streamed = StreamResult()

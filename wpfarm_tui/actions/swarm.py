@@ -8,7 +8,6 @@ error naming the field and what exists, before anything is planned.
 from __future__ import annotations
 
 import shlex
-import shutil
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 import docker
 
+from wpfarm_tui import programs
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
 from wpfarm_tui.farm import docker as farm_docker
 from wpfarm_tui.farm.logs import ServiceLogStream
@@ -25,6 +25,13 @@ from wpfarm_tui.inventory import Farm
 
 WAIT_S = 90.0
 POLL_S = 0.5
+
+
+def _local_program(name: str, purpose: str) -> str:
+    try:
+        return programs.path(name, purpose)
+    except programs.MissingPrograms as exc:
+        raise ActionError(str(exc)) from None
 
 
 def manager_client(farm: Farm) -> docker.DockerClient:
@@ -313,10 +320,8 @@ def task_shell(farm: Farm, service: str, slot: int | None = None,
     exec_argv = ["docker", "exec", "-it", container[:12], "sh", "-c", IN_TASK_SHELL]
     assert farm.endpoints.docker is not None  # _client checked it
     if task["NodeID"] == client.info()["Swarm"]["NodeID"]:
-        if shutil.which("docker") is None:
-            raise ActionError("docker CLI: not installed on this host. Fix: apt install "
-                              "docker.io (the shell is `docker exec -it`)")
-        argv = ["docker", "--host", farm.endpoints.docker.host, *exec_argv[1:]]
+        argv = [_local_program("docker", "a shell in a task (`docker exec -it`)"), "--host",
+                farm.endpoints.docker.host, *exec_argv[1:]]
     else:
         target = next((n for n in farm.nodes if hostname in (n.name, n.address)), None)
         if target is None:
@@ -324,7 +329,8 @@ def task_shell(farm: Farm, service: str, slot: int | None = None,
                               "farm.yaml's nodes: add it (name, address, ssh) to open a shell "
                               "there")
         hosts_file = known_hosts or default_known_hosts()
-        argv = ["ssh", "-t", "-o", "StrictHostKeyChecking=yes", "-o",
+        argv = [_local_program("ssh", "a shell on the task's node"), "-t", "-o",
+                "StrictHostKeyChecking=yes", "-o",
                 f"UserKnownHostsFile={hosts_file}", "-p", str(target.ssh.port)]
         if target.ssh.key is not None:
             argv += ["-i", str(target.ssh.key), "-o", "IdentitiesOnly=yes"]

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import IO, Any
 from urllib.parse import urlparse
 
+from wpfarm_tui import programs
 from wpfarm_tui.farm import ssh
 from wpfarm_tui.inventory import BackupSettings, Farm, Node, Retention
 from wpfarm_tui.secrets import SecretError
@@ -293,18 +294,16 @@ class Restic:
 
     # ------------------------------------------------------------ running
     def spawn(self, args: Sequence[str], stdin: bool = False) -> _Proc:
-        argv = ["restic", *args]
-        env = self._environment()
         if self.node is not None:
             try:
-                return _RemoteProc(self.node, argv, self._env_values(), stdin)
+                return _RemoteProc(self.node, ["restic", *args], self._env_values(), stdin)
             except ssh.SshError as exc:
                 raise ResticError("unreachable", self.scrub(str(exc))) from None
         try:
-            return _LocalProc(argv, env, stdin)
-        except FileNotFoundError:
-            raise ResticError("failed", "restic is not installed here: apt-get install restic"
-                              ) from None
+            restic = programs.path("restic", "backups on this machine")
+        except programs.MissingPrograms as exc:
+            raise ResticError("failed", str(exc)) from None
+        return _LocalProc([restic, *args], self._environment(), stdin)
 
     def finish(self, proc: _Proc, args: Sequence[str], timeout: float | None,
                out: list[bytes], err: list[bytes], threads: Iterable[threading.Thread]) -> str:

@@ -10,12 +10,17 @@ import shlex
 import subprocess
 from typing import Any
 
+from wpfarm_tui import programs
 from wpfarm_tui.farm import ssh
 from wpfarm_tui.inventory import Farm, VarnishInstance
 
 
 def _run(farm: Farm, instance: VarnishInstance, argv: list[str], timeout: float) -> str:
     if instance.node is None:
+        try:
+            argv = [programs.path(argv[0], "reading Varnish on this machine"), *argv[1:]]
+        except programs.MissingPrograms as exc:
+            raise ConnectionError(str(exc)) from None
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         rc, out, err = done.returncode, done.stdout, done.stderr
     else:

