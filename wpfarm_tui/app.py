@@ -28,7 +28,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from wpfarm_tui.actions.catalog import BY_NAME, CATALOG, Context, alerts_from
-from wpfarm_tui.inventory import Farm
+from wpfarm_tui.contexts import contexts
+from wpfarm_tui.inventory import Farm, InventoryError, load_farm
 from wpfarm_tui.screens.action import ActionScreen
 from wpfarm_tui.screens.help import HelpScreen
 from wpfarm_tui.status.backups import BackupsSnapshot
@@ -119,6 +120,11 @@ class PaneCommands(Provider):
         for entry in CATALOG:
             yield (f"Run: {entry.title}", partial(app.open_action, entry.name),
                    f"wpfarm {' '.join(entry.cli)}".replace("{", "<").replace("}", ">"))
+        for context in contexts():
+            if app.farm.source is None or context.path.resolve() != app.farm.source.resolve():
+                yield (f"Farm: switch to {context.name}", partial(app.switch_farm, context.path),
+                       f"Close this farm and open {context.path} (wpfarm --context "
+                       f"{context.name})")
 
     async def discover(self) -> Hits:
         for text, command, help_text in self._commands():
@@ -132,7 +138,7 @@ class PaneCommands(Provider):
                 yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)
 
 
-class WpfarmApp(App[None]):
+class WpfarmApp(App[Farm | None]):
     """The operations console of one farm."""
 
     CSS_PATH = "app.tcss"
@@ -219,7 +225,7 @@ class WpfarmApp(App[None]):
                     yield PANES[pane](self.farm.thresholds, id=f"{pane}-pane")
             with TabPane(Content.from_rich_text(self._alerts_label()), id="alerts"):
                 yield AlertsPane(id="alerts-pane")
-        yield StatusBar(self.farm.name, id="status")
+        yield StatusBar(self.farm.name, self.farm.profile, self.read_only, id="status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -613,6 +619,17 @@ class WpfarmApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
 
+    def switch_farm(self, path: Path) -> None:
+        """Leave this farm for another: run_console opens it once this app has closed. A farm
+        file with problems is reported here and this farm stays open."""
+        try:
+            farm = load_farm(path)
+        except InventoryError as exc:
+            self.notify(str(exc), title=f"cannot open {path.name}", severity="error",
+                        timeout=15)
+            return
+        self.exit(farm)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.help_rows()))
@@ -620,8 +637,16 @@ class WpfarmApp(App[None]):
 
 def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK,
                 read_only: bool = False) -> None:
-    """Open the console on this terminal until the operator quits."""
-    WpfarmApp(farm, collectors, theme=theme, read_only=read_only).run()
+    """Open the console on this terminal until the operator quits; a farm switched to from
+    the palette opens in its place (its own farm.yaml decides its read-only mode, and
+    --read-only still holds)."""
+    from wpfarm_tui.status.collectors import build_collectors
+
+    while True:
+        switch_to = WpfarmApp(farm, collectors, theme=theme, read_only=read_only).run()
+        if switch_to is None:
+            return
+        farm, collectors = switch_to, build_collectors(switch_to)
 
 
 __all__ = ["PaneCommands", "SnapshotReady", "WpfarmApp", "run_console"]

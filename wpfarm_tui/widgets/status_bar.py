@@ -1,4 +1,5 @@
-"""The bottom line: farm name, time of the last refresh, and every source
+"""The bottom line: farm name and profile (production marked so that it cannot be taken for
+staging or the lab, k9s's habit), read-only, time of the last refresh, and every source
 that is down / timed out / failing, with its error. Nothing about sources
 when all are ok: at 3 a.m. an empty bar means "no source problem"."""
 
@@ -18,9 +19,12 @@ class StatusBar(Static):
     StatusBar { height: auto; max-height: 4; }
     """
 
-    def __init__(self, farm_name: str, *, id: str | None = None) -> None:
+    def __init__(self, farm_name: str, profile: str = "production", read_only: bool = False,
+                 *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self.farm_name = farm_name
+        self.profile = profile
+        self.read_only = read_only
         self.refreshed_at: str | None = None
         self.problems: tuple[SourceHealth, ...] = ()
         self.palette = Palette()
@@ -49,6 +53,13 @@ class StatusBar(Static):
     def _render_bar(self) -> None:
         line = Text()
         line.append(f" {self.farm_name} ", style="bold reverse")
+        if self.profile == "production":
+            # The one farm where a slip costs: marked in the critical colour, in capitals.
+            line.append(" PRODUCTION ", style=f"bold #000000 on {self.palette.critical}")
+        else:
+            line.append(f" {self.profile} ", style="bold")
+        if self.read_only:
+            line.append(" read-only ", style="bold reverse")
         line.append("  refreshed ")
         line.append(self.refreshed_at or "—", style="bold")
         if self.problems:
