@@ -27,6 +27,7 @@ from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from wpfarm_tui.actions import with_read_only
 from wpfarm_tui.actions.catalog import BY_NAME, CATALOG, Context, alerts_from
 from wpfarm_tui.contexts import contexts
 from wpfarm_tui.inventory import Farm, InventoryError, load_farm
@@ -182,7 +183,9 @@ class WpfarmApp(App[Farm | None]):
         for loaded in load_themes().values():
             self.register_theme(loaded)
         self.theme = theme
-        self.farm = farm
+        # The session's farm: --read-only folded in once, so every screen opened from here
+        # (actions, restore, stacks and deploy, shells) reads one flag.
+        self.farm = farm = with_read_only(farm, read_only)
         self.poll = poll
         self.clock: Clock = clock or (lambda: datetime.now().astimezone())
         self.collectors: dict[str, Collector] = {}
@@ -204,7 +207,7 @@ class WpfarmApp(App[Farm | None]):
         self.refreshed_at: datetime | None = None
         self._polling: set[str] = set()
         self._poll_timers: dict[str, Timer] = {}
-        self.read_only = read_only or farm.read_only
+        self.read_only = farm.read_only
         self._action_context = action_context
 
     # ------------------------------------------------------------ layout
@@ -376,7 +379,7 @@ class WpfarmApp(App[Farm | None]):
     def open_action(self, name: str, values: dict[str, str] | None = None) -> None:
         """Open the action screen of a catalog entry (palette, pane keys, Alerts' Enter)."""
         self.push_screen(ActionScreen(BY_NAME[name], self.farm, self.action_context,
-                                      values=values, read_only=self.read_only))
+                                      values=values))
 
     def on_alerts_pane_open_procedure(self, message: AlertsPane.OpenProcedure) -> None:
         alert = message.alert
@@ -481,13 +484,13 @@ class WpfarmApp(App[Farm | None]):
     def open_shell(self, service: str) -> None:
         """A shell in a task of `service`, the console suspended until it exits. Refused in
         read-only mode: a shell can change anything."""
-        from wpfarm_tui.actions.base import AuditLog
+        from wpfarm_tui.actions import AuditLog, ReadOnlyError, guard_read_only
 
-        if self.read_only:
-            AuditLog().append({"action": "service-shell", "params": {"service": service},
-                               "result": "refused: read-only"})
-            self.notify(f"shell in {service}: refused, the console is read-only",
-                        severity="error")
+        try:
+            guard_read_only("service-shell", {"service": service}, read_only=self.read_only,
+                            audit=AuditLog())
+        except ReadOnlyError as exc:
+            self.notify(str(exc), severity="error")
             return
         self.run_worker(partial(self._find_task, service), thread=True, group="shell",
                         exclusive=True, exit_on_error=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, DataTable, RichLog, Static
 
-from tests.ui.action_fixtures import action_app, settled
+from tests.ui.action_fixtures import action_app, action_farm, settled
 from wpfarm_tui.actions import AuditLog
 from wpfarm_tui.actions.catalog import CATALOG, Context
 from wpfarm_tui.app import WpfarmApp
@@ -73,8 +73,10 @@ async def test_bad_input_is_shown_and_can_be_fixed(tmp_path):
         assert screen.query_one("#plan", DataTable).row_count == 3
 
 
-async def test_read_only_console_refuses_every_catalog_action(tmp_path):
-    app = action_app(tmp_path, read_only=True)
+@pytest.mark.parametrize("how", ["flag", "farm"])
+async def test_read_only_console_refuses_every_catalog_action(tmp_path, how):
+    # "flag": `wpfarm --read-only` on a farm whose farm.yaml does not say read_only.
+    app = action_app(tmp_path, read_only=True, farm=action_farm(read_only=how == "farm"))
     async with app.run_test(size=SIZE) as pilot:
         for entry in CATALOG:
             screen = await _open(app, pilot, entry.name, dict(entry.example))

@@ -14,7 +14,9 @@ from wpfarm_tui.actions import (
     StepEvent,
     Verdict,
     execute,
+    with_read_only,
 )
+from wpfarm_tui.inventory import Endpoints, Farm, RefreshSettings, SitesSettings
 
 
 class Counter:
@@ -73,6 +75,14 @@ def test_read_only_refuses_before_planning(tmp_path):
     with pytest.raises(ReadOnlyError, match="read-only"):
         list(execute(Counter(1), audit=audit, read_only=True))
     assert audit.entries()[-1]["result"] == "refused: read-only"
+
+
+def test_the_read_only_flag_adds_to_the_farm_and_never_lifts_it():
+    plain = Farm("f", "f.test", "lab", (), Endpoints(), SitesSettings(), RefreshSettings())
+    assert with_read_only(plain, False) is plain
+    assert with_read_only(plain, True).read_only
+    watched = with_read_only(plain, True)
+    assert with_read_only(watched, False).read_only  # farm.read_only: no flag lifts it
 
 
 def test_destructive_needs_confirmation(tmp_path):

@@ -9,9 +9,11 @@ from wpfarm_tui.actions.base import (
     StepEvent,
     Verdict,
     execute,
+    guard_read_only,
+    with_read_only,
 )
 
 __all__ = [
     "Action", "ActionError", "AuditLog", "ReadOnlyError", "Step", "StepEvent", "Verdict",
-    "execute",
+    "execute", "guard_read_only", "with_read_only",
 ]

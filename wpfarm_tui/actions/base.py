@@ -5,6 +5,9 @@ naming the field and the fix), shows its plan before anything runs, streams
 step events while it runs, and checks afterwards that it took effect. The
 CLI and the console both drive actions through `execute`, which enforces
 read-only mode, confirmation of destructive actions and the audit log.
+Read-only is decided here for everything else too: `with_read_only` gives the
+session's farm (farm.read_only or --read-only) and `guard_read_only` is the one
+refusal, audited, that `execute` and the non-actions (image builds, shells) share.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from wpfarm_tui.inventory import Farm
 
 EventKind = Literal["started", "output", "done", "failed", "skipped"]
 
@@ -101,6 +107,26 @@ class AuditLog:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
 
 
+def with_read_only(farm: Farm, read_only: bool) -> Farm:
+    """The farm as this session sees it: --read-only adds to farm.read_only (never lifts
+    it). Computed once where the farm is opened (the CLI's loader, the console's App), so
+    every verb and screen reads one flag, `farm.read_only`."""
+    return replace(farm, read_only=True) if read_only and not farm.read_only else farm
+
+
+def guard_read_only(name: str, params: Mapping[str, Any], *, read_only: bool,
+                    audit: AuditLog) -> None:
+    """The one read-only check. `execute` calls it for every action; what changes the farm
+    without being an action (an image build, a shell in a task) calls it too. A refusal is
+    audited, then raised as ReadOnlyError. `read_only` is the session's flag: farm.read_only
+    with --read-only folded in (`with_read_only`)."""
+    if not read_only:
+        return
+    audit.append({"action": name, "params": dict(params), "result": "refused: read-only"})
+    raise ReadOnlyError(f"{name}: this farm is in read-only mode (farm.read_only or "
+                        "--read-only); nothing was changed")
+
+
 @dataclass
 class Outcome:
     """What `execute` leaves behind, for the caller to report."""
@@ -123,10 +149,7 @@ def execute(
     events, then the verdict. Refuses in read-only mode and refuses a destructive
     action that was not confirmed; every attempt (dry runs included) is audited."""
     params = dict(action.describe())
-    if read_only:
-        audit.append({"action": action.name, "params": params, "result": "refused: read-only"})
-        raise ReadOnlyError(f"{action.name}: this farm is in read-only mode (farm.read_only or "
-                            "--read-only); nothing was changed")
+    guard_read_only(action.name, params, read_only=read_only, audit=audit)
     plan = action.plan()
     yield from plan
     if dry_run:

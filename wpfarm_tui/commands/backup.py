@@ -8,15 +8,15 @@ import sys
 import time
 
 from wpfarm_tui.actions import ActionError
-from wpfarm_tui.commands.runner import EXIT_FAILED, EXIT_OK, add_action_flags, run_action_cli
+from wpfarm_tui.commands.runner import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_action_flags,
+    load_farm_of,
+    run_action_cli,
+)
 
 EXIT_CRITICAL = 2
-
-
-def _load(args: argparse.Namespace):
-    from wpfarm_tui.cli import _load as load
-
-    return load(args)
 
 
 def _fail(args: argparse.Namespace, exc: Exception) -> int:
@@ -30,7 +30,7 @@ def _fail(args: argparse.Namespace, exc: Exception) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     from wpfarm_tui.actions.backup import BackupAction, UnlockAction
 
-    farm = _load(args)
+    farm = load_farm_of(args)
     try:
         if args.unlock:
             return run_action_cli(UnlockAction(farm), farm, args)
@@ -47,7 +47,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from wpfarm_tui.actions.restore import RestoreAction
 
-    farm = _load(args)
+    farm = load_farm_of(args)
     try:
         action = RestoreAction(farm, args.domain, snapshots=args.snapshot or (), at=args.at,
                                db=not args.files_only, files=not args.db_only,
@@ -73,7 +73,7 @@ def cmd_backups(args: argparse.Namespace) -> int:
     from wpfarm_tui.status.backups import BackupsCollector
     from wpfarm_tui.status.thresholds import Level
 
-    farm = _load(args)
+    farm = load_farm_of(args)
     started = time.monotonic()
     snap = BackupsCollector(farm).collect()
     if args.json:

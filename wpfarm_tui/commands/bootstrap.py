@@ -7,12 +7,11 @@ from pathlib import Path
 
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.bootstrap import BootstrapAction, ssh_runner
-from wpfarm_tui.commands.runner import add_action_flags, run_action_cli
-from wpfarm_tui.inventory import find_farm_file, load_farm
+from wpfarm_tui.commands.runner import add_action_flags, load_farm_of, run_action_cli
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    farm = load_farm(find_farm_file(args.farm))
+    farm = load_farm_of(args)
     known_hosts = Path(args.known_hosts) if args.known_hosts else None
     try:
         action = BootstrapAction(farm, ssh_runner(args.timeout, known_hosts),

@@ -14,13 +14,13 @@ from typing import Any
 
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.catalog import Context, alerts_from, entry
-from wpfarm_tui.commands.runner import EXIT_FAILED, EXIT_OK, add_action_flags, run_action_cli
-
-
-def _farm(args: argparse.Namespace):
-    from wpfarm_tui.cli import _load
-
-    return _load(args)
+from wpfarm_tui.commands.runner import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_action_flags,
+    load_farm_of,
+    run_action_cli,
+)
 
 
 def _error(args: argparse.Namespace, exc: Exception) -> int:
@@ -33,7 +33,7 @@ def _error(args: argparse.Namespace, exc: Exception) -> int:
 
 def _run(name: str, values: dict[str, str]):
     def func(args: argparse.Namespace) -> int:
-        farm = _farm(args)
+        farm = load_farm_of(args)
         creds = getattr(args, "machine_credentials", None)
         flag_dir = getattr(args, "flag_dir", None)
         ctx = Context.for_farm(farm, crowdsec_credentials=Path(creds) if creds else None,
@@ -63,7 +63,7 @@ def cmd_redis_status(args: argparse.Namespace) -> int:
     from wpfarm_tui.cli import _jsonable
     from wpfarm_tui.status.caches import CachesCollector
 
-    farm = _farm(args)
+    farm = load_farm_of(args)
     snap = CachesCollector(farm).collect()
     if args.json:
         print(json.dumps({"redis": _jsonable(snap.redis), "sentinels": _jsonable(snap.sentinels)},
@@ -85,7 +85,7 @@ def cmd_bans(args: argparse.Namespace) -> int:
     from wpfarm_tui.actions.crowdsec import list_bans
     from wpfarm_tui.cli import _jsonable
 
-    farm = _farm(args)
+    farm = load_farm_of(args)
     try:
         bans = list_bans(farm, ip=args.ip, scope=args.scope)
     except ActionError as exc:
@@ -105,7 +105,7 @@ def cmd_bans(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from wpfarm_tui.status.collectors import build_collectors, refresh_all
 
-    farm = _farm(args)
+    farm = load_farm_of(args)
     alerts = alerts_from(refresh_all(build_collectors(farm)).snapshots)
     if args.json:
         print(json.dumps([_alert_json(a) for a in alerts], indent=2))

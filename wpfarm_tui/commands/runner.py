@@ -9,11 +9,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict
+from typing import Any
 
-from wpfarm_tui.actions import Action, ActionError, AuditLog, Step, StepEvent, Verdict, execute
+from wpfarm_tui.actions import (
+    Action,
+    ActionError,
+    AuditLog,
+    ReadOnlyError,
+    Step,
+    StepEvent,
+    Verdict,
+    execute,
+    guard_read_only,
+    with_read_only,
+)
 from wpfarm_tui.farm.logs import LogStream
-from wpfarm_tui.inventory import Farm
+from wpfarm_tui.inventory import Farm, find_farm_file, load_farm
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -25,17 +38,30 @@ def add_action_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
-def refuse_if_read_only(name: str, farm: Farm, args: argparse.Namespace) -> int | None:
-    """For commands whose action cannot be built without asking the farm: refuse (and
-    audit) before building it. None when the farm may be changed."""
-    if not (farm.read_only or getattr(args, "read_only", False)):
-        return None
-    AuditLog().append({"action": name, "params": {}, "result": "refused: read-only"})
-    message = (f"{name}: this farm is in read-only mode (farm.read_only or --read-only); "
-               "nothing was changed")
+def load_farm_of(args: argparse.Namespace) -> Farm:
+    """The farm a verb works on: --farm (or its defaults), with --read-only folded into
+    farm.read_only once, here, for every verb."""
+    farm = load_farm(find_farm_file(getattr(args, "farm", None)))
+    return with_read_only(farm, bool(getattr(args, "read_only", False)))
+
+
+def refuse_if_read_only(name: str, farm: Farm, args: argparse.Namespace,
+                        params: Mapping[str, Any] | None = None) -> int | None:
+    """For what is not an action (an image build, a shell) or whose action cannot be built
+    without asking the farm: refuse (audited, by the same guard as `execute`) before
+    anything is asked. None when the farm may be changed."""
+    try:
+        guard_read_only(name, params or {}, read_only=farm.read_only, audit=AuditLog())
+    except ReadOnlyError as exc:
+        return _print_error(args, exc)
+    return None
+
+
+def _print_error(args: argparse.Namespace, exc: ActionError) -> int:
     if getattr(args, "json", False):
-        print(json.dumps({"type": "error", "message": message}))
-    print(f"wpfarm: {message}", file=sys.stderr)
+        print(json.dumps({"type": "error", "message": str(exc)}))
+    else:
+        print(f"wpfarm: {exc}", file=sys.stderr)
     return EXIT_FAILED
 
 
@@ -49,7 +75,8 @@ def _confirm(action: Action, args: argparse.Namespace) -> bool:
 
 
 def run_action_cli(action: Action, farm: Farm, args: argparse.Namespace) -> int:
-    read_only = farm.read_only or bool(getattr(args, "read_only", False))
+    """`farm` comes from `load_farm_of`: its read_only is the session's."""
+    read_only = farm.read_only
     audit = AuditLog()
     as_json = bool(args.json)
     try:
@@ -85,11 +112,7 @@ def run_action_cli(action: Action, farm: Farm, args: argparse.Namespace) -> int:
             print("dry run: nothing was changed")
         return EXIT_OK
     except ActionError as exc:
-        if as_json:
-            print(json.dumps({"type": "error", "message": str(exc)}))
-        else:
-            print(f"wpfarm: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _print_error(args, exc)
 
 
 def print_log_stream(stream: LogStream) -> int:

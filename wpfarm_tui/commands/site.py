@@ -18,20 +18,18 @@ from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
 from wpfarm_tui.commands.runner import (
     add_action_flags,
     add_log_flags,
+    load_farm_of,
     print_log_stream,
+    refuse_if_read_only,
     run_action_cli,
 )
-from wpfarm_tui.inventory import Farm, find_farm_file, load_farm
+from wpfarm_tui.inventory import Farm
 from wpfarm_tui.sites.registry import Registry
 from wpfarm_tui.sites.runtime import runtime_for, site_log_stream
 
 
-def _farm(args: argparse.Namespace) -> Farm:
-    return load_farm(find_farm_file(args.farm))
-
-
 def cmd_create(args: argparse.Namespace) -> int:
-    farm = _farm(args)
+    farm = load_farm_of(args)
     if args.from_file:
         return _bulk_create(farm, args)
     if not args.domain:
@@ -64,10 +62,9 @@ def _read_domains(path: Path) -> list[tuple[str, str]]:
 
 
 def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
-    if farm.read_only or args.read_only:
-        print("wpfarm site create: this farm is in read-only mode; nothing was changed",
-              file=sys.stderr)
-        return 1
+    refused = refuse_if_read_only("site-create", farm, args, {"from_file": args.from_file})
+    if refused is not None:
+        return refused
     try:
         entries = _read_domains(Path(args.from_file))
         runtime, host = runtime_for(farm)
@@ -102,7 +99,7 @@ def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         slowest, step_started, failed = ("", 0.0), {}, None
         verdict: Verdict | None = None
-        for item in execute(action, audit=audit):
+        for item in execute(action, audit=audit, read_only=farm.read_only):
             if isinstance(item, StepEvent):
                 if item.kind == "started":
                     step_started[item.step] = time.monotonic()
@@ -146,14 +143,14 @@ def _report(results: dict[str, dict], args: argparse.Namespace, started: float) 
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    farm = _farm(args)
+    farm = load_farm_of(args)
     try:
         runtime, host = runtime_for(farm)
         action = DeleteSite(farm, runtime, args.domain, db_user_host=host)
     except ActionError as exc:
         print(f"wpfarm site delete: {exc}", file=sys.stderr)
         return 1
-    if not args.dry_run and not args.yes and not (farm.read_only or args.read_only):
+    if not args.dry_run and not args.yes and not farm.read_only:
         if not sys.stdin.isatty():
             print("wpfarm site delete: destructive; pass --yes (scripts) or run it on a "
                   "terminal to type the domain", file=sys.stderr)
@@ -165,12 +162,13 @@ def cmd_delete(args: argparse.Namespace) -> int:
             return 1
         args.yes = True
     if not args.dry_run and not args.no_backup and farm.backup is not None \
-            and not (farm.read_only or args.read_only):
+            and not farm.read_only:
         from wpfarm_tui.actions.backup import BackupAction
 
         print(f"final backup of {action.names.domain} first (--no-backup skips it)")
         for item in execute(BackupAction(farm, [action.names.domain], retention=False,
-                                         check=False), audit=AuditLog()):
+                                         check=False), audit=AuditLog(),
+                            read_only=farm.read_only):
             if isinstance(item, Verdict) and not item.ok:
                 print(f"wpfarm site delete: the final backup failed ({item.summary}); "
                       "nothing was deleted", file=sys.stderr)
@@ -181,7 +179,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_suspend(args: argparse.Namespace) -> int:
     from wpfarm_tui.actions.catalog import Context
 
-    farm = _farm(args)
+    farm = load_farm_of(args)
     try:
         flag_dir = Context.for_farm(farm).maintenance_dir
         action = SuspendSite(farm, args.domain, suspend=args.site_verb == "suspend",
@@ -193,7 +191,7 @@ def cmd_suspend(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    farm = _farm(args)
+    farm = load_farm_of(args)
     if farm.endpoints.galera is None:
         print("wpfarm site list: endpoints.galera is missing in farm.yaml", file=sys.stderr)
         return 1
@@ -215,7 +213,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     try:
-        stream = site_log_stream(_farm(args), args.domain, args.tail, args.follow)
+        stream = site_log_stream(load_farm_of(args), args.domain, args.tail, args.follow)
     except ActionError as exc:
         print(f"wpfarm site logs: {exc}", file=sys.stderr)
         return 1

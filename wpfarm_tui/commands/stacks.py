@@ -8,12 +8,14 @@ import json
 import sys
 from pathlib import Path
 
-from wpfarm_tui.commands.runner import EXIT_FAILED, EXIT_OK, add_action_flags, run_action_cli
-from wpfarm_tui.inventory import find_farm_file, load_farm
-
-
-def _farm(args: argparse.Namespace):
-    return load_farm(find_farm_file(args.farm))
+from wpfarm_tui.commands.runner import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_action_flags,
+    load_farm_of,
+    refuse_if_read_only,
+    run_action_cli,
+)
 
 
 def _default_render_dir(farm) -> Path:
@@ -24,7 +26,7 @@ def _default_render_dir(farm) -> Path:
 def cmd_render(args: argparse.Namespace) -> int:
     from wpfarm_tui.stacks.render import StackError, render_farm
 
-    farm = _farm(args)
+    farm = load_farm_of(args)
     out = Path(args.output) if args.output else _default_render_dir(farm)
     try:
         files = render_farm(farm, out, lab=args.lab)
@@ -42,7 +44,13 @@ def cmd_images(args: argparse.Namespace) -> int:
     from wpfarm_tui.farm.docker import client as make_client
     from wpfarm_tui.stacks.images import ImageError, build_all, farm_builds
 
-    farm = _farm(args)
+    farm = load_farm_of(args)
+    # Not an action, but it changes the farm (its Docker's images, the registry): the same
+    # read-only guard, before Docker is asked anything.
+    refused = refuse_if_read_only("images-build", farm, args,
+                                  {"images": list(args.image or ()), "push": args.push})
+    if refused is not None:
+        return refused
     if not farm.endpoints.docker:
         print("wpfarm images: farm.yaml has no endpoints.docker", file=sys.stderr)
         return EXIT_FAILED
@@ -65,7 +73,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from wpfarm_tui.actions import ActionError
     from wpfarm_tui.stacks.deploy import DeployAction
 
-    farm = _farm(args)
+    farm = load_farm_of(args)
     render_dir = Path(args.render_dir) if args.render_dir else _default_render_dir(farm)
     overrides = [Path(d) for d in args.override or ()]
     if args.lab:

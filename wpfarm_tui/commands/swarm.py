@@ -22,16 +22,17 @@ from wpfarm_tui.actions.swarm import (
 from wpfarm_tui.commands.runner import (
     add_action_flags,
     add_log_flags,
+    load_farm_of,
     print_log_stream,
     refuse_if_read_only,
     run_action_cli,
 )
-from wpfarm_tui.inventory import find_farm_file, load_farm
 
 
 def cmd_node(args: argparse.Namespace) -> int:
-    farm = load_farm(find_farm_file(args.farm))
-    refused = refuse_if_read_only(f"node-{args.node_verb}", farm, args)
+    farm = load_farm_of(args)
+    refused = refuse_if_read_only(f"node-{args.node_verb}", farm, args,
+                                  {"node": args.node})
     if refused is not None:
         return refused
     try:
@@ -43,9 +44,10 @@ def cmd_node(args: argparse.Namespace) -> int:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
-    farm = load_farm(find_farm_file(args.farm))
+    farm = load_farm_of(args)
     if args.service_verb != "logs":  # a shell can change anything: refused too
-        refused = refuse_if_read_only(f"service-{args.service_verb}", farm, args)
+        refused = refuse_if_read_only(f"service-{args.service_verb}", farm, args,
+                                      {"service": args.service})
         if refused is not None:
             return refused
     try:

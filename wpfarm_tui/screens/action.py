@@ -31,6 +31,7 @@ from wpfarm_tui.actions import (
     StepEvent,
     Verdict,
     execute,
+    guard_read_only,
 )
 from wpfarm_tui.actions.catalog import Context, Entry
 from wpfarm_tui.inventory import Farm
@@ -62,14 +63,14 @@ class ActionScreen(Screen[Verdict | None]):
             self.item = item
 
     def __init__(self, entry: Entry, farm: Farm, context: Context, *,
-                 values: Mapping[str, str] | None = None, read_only: bool = False,
+                 values: Mapping[str, str] | None = None,
                  audit: AuditLog | None = None) -> None:
         super().__init__()
         self.entry = entry
         self.farm = farm
         self.context = context
         self.values = dict(values or {})
-        self.read_only = read_only
+        self.read_only = farm.read_only  # the session's: the App folded --read-only in
         self.audit = audit or AuditLog()
         self.action: Action | None = None
         self.state = "input"  # input | planning | planned | running | finished | refused
@@ -109,22 +110,14 @@ class ActionScreen(Screen[Verdict | None]):
 
     # ------------------------------------------------------------ steps of the screen
     def _refuse(self) -> None:
-        """Read-only: audited through execute when the action can be built at all."""
+        """Read-only: refused by the same guard as `execute`, audited with the inputs the
+        operator gave; the action is not built (that can ask the farm)."""
         self.state = "refused"
         self.query_one("#action-form").display = False
-        message = (f"{self.entry.name}: this farm is in read-only mode (farm.read_only or "
-                   "--read-only); nothing was changed")
         try:
-            action = self.entry.build(self.farm, self.context, self._inputs())
-            next(iter(execute(action, audit=self.audit, read_only=True)))
+            guard_read_only(self.entry.name, self._inputs(), read_only=True, audit=self.audit)
         except ReadOnlyError as exc:
-            message = str(exc)
-        except ActionError:
-            # It cannot even be built here (its inputs ask a farm part that is absent):
-            # the refusal is still what happened, and the audit log says so.
-            self.audit.append({"action": self.entry.name, "params": dict(self._inputs()),
-                               "result": "refused: read-only"})
-        self._note(Text("REFUSED  ", style="bold red") + Text(message), "refused")
+            self._note(Text("REFUSED  ", style="bold red") + Text(str(exc)), "refused")
         self.query_one("#plan").display = False
         self.query_one("#action-log").display = False
 

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
-from wpfarm_tui.actions import AuditLog, Step, StepEvent, Verdict, execute
+from wpfarm_tui.actions import Action, AuditLog, Step, StepEvent, Verdict, execute
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.stacks.deploy import DeployAction, ServiceState, service_states
 from wpfarm_tui.widgets.stacks_pane import StacksPane
@@ -87,8 +87,10 @@ class StacksScreen(Screen[None]):
         self.set_timer(self.interval, self.action_refresh)
 
     def action_deploy(self) -> None:
+        # self.farm is the session's (the App folded --read-only into it).
         self.app.push_screen(DeployScreen(DeployAction(
-            self.farm, self.render_dir, (), override_dirs=self.override_dirs)))
+            self.farm, self.render_dir, (), override_dirs=self.override_dirs),
+            read_only=self.farm.read_only))
 
 
 class DeployItem(Message):
@@ -98,18 +100,23 @@ class DeployItem(Message):
 
 
 class DeployScreen(Screen[None]):
-    """Plan first; Enter runs it (read-only farms are refused by `execute`), Esc leaves."""
+    """Plan first; once it is shown, Enter runs it, Esc leaves. A read-only session is
+    refused by `execute` (audited) and shows the refusal instead of a plan."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("enter", "run", "Deploy"),
+        # Priority: the plan table has the focus and would take Enter for itself (select
+        # a row), so the operator's first Enter deployed nothing.
+        Binding("enter", "run", "Deploy", priority=True),
     ]
 
-    def __init__(self, action: DeployAction, audit: AuditLog | None = None) -> None:
+    def __init__(self, action: Action, *, read_only: bool,
+                 audit: AuditLog | None = None) -> None:
         super().__init__()
         self.action_obj = action
         self.audit = audit or AuditLog()
-        self.started = False
+        self.read_only = read_only
+        self.state = "planning"  # planning | planned | running | finished | failed
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -129,22 +136,23 @@ class DeployScreen(Screen[None]):
         self._execute(dry_run=True)
 
     def action_run(self) -> None:
-        if self.started:
+        if self.state != "planned":  # no plan shown yet (or refused, or done): nothing runs
+            self.app.bell()
             return
-        self.started = True
+        self.state = "running"
         self.query_one("#deploy-status", Static).update("Deploying…")
         self._execute(dry_run=False)
 
     @work(thread=True, exclusive=True, group="deploy")
     def _execute(self, dry_run: bool) -> None:
         try:
-            read_only = self.action_obj.farm.read_only
-            for item in execute(self.action_obj, audit=self.audit, read_only=read_only,
+            for item in execute(self.action_obj, audit=self.audit, read_only=self.read_only,
                                 dry_run=dry_run, confirmed=True):
                 if dry_run or not isinstance(item, Step):
                     self.post_message(DeployItem(item))
         except Exception as exc:  # noqa: BLE001 - shown, never raised into the UI
             self.post_message(DeployItem(exc))
+            return
         if dry_run:
             self.post_message(DeployItem(Verdict(True, "plan ready: Enter deploys, Esc "
                                                        "leaves")))
@@ -167,9 +175,11 @@ class DeployScreen(Screen[None]):
                 else:
                     table.add_row(item.step, text, key=item.step)
         elif isinstance(item, Verdict):
+            self.state = "planned" if self.state == "planning" else "finished"
             style = "green" if item.ok else "bold red"
             status.update(Text(("OK: " if item.ok else "FAILED: ") + item.summary, style=style))
             for line in item.details:
                 self.query_one("#deploy-log", RichLog).write(line)
         else:
+            self.state = "failed"
             status.update(Text(f"deploy refused: {item}", style="bold red"))
