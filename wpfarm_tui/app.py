@@ -27,6 +27,7 @@ from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from wpfarm_tui import keys
 from wpfarm_tui.actions import with_read_only
 from wpfarm_tui.actions.catalog import BY_NAME, CATALOG, Context, alerts_from
 from wpfarm_tui.contexts import contexts
@@ -577,26 +578,7 @@ class WpfarmApp(App[Farm | None]):
     def help_rows(self) -> list[tuple[str, str]]:
         panes = " · ".join(f"{PANE_KEYS[p]} {self.pane_title(p)}" for p in PANES
                            if p in self.pane_ids)
-        return [
-            ("1 – 6", f"go to a pane: {panes}"),
-            ("7", "Alerts: everything past a threshold; Enter runs the fitting procedure"),
-            ("b / u", "CrowdSec pane: ban an address / unban the selected decision"),
-            ("p", "Sites pane: purge the selected site's caches"),
-            ("l", "Sites pane: follow the selected site's logs; Nodes pane: the service's"),
-            ("x", "Nodes pane: a shell in a task of the selected service (console suspended)"),
-            ("n / d", "Sites pane: new site (form, live progress) / delete the selected"),
-            ("o / O", "sort by the next column / reverse it (or click a header)"),
-            ("/", "filter the focused table (or the pane's first)"),
-            ("  Enter", "keep the filter, back to the table"),
-            ("  Esc", "clear the filter and hide it"),
-            ("r", "refresh every pane now"),
-            ("ctrl+t", "toggle dark / light theme"),
-            ("ctrl+p", "command palette: go to a pane, pick a theme, Run: <action>"),
-            ("Tab / shift+Tab", "next / previous table or tab bar"),
-            ("↑ ↓ PgUp PgDn", "move in a table; a long error shows in full as a tooltip"),
-            ("?", "this help"),
-            ("q", "quit"),
-        ]
+        return keys.help_rows(panes)
 
     # ------------------------------------------------------------ actions
     def action_show_pane(self, pane: str) -> None:

@@ -1,0 +1,63 @@
+"""The console's keys, written once: the help screen (`?`) and README's keys table both come
+from KEYS, and tests/ui/test_keys.py checks that every binding of the console, its panes and
+its tables is in it (and that README shows this table), so the three cannot drift apart.
+
+`python -m wpfarm_tui.keys` prints the Markdown table for README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Key:
+    label: str  # as shown: "1 – 6", "b / u"
+    what: str  # "{panes}" is replaced by the panes this farm has
+    bindings: tuple[str, ...] = ()  # the Textual key names it documents
+
+
+KEYS: tuple[Key, ...] = (
+    Key("1 – 6, 8", "go to a pane: {panes}", ("1", "2", "3", "4", "5", "6", "8")),
+    Key("7", "Alerts: everything past a threshold; Enter runs the fitting procedure", ("7",)),
+    Key("s", "Stacks: the farm's layers, their replicas, deploy", ("s",)),
+    Key("b / u", "CrowdSec pane: ban an address / unban the selected decision", ("b", "u")),
+    Key("p", "Sites pane: purge the selected site's caches", ("p",)),
+    Key("l", "Sites pane: follow the selected site's logs; Nodes pane: the service's", ("l",)),
+    Key("x", "Nodes pane: a shell in a task of the selected service (console suspended)",
+        ("x",)),
+    Key("n / d", "Sites pane: new site (form, live progress) / delete the selected",
+        ("n", "d")),
+    Key("R", "Backups pane: restore the selected site (snapshot, parts, drill)", ("R",)),
+    Key("o / O", "sort by the next column / reverse it (or click a header)", ("o", "O")),
+    Key("/", "filter the focused table (or the pane's first)", ("slash",)),
+    Key("  Enter", "keep the filter, back to the table"),
+    Key("  Esc", "clear the filter and hide it", ("escape",)),
+    Key("r", "refresh every pane now", ("r",)),
+    Key("ctrl+t", "toggle dark / light theme", ("ctrl+t",)),
+    Key("ctrl+p", "command palette: go to a pane, pick a theme, switch farm, Run: <action>",
+        ("ctrl+p",)),
+    Key("Tab / shift+Tab", "next / previous table or tab bar", ("tab", "shift+tab")),
+    Key("↑ ↓ PgUp PgDn", "move in a table; a long error shows in full as a tooltip"),
+    Key("?", "this help", ("question_mark",)),
+    Key("q", "quit", ("q",)),
+)
+
+DEFAULT_PANES = "1 Nodes · 2 Sites · 3 Galera · 4 Caches · 5 CrowdSec · 6 Edge · 8 Backups"
+
+
+def help_rows(panes: str = DEFAULT_PANES) -> list[tuple[str, str]]:
+    return [(k.label, k.what.format(panes=panes)) for k in KEYS]
+
+
+def markdown_table() -> str:
+    def cell(text: str) -> str:
+        return text.strip().replace("|", "\\|")
+
+    lines = ["| key | what it does |", "|-----|--------------|"]
+    lines += [f"| `{cell(label)}` | {cell(what)} |" for label, what in help_rows()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())
