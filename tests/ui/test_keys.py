@@ -3,7 +3,9 @@ and tables is documented there, and README's keys table is that table."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from wpfarm_tui import keys
 from wpfarm_tui.app import WpfarmApp
@@ -40,3 +42,12 @@ def test_readme_shows_the_generated_table() -> None:
     shown = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert shown == keys.markdown_table(), (
         "README's keys table is stale: replace it with `python -m wpfarm_tui.keys`")
+
+
+def test_readme_screenshots_exist() -> None:
+    # The first-hour walk-through shows the snapshot tests' SVGs: a renamed test must not
+    # leave README pointing at nothing.
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+\.svg)\)", README.read_text())
+    assert links, "README shows no screenshots"
+    missing = [link for link in links if not (README.parent / unquote(link)).is_file()]
+    assert not missing, missing
