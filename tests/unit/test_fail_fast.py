@@ -13,6 +13,7 @@ import pytest
 from wpfarm_tui.farm import docker as farm_docker
 from wpfarm_tui.farm import galera as farm_galera
 from wpfarm_tui.farm import redis as farm_redis
+from wpfarm_tui.farm import varnish as farm_varnish
 from wpfarm_tui.farm.crowdsec import CrowdSecClient
 from wpfarm_tui.inventory import (
     CrowdSecEndpoint,
@@ -20,6 +21,7 @@ from wpfarm_tui.inventory import (
     GaleraEndpoint,
     HostPort,
     RedisEndpoint,
+    VarnishInstance,
 )
 from wpfarm_tui.secrets import Secret
 
@@ -86,3 +88,14 @@ def test_docker_asks_once(dropping) -> None:
     with pytest.raises(Exception):  # noqa: B017
         farm_docker.client(DockerEndpoint(f"tcp://127.0.0.1:{dropping.port}", timeout=1.0))
     assert dropping.accepted == 1
+
+
+def test_a_varnish_that_is_not_running_is_down_not_a_timeout(tmp_path) -> None:
+    # A real varnishstat on a work directory with no varnishd: it used to wait 5 s for one,
+    # past the probe's 3 s timeout, so a dead Varnish showed as "timeout after 3 s".
+    from tests.ui.fixtures import FARM
+
+    (tmp_path / "inst").mkdir()
+    instance = VarnishInstance("varnish", str(tmp_path / "inst"))
+    with pytest.raises(ConnectionError, match="varnishd"):
+        farm_varnish.counters(FARM, instance, timeout=3.0)

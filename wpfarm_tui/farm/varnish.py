@@ -35,7 +35,8 @@ def _run(farm: Farm, instance: VarnishInstance, argv: list[str], timeout: float)
 
 def counters(farm: Farm, instance: VarnishInstance, timeout: float) -> dict[str, int]:
     """MAIN.* counters by short name (cache_hit, cache_miss, n_object, uptime, ...)."""
-    out = _run(farm, instance, ["varnishstat", "-j", "-n", instance.workdir], timeout)
+    # -t 0: no varnishd there is an answer now, not after varnishstat's 5 s wait for one.
+    out = _run(farm, instance, ["varnishstat", "-j", "-t", "0", "-n", instance.workdir], timeout)
     data: dict[str, Any] = json.loads(out)
     # Varnish 6.5+ nests counters under "counters"; older versions do not.
     raw = data.get("counters", data)
