@@ -1,0 +1,144 @@
+"""Counters turned into what is happening now: per-second rates and ratios over the last
+interval, 1 minute and 5 minutes, from samples a collector keeps between polls.
+
+Servers report counters since they started (Varnish's cache_hit, Redis's keyspace_hits,
+Galera's wsrep_last_committed); a week-old total hides today's storm. A counter that goes
+backwards (the server restarted) makes its window "reset": no rate for it, never a negative
+or absurd one. History is bounded in time and in samples, whatever the refresh rate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+
+LAST = 0.0  # window: the last interval between two polls
+MINUTE, FIVE_MINUTES = 60.0, 300.0
+WINDOWS: tuple[float, ...] = (LAST, MINUTE, FIVE_MINUTES)
+KEEP_SECONDS = 1800.0  # 30 minutes of history, for graphs
+MAX_SAMPLES = 1800  # at most one sample a second over KEEP_SECONDS
+
+
+@dataclass(frozen=True)
+class Delta:
+    """How much a counter rose over `seconds` (None: too few samples, or it was reset)."""
+
+    value: float | None
+    seconds: float
+    reset: bool = False
+
+    @property
+    def per_second(self) -> float | None:
+        if self.value is None or self.seconds <= 0:
+            return None
+        return self.value / self.seconds
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A windowed figure as panes and --json show it."""
+
+    value: float | None  # per second, or a percentage for ratios
+    window: float  # the window asked for, seconds (0 = last interval)
+    covered: float  # seconds the samples actually cover (less while history is short)
+    reset: bool = False
+
+    @property
+    def text(self) -> str:
+        return "reset" if self.reset else "—" if self.value is None else f"{self.value:.1f}"
+
+
+class CounterHistory:
+    """(time, value) samples of one counter: the last KEEP_SECONDS, at most MAX_SAMPLES."""
+
+    def __init__(self, keep: float = KEEP_SECONDS, max_samples: int = MAX_SAMPLES) -> None:
+        self.keep = keep
+        self.samples: deque[tuple[float, float]] = deque(maxlen=max_samples)
+
+    def add(self, at: float, value: float) -> None:
+        if not math.isfinite(value):
+            return
+        if self.samples and at <= self.samples[-1][0]:
+            return  # a clock step back or a duplicate poll: keep time strictly increasing
+        self.samples.append((at, value))
+        while self.samples and self.samples[0][0] < at - self.keep:
+            self.samples.popleft()
+
+    def delta(self, window: float = LAST) -> Delta:
+        """The rise over the newest `window` seconds (LAST: between the last two samples).
+        The window starts at the newest sample at or before its start, so it covers at least
+        what was asked once history is long enough."""
+        if len(self.samples) < 2:
+            return Delta(None, 0.0)
+        newest_at, newest = self.samples[-1]
+        if window <= LAST:
+            start = len(self.samples) - 2
+        else:
+            start = 0
+            for i in range(len(self.samples) - 2, -1, -1):
+                if self.samples[i][0] <= newest_at - window:
+                    start = i
+                    break
+        span = list(self.samples)[start:]
+        seconds = newest_at - span[0][0]
+        if any(later < earlier for (_, earlier), (_, later) in zip(span, span[1:], strict=False)):
+            return Delta(None, seconds, reset=True)
+        return Delta(newest - span[0][1], seconds)
+
+    def series(self, since: float | None = None) -> list[tuple[float, float]]:
+        """Per-second rates between consecutive samples (for graphs); resets are skipped."""
+        out = []
+        samples = list(self.samples)
+        for (t0, v0), (t1, v1) in zip(samples, samples[1:], strict=False):
+            if (since is None or t1 >= since) and v1 >= v0 and t1 > t0:
+                out.append((t1, (v1 - v0) / (t1 - t0)))
+        return out
+
+
+class Histories:
+    """Every counter a collector follows, by key (e.g. ("varnish-1", "cache_hit"))."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._by_key: dict[Hashable, CounterHistory] = {}
+
+    def record(self, source: Hashable, counters: Mapping[str, float | int | None],
+               at: float | None = None) -> None:
+        now = self.clock() if at is None else at
+        for name, value in counters.items():
+            if value is not None:
+                self._by_key.setdefault((source, name), CounterHistory()).add(now, float(value))
+
+    def history(self, source: Hashable, name: str) -> CounterHistory | None:
+        return self._by_key.get((source, name))
+
+    def delta(self, source: Hashable, name: str, window: float) -> Delta:
+        found = self.history(source, name)
+        return found.delta(window) if found else Delta(None, 0.0)
+
+    def rate(self, source: Hashable, name: str, window: float = LAST) -> Rate:
+        d = self.delta(source, name, window)
+        return Rate(d.per_second, window, d.seconds, d.reset)
+
+    def ratio(self, source: Hashable, part: str, rest: str, window: float = LAST,
+              min_events: int = 1) -> Rate:
+        """part / (part + rest) over the window, in percent: a hit ratio from hits and
+        misses. Fewer than `min_events` events in the window says nothing (None)."""
+        a, b = self.delta(source, part, window), self.delta(source, rest, window)
+        seconds = max(a.seconds, b.seconds)
+        if a.reset or b.reset:
+            return Rate(None, window, seconds, reset=True)
+        if a.value is None or b.value is None or a.value + b.value < max(min_events, 1):
+            return Rate(None, window, seconds)
+        return Rate(100.0 * a.value / (a.value + b.value), window, seconds)
+
+    def forget(self, source: Hashable) -> None:
+        """Drop a source that left the farm (a removed instance), so memory stays bounded."""
+        for key in [k for k in self._by_key if isinstance(k, tuple) and k[0] == source]:
+            del self._by_key[key]
+
+    def __len__(self) -> int:
+        return len(self._by_key)
