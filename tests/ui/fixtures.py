@@ -38,6 +38,7 @@ from wpfarm_tui.status.model import (
     SourceHealth,
     VarnishStats,
 )
+from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.thresholds import Level
 
 CHECKED_AT = 1_772_334_724.0  # fixed: nothing rendered may depend on the wall clock
@@ -131,17 +132,24 @@ def caches_snapshot() -> CachesSnapshot:
                  ok("sentinel-2"), ok("sentinel-3")),
         varnish=(
             VarnishStats("varnish-1", True, None, hits=15234, misses=1203, hit_ratio=92.681,
-                         objects=4312, uptime_s=273_845, backend_failures=0, level=Level.OK),
+                         objects=4312, uptime_s=273_845, backend_failures=0, level=Level.WARNING,
+                         # Today misses what last week hit: the window says so, the total not.
+                         requests_per_s=Rate(412.5, 0, 1.0), hit_ratio_1m=Rate(61.3, 60, 60.0),
+                         hit_ratio_5m=Rate(78.9, 300, 300.0), pass_per_s=Rate(3.2, 0, 1.0),
+                         backend_failures_per_s=Rate(0.0, 0, 1.0),
+                         lru_evictions_per_s=Rate(0.0, 0, 1.0)),
         ),
         redis=(
             RedisStats("redis-1", "127.0.0.1:16379", True, None, role="master", hits=88211,
                        misses=4022, hit_ratio=95.64, used_memory=52_428_800,
                        maxmemory=268_435_456, memory_pct=19.53, connected_clients=14,
-                       level=Level.OK),
+                       level=Level.OK, ops_per_s=Rate(1520.0, 0, 1.0),
+                       hit_ratio_1m=Rate(96.1, 60, 60.0), evicted_per_s=Rate(0.0, 0, 1.0)),
             RedisStats("redis-2", "127.0.0.1:16380", True, None, role="slave", hits=0,
                        misses=0, hit_ratio=None, used_memory=51_380_224,
                        maxmemory=268_435_456, memory_pct=19.14, connected_clients=3,
-                       master_link="up", level=Level.OK),
+                       master_link="up", level=Level.OK,
+                       ops_per_s=Rate(None, 0, 1.0, reset=True)),
         ),
         sentinels=tuple(
             SentinelView(f"sentinel-{i}", f"127.0.0.1:{26378 + i}", True, None,

@@ -63,6 +63,25 @@ def test_cache_levels_need_enough_lookups():
     assert warm.hit_ratio == 90.0 and warm.level is Level.OK
 
 
+def test_cache_level_follows_the_last_minute_not_the_total():
+    # Ten million hits last week, nothing but misses now: critical, though 95 % since start.
+    from wpfarm_tui.status.rates import Histories
+
+    history = Histories()
+    key = ("varnish", "v")
+    history.record(key, {"cache_hit": 9_500_000, "cache_miss": 500_000}, at=0)
+    now = {"cache_hit": 9_500_000, "cache_miss": 502_000}
+    history.record(key, now, at=60)
+    stats = varnish_stats("v", now, T, history)
+    assert stats.hit_ratio is not None and stats.hit_ratio > 94
+    assert stats.hit_ratio_1m is not None and stats.hit_ratio_1m.value == 0.0
+    assert stats.level is Level.CRITICAL
+    # And a quiet minute (too few lookups) is no alarm.
+    history.record(key, {"cache_hit": 9_500_000, "cache_miss": 502_010}, at=130)
+    quiet = varnish_stats("v", {"cache_hit": 9_500_000, "cache_miss": 502_010}, T, history)
+    assert quiet.level is Level.OK
+
+
 def test_redis_levels():
     info = {"role": "master", "keyspace_hits": 0, "keyspace_misses": 0, "used_memory": 96,
             "maxmemory": 100}

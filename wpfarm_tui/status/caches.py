@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,6 +17,7 @@ from wpfarm_tui.status.model import (
     SourceHealth,
     VarnishStats,
 )
+from wpfarm_tui.status.rates import FIVE_MINUTES, MINUTE, Histories, Rate
 from wpfarm_tui.status.thresholds import Level, Threshold, worst
 
 # Below this many lookups a hit ratio says nothing (a fresh cache is all misses).
@@ -34,28 +36,60 @@ def _ratio_level(hits: int, misses: int, value: float | None, threshold: Thresho
     return threshold.level(value)
 
 
-def varnish_stats(name: str, counters: dict[str, int], thresholds: dict[str, Threshold]
-                  ) -> VarnishStats:
+VARNISH_COUNTERS = ("client_req", "cache_hit", "cache_miss", "s_pass", "backend_fail",
+                    "n_lru_nuked")
+REDIS_COUNTERS = ("total_commands_processed", "keyspace_hits", "keyspace_misses",
+                  "evicted_keys")
+
+
+def _windowed_level(now: Rate, threshold: Threshold) -> Level:
+    # Too few lookups in the window (None) says nothing: a quiet cache is not a bad one.
+    return Level.OK if now.value is None else threshold.level(now.value)
+
+
+def varnish_stats(name: str, counters: dict[str, int], thresholds: dict[str, Threshold],
+                  history: Histories | None = None) -> VarnishStats:
+    """One instance's counters; with `history` (the collector's, this poll recorded in it)
+    the rates over windows too, and the hit-ratio threshold applies to the last minute."""
     hits, misses = counters.get("cache_hit", 0), counters.get("cache_miss", 0)
     hit_ratio = ratio(hits, misses)
-    return VarnishStats(
+    stats = VarnishStats(
         name=name, reachable=True, error=None, hits=hits, misses=misses, hit_ratio=hit_ratio,
         objects=counters.get("n_object"), uptime_s=counters.get("uptime"),
         backend_failures=counters.get("backend_fail"),
         level=_ratio_level(hits, misses, hit_ratio, thresholds["cache_hit_ratio"]),
     )
+    if history is None:
+        return stats
+    key = ("varnish", name)
+    minute = history.ratio(key, "cache_hit", "cache_miss", MINUTE, MIN_LOOKUPS_FOR_RATIO)
+    return dataclasses.replace(
+        stats,
+        requests_per_s=history.rate(key, "client_req"),
+        hit_ratio_1m=minute,
+        hit_ratio_5m=history.ratio(key, "cache_hit", "cache_miss", FIVE_MINUTES,
+                                   MIN_LOOKUPS_FOR_RATIO),
+        pass_per_s=history.rate(key, "s_pass"),
+        backend_failures_per_s=history.rate(key, "backend_fail"),
+        lru_evictions_per_s=history.rate(key, "n_lru_nuked"),
+        level=_windowed_level(minute, thresholds["cache_hit_ratio"]),
+    )
 
 
-def redis_stats(node: HostPort, info: dict[str, Any], thresholds: dict[str, Threshold]
-                ) -> RedisStats:
+def redis_stats(node: HostPort, info: dict[str, Any], thresholds: dict[str, Threshold],
+                history: Histories | None = None) -> RedisStats:
     hits, misses = int(info.get("keyspace_hits", 0)), int(info.get("keyspace_misses", 0))
     used, maxmemory = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
     memory_pct = round(100.0 * used / maxmemory, 1) if maxmemory else None
     hit_ratio = ratio(hits, misses)
     role = info.get("role")
     link = info.get("master_link_status") if role == "slave" else None
+    key = ("redis", node.name)
+    minute = (history.ratio(key, "keyspace_hits", "keyspace_misses", MINUTE,
+                            MIN_LOOKUPS_FOR_RATIO) if history is not None else None)
     levels = [
-        _ratio_level(hits, misses, hit_ratio, thresholds["cache_hit_ratio"]),
+        (_windowed_level(minute, thresholds["cache_hit_ratio"]) if minute is not None
+         else _ratio_level(hits, misses, hit_ratio, thresholds["cache_hit_ratio"])),
         thresholds["cache_memory"].level(memory_pct),
         Level.CRITICAL if link == "down" else Level.OK,
     ]
@@ -64,6 +98,9 @@ def redis_stats(node: HostPort, info: dict[str, Any], thresholds: dict[str, Thre
         hits=hits, misses=misses, hit_ratio=hit_ratio, used_memory=used, maxmemory=maxmemory,
         memory_pct=memory_pct, connected_clients=info.get("connected_clients"),
         master_link=link, level=worst([lv for lv in levels if lv is not Level.UNKNOWN]),
+        ops_per_s=history.rate(key, "total_commands_processed") if history else None,
+        hit_ratio_1m=minute,
+        evicted_per_s=history.rate(key, "evicted_keys") if history else None,
     )
 
 
@@ -99,6 +136,7 @@ class CachesCollector:
         self.farm = farm
         self.thresholds = dict(farm.thresholds)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="caches")
+        self.history = Histories()  # counters between polls, for rates over windows
 
     def _varnish(self, instance: VarnishInstance) -> tuple[VarnishStats, SourceHealth]:
         endpoint = self.farm.endpoints.varnish
@@ -109,14 +147,18 @@ class CachesCollector:
             endpoint.timeout)
         if counters is None:
             return VarnishStats(instance.name, False, health.error, level=Level.CRITICAL), health
-        return varnish_stats(instance.name, counters, self.thresholds), health
+        self.history.record(("varnish", instance.name),
+                            {k: counters.get(k) for k in VARNISH_COUNTERS})
+        return varnish_stats(instance.name, counters, self.thresholds, self.history), health
 
     def _redis(self, endpoint: RedisEndpoint, node: HostPort) -> tuple[RedisStats, SourceHealth]:
         info, health = probe(node.name, lambda: farm_redis.info(endpoint, node), endpoint.timeout)
         if info is None:
             return RedisStats(node.name, node.address, False, health.error,
                               level=Level.CRITICAL), health
-        return redis_stats(node, info, self.thresholds), health
+        self.history.record(("redis", node.name),
+                            {k: _opt_int(info.get(k)) for k in REDIS_COUNTERS})
+        return redis_stats(node, info, self.thresholds, self.history), health
 
     def _sentinel(self, endpoint: RedisEndpoint, node: HostPort
                   ) -> tuple[SentinelView, SourceHealth]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.thresholds import Level, worst
 
 
@@ -127,6 +128,13 @@ class VarnishStats:
     uptime_s: int | None = None
     backend_failures: int | None = None
     level: Level = Level.UNKNOWN
+    # What is happening now (status/rates.py): None until a second poll.
+    requests_per_s: Rate | None = None  # client requests, last interval
+    hit_ratio_1m: Rate | None = None  # percent over the last minute (the threshold's input)
+    hit_ratio_5m: Rate | None = None
+    pass_per_s: Rate | None = None
+    backend_failures_per_s: Rate | None = None
+    lru_evictions_per_s: Rate | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,9 @@ class RedisStats:
     connected_clients: int | None = None
     master_link: str | None = None  # replicas: up / down
     level: Level = Level.UNKNOWN
+    ops_per_s: Rate | None = None  # commands processed, last interval
+    hit_ratio_1m: Rate | None = None  # percent over the last minute (the threshold's input)
+    evicted_per_s: Rate | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from wpfarm_tui.status.model import CachesSnapshot, RedisStats, SentinelView, VarnishStats
+from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.widgets import cells as c
 from wpfarm_tui.widgets.base_pane import BasePane
@@ -16,13 +17,16 @@ from wpfarm_tui.widgets.keyed_table import KeyedTable
 VARNISH_COLUMNS = (
     ("level", "Lvl"),
     ("name", "Varnish"),
-    ("reachable", "Reachable"),
-    ("hits", "Hits", "right"),
-    ("misses", "Misses", "right"),
-    ("hit", "Hit %", "right"),
+    ("reachable", "Up"),
+    ("req", "Req/s", "right"),
+    ("hit_1m", "Hit% 1m", "right"),
+    ("hit_5m", "Hit% 5m", "right"),
+    ("hit", "Hit% all", "right"),
+    ("pass", "Pass/s", "right"),
+    ("backend_fail", "Bfail/s", "right"),
+    ("lru", "LRU/s", "right"),
     ("objects", "Objects", "right"),
     ("uptime", "Uptime", "right"),
-    ("backend_fail", "Backend fail", "right"),
     ("error", "Error"),
 )
 REDIS_COLUMNS = (
@@ -30,7 +34,10 @@ REDIS_COLUMNS = (
     ("name", "Redis"),
     ("address", "Address"),
     ("role", "Role"),
-    ("hit", "Hit %", "right"),
+    ("ops", "Ops/s", "right"),
+    ("hit_1m", "Hit% 1m", "right"),
+    ("hit", "Hit% all", "right"),
+    ("evicted", "Evict/s", "right"),
     ("used", "Memory", "right"),
     ("mem", "Mem %", "right"),
     ("clients", "Clients", "right"),
@@ -72,20 +79,26 @@ class CachesPane(BasePane):
     def _error(self, error: str | None) -> Text:
         return c.clip(error, 40, style=self.colour(Level.CRITICAL) if error else "")
 
+    def _hit_style(self, value: Rate | None) -> str:
+        return self.colour(self.threshold_level("cache_hit_ratio", value.value)) if (
+            value is not None and value.value is not None) else ""
+
     def _varnish_cells(self, v: VarnishStats) -> tuple[Text, ...]:
-        fails = Level.WARNING if v.backend_failures else Level.OK
+        failing = v.backend_failures_per_s is not None and bool(v.backend_failures_per_s.value)
         return (
             c.level_cell(v.level, self.palette),
             c.text(v.name, style="bold"),
             c.yes_no(v.reachable, self.palette),
-            c.number(v.hits),
-            c.number(v.misses),
-            c.ratio(v.hit_ratio, style=self.colour(self.threshold_level("cache_hit_ratio",
-                                                                         v.hit_ratio))),
+            c.rate(v.requests_per_s),
+            c.rate(v.hit_ratio_1m, style=self._hit_style(v.hit_ratio_1m)),
+            c.rate(v.hit_ratio_5m, style=self._hit_style(v.hit_ratio_5m)),
+            c.ratio(v.hit_ratio),  # since start: context, not the threshold's input
+            c.rate(v.pass_per_s),
+            c.rate(v.backend_failures_per_s,
+                   style=self.colour(Level.WARNING) if failing else ""),
+            c.rate(v.lru_evictions_per_s),
             c.number(v.objects),
             c.duration(v.uptime_s),
-            c.number(v.backend_failures,
-                     style=self.colour(fails) if v.backend_failures is not None else ""),
             self._error(v.error),
         )
 
@@ -96,8 +109,10 @@ class CachesPane(BasePane):
             c.text(r.name, style="bold"),
             c.text(r.address),
             c.text(r.role, style="bold" if r.role == "master" else ""),
-            c.ratio(r.hit_ratio, style=self.colour(self.threshold_level("cache_hit_ratio",
-                                                                         r.hit_ratio))),
+            c.rate(r.ops_per_s),
+            c.rate(r.hit_ratio_1m, style=self._hit_style(r.hit_ratio_1m)),
+            c.ratio(r.hit_ratio),
+            c.rate(r.evicted_per_s),
             c.bytes_human(r.used_memory),
             c.ratio(r.memory_pct, style=self.colour(self.threshold_level("cache_memory",
                                                                           r.memory_pct))),

@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import JustifyMethod
 from rich.text import Text
 
+from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.thresholds import Level
 
 DASH = "—"
@@ -120,6 +121,14 @@ def number(value: float | int | None, fmt: str = "{:,}", style: str = "") -> Tex
 def ratio(value: float | None, style: str = "") -> Text:
     """A percentage with one decimal, right-aligned."""
     return number(value, "{:.1f}", style)
+
+
+def rate(value: Rate | None, fmt: str = "{:,.1f}", style: str = "") -> Text:
+    """A windowed figure (status/rates.py): "reset" when the counter went back in the
+    window (a restarted server), a dash until there are two samples."""
+    if value is not None and value.reset:
+        return valued("reset", None, style)
+    return number(None if value is None else value.value, fmt, style)
 
 
 def yes_no(value: bool | None, palette: Palette, good: bool = True) -> Text:

@@ -1,0 +1,76 @@
+"""Rates over windows against the lab's real Varnish and Redis: known traffic gives its rate,
+and a restarted server gives "reset", never a negative rate."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import redis
+
+from wpfarm_tui.status.caches import CachesCollector
+from wpfarm_tui.status.rates import MINUTE
+
+pytestmark = pytest.mark.lab
+
+VARNISH = "http://127.0.0.1:16081/"
+
+
+def _varnish(collector: CachesCollector):
+    snap = collector.collect()
+    assert snap.varnish and snap.varnish[0].reachable, snap.sources
+    return snap.varnish[0]
+
+
+def test_known_traffic_through_varnish_gives_its_rate(lab_farm) -> None:
+    collector = CachesCollector(lab_farm)
+    first = _varnish(collector)
+    assert first.requests_per_s is not None and first.requests_per_s.value is None  # one sample
+    n = 200
+    with httpx.Client(headers={"Host": "site1.test"}, timeout=5) as http:
+        for _ in range(n):
+            http.get(VARNISH)
+    second = _varnish(collector)
+    rate = second.requests_per_s
+    assert rate is not None and not rate.reset and rate.value is not None
+    served = rate.value * rate.covered
+    # Our requests, and at most a few of anything else hitting the lab's Varnish meanwhile.
+    assert n <= round(served) <= n + 20, (served, rate)
+    # All but the first of the same page were hits: the minute's ratio shows it.
+    assert second.hit_ratio_1m is not None and second.hit_ratio_1m.value is not None
+    assert second.hit_ratio_1m.value > 90, second.hit_ratio_1m
+
+
+def test_redis_restart_gives_reset_not_a_negative_rate(lab, lab_farm) -> None:
+    collector = CachesCollector(lab_farm)
+    replica = next(i for i in lab_farm.endpoints.redis.instances if i.name == "redis-replica")
+
+    def replica_row():
+        snap = collector.collect()
+        return next(r for r in snap.redis if r.name == replica.name)
+
+    secret = lab_farm.endpoints.redis.password
+    password = secret.reveal() if secret else None
+    client = redis.Redis(host=replica.host, port=replica.port, password=password)
+    for _ in range(300):
+        client.get("wpfarm-rates-test")  # keyspace misses and commands on the replica
+    client.close()
+    replica_row()
+    replica_row()
+    lab.stop("redis-replica")
+    try:
+        down = replica_row()
+        assert not down.reachable
+    finally:
+        lab.start("redis-replica", progress=lambda _m: None)
+    deadline = time.monotonic() + 20
+    while not (row := replica_row()).reachable:
+        assert time.monotonic() < deadline, row.error
+        time.sleep(0.5)
+    row = replica_row()
+    # The last interval is after the restart: an honest rate. The minute spans the restart.
+    assert row.ops_per_s is not None and row.ops_per_s.value is not None
+    assert row.ops_per_s.value >= 0
+    minute = collector.history.rate(("redis", replica.name), "total_commands_processed", MINUTE)
+    assert minute.reset and minute.value is None
