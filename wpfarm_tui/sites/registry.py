@@ -4,6 +4,10 @@ Kept in the farm, not on the bastion, so every console and script reads the
 same list. Writes go to the first Galera node that answers; each statement is
 idempotent (INSERT IGNORE, UPDATE, DELETE), so retrying one on another node
 after a node died mid-statement cannot duplicate anything.
+
+Rows are checked when read, not trusted: a row whose domain, database name or
+user fails the naming rules (sites/naming.py) is reported in `invalid` and not
+listed, so no verb or pane acts on it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from importlib import resources
 
 from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.inventory import GaleraEndpoint
+from wpfarm_tui.sites.naming import DomainError, db_name_problem, db_user_problem, validate_domain
 
 STATES = ("active", "suspended", "creating", "deleting")
 _COLUMNS = "domain, aliases, db_name, db_user, state, created_at, php_memory_limit, notes"
@@ -37,9 +42,22 @@ def _record(row: tuple) -> SiteRecord:
                       db_user, state, created, php, notes or "")
 
 
+def row_problem(record: SiteRecord) -> str | None:
+    """Why a registry row must not be used (None: it follows the naming rules)."""
+    try:
+        if validate_domain(record.domain) != record.domain:
+            return (f"domain {record.domain!r} is not in its canonical form "
+                    f"{validate_domain(record.domain)!r}")
+    except DomainError as exc:
+        return str(exc)
+    return db_name_problem(record.db_name) or db_user_problem(record.db_user)
+
+
 class Registry:
     def __init__(self, endpoint: GaleraEndpoint, db: GaleraConnections | None = None):
         self.db = db or GaleraConnections(endpoint)
+        # Rows the last list() left out, one sentence each: shown, never acted on.
+        self.invalid: list[str] = []
 
     def ensure_schema(self) -> None:
         sql = resources.files("wpfarm_tui").joinpath("data", "registry.sql").read_text()
@@ -56,7 +74,15 @@ class Registry:
         if contains:
             sql += " AND domain LIKE %s"
             args.append(f"%{contains.replace('%', '').replace('_', '')}%")
-        return [_record(r) for r in self.db.query(sql + " ORDER BY domain", args)]
+        records, self.invalid = [], []
+        for record in (_record(r) for r in self.db.query(sql + " ORDER BY domain", args)):
+            problem = row_problem(record)
+            if problem is None:
+                records.append(record)
+            else:
+                self.invalid.append(f"wpfarm.sites row {record.domain!r} is not used: "
+                                    f"{problem}. Fix: correct or delete the row")
+        return records
 
     def get(self, domain: str) -> SiteRecord | None:
         rows = self.db.query(f"SELECT {_COLUMNS} FROM wpfarm.sites WHERE domain = %s", [domain])
