@@ -8,7 +8,13 @@ import json
 import sys
 from pathlib import Path
 
-from wpfarm_tui.commands.runner import EXIT_FAILED, EXIT_OK, add_action_flags, run_action_cli
+from wpfarm_tui.commands.runner import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_action_flags,
+    run_action_cli,
+    seconds,
+)
 from wpfarm_tui.inventory import find_farm_file, load_farm
 
 
@@ -148,7 +154,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     deploy.add_argument("--lab", action="store_true",
                         help="merge the render's lab overrides (docker/compose/lab/, "
                              "docker/lab/compose/)")
-    deploy.add_argument("--timeout", type=float, default=300.0,
+    deploy.add_argument("--timeout", type=seconds(6 * 3600), default=300.0,
                         help="seconds to wait for each layer to converge")
     deploy.add_argument("--galera-bootstrap", metavar="NODE",
                         help="start a NEW Galera cluster from NODE (default: automatic on "
