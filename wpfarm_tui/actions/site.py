@@ -97,8 +97,10 @@ class CreateSite:
 
     def plan(self) -> list[Step]:
         n = self.names
-        check = (Step("check domain", f"{self.parsed.registered_as} (typed {self.parsed.typed!r}"
-                      "): confirm it is the name you meant; not yet registered", True)
+        typed = self.parsed.typed
+        typed = f" (typed {typed!r})" if typed.strip() != self.parsed.unicode else ""
+        check = (Step("check domain", f"{self.parsed.registered_as}{typed}: confirm it is the "
+                      "name you meant; not yet registered", True)
                  if self.parsed.is_idn else Step("check domain", f"{n.domain} not yet registered"))
         return [
             check,
