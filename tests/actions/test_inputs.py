@@ -121,7 +121,7 @@ def test_galera_control_parsing():
     ("2002:7f00:1::1", "carries 127.0.0.1/32) covers a loopback"),        # 6to4
     ("::127.0.0.1", "carries 127.0.0.1/32) covers a loopback"),           # IPv4-compatible
     ("2001:0:4136:e378:8000:63bf:80ff:fffe", "carries 127.0.0.1/32"),     # Teredo client
-    ("::ffff:127.0.0.0/104", "carries 127.0.0.0/8"),
+    ("::ffff:127.0.0.0/104", "carries 127.0.0.0/8"), ("64:ff9b::/64", "carries 0.0.0.0/0"),
     ("::ffff:10.1.0.5", "farm's own node db1"), ("64:ff9b::a01:5", "farm's own node db1"),
     ("2002:a01:5::/48", "farm's own node db1"),
     ("::1", "loopback"), ("0.0.0.0", "unspecified"), ("::", "unspecified"),

@@ -71,6 +71,8 @@ def _ipv4_forms(network: ipaddress.IPv6Network) -> list[ipaddress.IPv4Network]:
             shift = 128 - offset - 32
             out.append(_v4(int(network.network_address) >> shift,
                            network.prefixlen - offset))
+        elif network.supernet_of(prefix):  # e.g. 64:ff9b::/64: every embedded address
+            out.append(ipaddress.IPv4Network("0.0.0.0/0"))
     if network.num_addresses == 1 and network.network_address.teredo:
         out.append(ipaddress.IPv4Network(network.network_address.teredo[1]))
     return out

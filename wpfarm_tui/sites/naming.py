@@ -37,7 +37,8 @@ _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
 # Scripts that may share a label (UTS 39 "highly restrictive"); any other mix is refused.
 _SCRIPT_SETS = ({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}, {"LATIN", "HAN", "BOPOMOFO"},
                 {"LATIN", "HAN", "HANGUL"})
-_SCRIPT_ALIASES = {"CJK": "HAN", "ARABIC-INDIC": "ARABIC", "KATAKANA-HIRAGANA": "KATAKANA"}
+_SCRIPT_ALIASES = {"CJK": "HAN", "IDEOGRAPHIC": "HAN", "ARABIC-INDIC": "ARABIC",
+                   "KATAKANA-HIRAGANA": "KATAKANA"}
 
 
 class DomainError(ValueError):
