@@ -34,7 +34,7 @@ from wpfarm_tui.inventory import (
 from wpfarm_tui.secrets import Secret
 from wpfarm_tui.sites.naming import DomainError, validate_domain
 from wpfarm_tui.sites.registry import Registry
-from wpfarm_tui.sites.swarm_runtime import SwarmRuntimeError, domain_words
+from wpfarm_tui.sites.swarm_runtime import SwarmRuntimeError, SwarmSiteRuntime, domain_words
 
 FARM = Farm(
     name="t", domain="t.example.org", profile="small",
@@ -249,3 +249,18 @@ def test_cli_names_the_option_of_a_bad_time(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--timeout", "nan"])
     assert "argument --timeout: 'nan' is not a number of seconds" in capsys.readouterr().err
+
+
+def test_swarm_jobs_refuse_invalid_domains_before_running():
+    """The jobs themselves need a Swarm; what matters here is what reaches their shell."""
+    runtime = object.__new__(SwarmSiteRuntime)
+    runtime.example_domain = "site1.test"
+    scripts: list[tuple[str, dict]] = []
+    runtime._media_job = lambda names, script, what, media=True, env=None: (  # type: ignore
+        scripts.append((script, env or {})) or "changed 1\nbanned in 1 varnish")
+    for call in (lambda d: runtime.set_maintenance_all(d, True), runtime.purge_all):
+        with pytest.raises(SwarmRuntimeError):
+            call(["ok.example.org", "*"])
+        call(["ok.example.org"])
+    assert not [s for s, env in scripts if "*" in env.get("DOMAINS", "")]
+    assert all(s.startswith("set -f;") for s, _ in scripts) and len(scripts) == 2
