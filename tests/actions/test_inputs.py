@@ -264,3 +264,30 @@ def test_swarm_jobs_refuse_invalid_domains_before_running():
         call(["ok.example.org"])
     assert not [s for s, env in scripts if "*" in env.get("DOMAINS", "")]
     assert all(s.startswith("set -f;") for s, _ in scripts) and len(scripts) == 2
+
+
+def test_backup_and_restore_skip_invalid_registry_rows_loudly(monkeypatch):
+    import wpfarm_tui.actions.backup as backup
+
+    rows = [("good.example.org", "wp_good", "active"), ("../etc.example.org", "wp_x", "active"),
+            ("evil.example.org", "wp_e`; DROP DATABASE wpfarm", "active")]
+
+    class Conn:
+        def __init__(self, endpoint):
+            pass
+
+        def query(self, sql, args=None):
+            return rows
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(backup, "GaleraConnections", Conn)
+    problems: list[str] = []
+    assert [s.domain for s in backup.registry_sites(BACKUP_FARM, None, problems)] == \
+        ["good.example.org"]
+    assert len(problems) == 2 and all("is not used" in p for p in problems)
+    with pytest.raises(ActionError, match="'evil.example.org' is not used: database name"):
+        backup.registry_sites(BACKUP_FARM, ["evil.example.org"])
+    action = BackupAction(BACKUP_FARM, None)
+    assert [s.name for s in action.plan()][:2] == ["skip invalid row"] * 2

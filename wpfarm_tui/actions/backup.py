@@ -41,7 +41,7 @@ from wpfarm_tui.farm.restic import (
 )
 from wpfarm_tui.inventory import Farm, HostPort
 from wpfarm_tui.secrets import SecretError
-from wpfarm_tui.sites.naming import DomainError, db_name_problem, validate_domain
+from wpfarm_tui.sites.naming import DomainError, row_problem, validate_domain
 
 REPOSITORY_KINDS = ("wrong-password", "unreachable", "locked", "no-repository", "timeout")
 DUMP_TRAILER = b"-- Dump completed"
@@ -66,15 +66,6 @@ def require_backup(farm: Farm) -> None:
                           "site registry live there")
 
 
-def _row_problem(domain: object, db_name: object) -> str | None:
-    try:
-        if validate_domain(str(domain)) != domain:
-            return "the domain is not in its canonical form"
-    except DomainError as exc:
-        return str(exc)
-    return db_name_problem(db_name)
-
-
 def registry_sites(farm: Farm, domains: Sequence[str] | None,
                    problems: list[str] | None = None) -> list[SiteRecord]:
     """The sites to work on, from the registry (`wpfarm.sites`); None means all of them.
@@ -90,7 +81,7 @@ def registry_sites(farm: Farm, domains: Sequence[str] | None,
         db.close()
     known, bad = {}, {}
     for d, n, s in rows:
-        problem = _row_problem(d, n)
+        problem = row_problem(d, n)
         if problem is None:
             known[str(d)] = SiteRecord(str(d), str(n), str(s))
         else:  # reported by the caller, never backed up or restored under it

@@ -174,6 +174,21 @@ def db_user_problem(name: object) -> str | None:
             "lowercase letters, digits or '_')")
 
 
+def row_problem(domain: object, db_name: object, db_user: object = None) -> str | None:
+    """Why a site registry row must not be used (None: it follows the naming rules): the
+    one check every reader of wpfarm.sites applies. `db_user` None: not read."""
+    if not isinstance(domain, str):
+        return f"domain {domain!r} is not text"
+    try:
+        canonical = validate_domain(domain)
+    except DomainError as exc:
+        return str(exc)
+    if canonical != domain:
+        return f"domain {domain!r} is not in its canonical form {canonical!r}"
+    return db_name_problem(db_name) or (db_user_problem(db_user) if db_user is not None
+                                        else None)
+
+
 def sql_ident(name: str) -> str:
     """A MariaDB identifier quoted for SQL text: backticks around it, and each backtick
     inside doubled (the only character that needs it in a quoted identifier)."""

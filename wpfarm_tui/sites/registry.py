@@ -18,7 +18,7 @@ from importlib import resources
 
 from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.inventory import GaleraEndpoint
-from wpfarm_tui.sites.naming import DomainError, db_name_problem, db_user_problem, validate_domain
+from wpfarm_tui.sites.naming import row_problem
 
 STATES = ("active", "suspended", "creating", "deleting")
 _COLUMNS = "domain, aliases, db_name, db_user, state, created_at, php_memory_limit, notes"
@@ -40,17 +40,6 @@ def _record(row: tuple) -> SiteRecord:
     domain, aliases, db_name, db_user, state, created, php, notes = row
     return SiteRecord(domain, tuple(a for a in (aliases or "").split(",") if a), db_name,
                       db_user, state, created, php, notes or "")
-
-
-def row_problem(record: SiteRecord) -> str | None:
-    """Why a registry row must not be used (None: it follows the naming rules)."""
-    try:
-        if validate_domain(record.domain) != record.domain:
-            return (f"domain {record.domain!r} is not in its canonical form "
-                    f"{validate_domain(record.domain)!r}")
-    except DomainError as exc:
-        return str(exc)
-    return db_name_problem(record.db_name) or db_user_problem(record.db_user)
 
 
 class Registry:
@@ -76,7 +65,7 @@ class Registry:
             args.append(f"%{contains.replace('%', '').replace('_', '')}%")
         records, self.invalid = [], []
         for record in (_record(r) for r in self.db.query(sql + " ORDER BY domain", args)):
-            problem = row_problem(record)
+            problem = row_problem(record.domain, record.db_name, record.db_user)
             if problem is None:
                 records.append(record)
             else:
