@@ -42,6 +42,7 @@ from wpfarm_tui.farm.restic import (
 )
 from wpfarm_tui.inventory import Farm, HostPort
 from wpfarm_tui.secrets import SecretError
+from wpfarm_tui.sites.naming import DomainError, row_problem, validate_domain
 
 REPOSITORY_KINDS = ("wrong-password", "unreachable", "locked", "no-repository", "timeout")
 DUMP_TRAILER = b"-- Dump completed"
@@ -73,8 +74,10 @@ def require_backup(farm: Farm, *local_programs: str) -> None:
         raise ActionError(str(exc)) from None
 
 
-def registry_sites(farm: Farm, domains: Sequence[str] | None) -> list[SiteRecord]:
-    """The sites to work on, from the registry (`wpfarm.sites`); None means all of them."""
+def registry_sites(farm: Farm, domains: Sequence[str] | None,
+                   problems: list[str] | None = None) -> list[SiteRecord]:
+    """The sites to work on, from the registry (`wpfarm.sites`); None means all of them.
+    Rows that fail the naming rules are left out (and appended to `problems`)."""
     assert farm.endpoints.galera is not None
     db = GaleraConnections(farm.endpoints.galera)
     try:
@@ -84,9 +87,20 @@ def registry_sites(farm: Farm, domains: Sequence[str] | None) -> list[SiteRecord
                           f"{_mysql_text(exc)}; check endpoints.galera") from None
     finally:
         db.close()
-    known = {str(d): SiteRecord(str(d), str(n), str(s)) for d, n, s in rows}
+    known, bad = {}, {}
+    for d, n, s in rows:
+        problem = row_problem(d, n)
+        if problem is None:
+            known[str(d)] = SiteRecord(str(d), str(n), str(s))
+        else:  # reported by the caller, never backed up or restored under it
+            bad[str(d)] = (f"wpfarm.sites row {d!r} is not used: {problem}. Fix: correct or "
+                           "delete the row")
+    if problems is not None:
+        problems.extend(bad.values())
     if domains is None:
         return list(known.values())
+    if named_bad := [bad[d] for d in domains if d in bad]:
+        raise ActionError("; ".join(named_bad))
     missing = [d for d in domains if d not in known]
     if missing:
         raise ActionError(f"backup: no site {', '.join(missing)} in the registry "
@@ -295,7 +309,12 @@ class BackupAction:
         self.farm = farm
         assert farm.backup is not None
         self.settings = farm.backup
-        self.domains = list(domains) if domains is not None else None
+        try:  # the one domain validator (sites/naming.py), as every verb uses
+            self.domains = [validate_domain(d) for d in domains] if domains is not None \
+                else None
+        except DomainError as exc:
+            raise ActionError(str(exc)) from None
+        self.skipped: list[str] = []  # registry rows left out: invalid names
         self.db, self.files, self.retention, self.check = db, files, retention, check
         self.at = at  # restic --time, for tests and imports; None = now
         self._sites: list[SiteRecord] | None = None
@@ -310,7 +329,7 @@ class BackupAction:
 
     def sites(self) -> list[SiteRecord]:
         if self._sites is None:
-            self._sites = registry_sites(self.farm, self.domains)
+            self._sites = registry_sites(self.farm, self.domains, self.skipped)
         return self._sites
 
     def site_dir(self, domain: str) -> str:
@@ -336,13 +355,15 @@ class BackupAction:
                                   f"{r.monthly} --prune"))
         if self.check:
             steps.append(Step("check repository", "restic check"))
-        return steps
+        return [*(Step("skip invalid row", p) for p in self.skipped), *steps]
 
     def run(self) -> Iterator[StepEvent]:
         started = time.monotonic()
         restic = Restic(self.settings, self.farm)
         db = Database(self.farm)
         sites = self.sites()
+        for problem in self.skipped:  # loud: a site may be going without backups
+            yield StepEvent("failed", "skip invalid row", problem)
         for site in sites:
             res = self.results.setdefault(site.domain, SiteResult(site.domain))
             steps: list[tuple[str, Any]] = []

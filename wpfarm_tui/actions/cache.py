@@ -15,7 +15,6 @@ purge, which only a concurrent visitor can have fetched).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -27,38 +26,45 @@ from wpfarm_tui.farm import http as farm_http
 from wpfarm_tui.farm import redis as farm_redis
 from wpfarm_tui.farm import varnish as farm_varnish
 from wpfarm_tui.inventory import Farm
+from wpfarm_tui.sites.naming import DomainError, validate_domain
+from wpfarm_tui.sites.registry import Registry
 
-_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-_DOMAIN_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})+$")
 REDIS_PREFIX = "wp:{domain}:"
 VERIFY_SAMPLE = 5  # sites probed to verify a purge of all
 
 
-def check_domain(value: str | None, field: str = "domain") -> str:
-    domain = (value or "").strip().lower().rstrip(".")
-    if not _DOMAIN_RE.match(domain):
-        raise ActionError(f"{field}: {value!r} is not a domain name; give the site's host "
-                          "name as visitors type it, e.g. site1.example.org")
-    return domain
+def check_domain(value: str | None) -> str:
+    """A domain typed by the operator, through the one validator (sites/naming.py)."""
+    try:
+        return validate_domain(value or "")
+    except DomainError as exc:
+        raise ActionError(str(exc)) from None
 
 
 def redis_prefix(domain: str | None) -> str:
     return REDIS_PREFIX.format(domain=domain) if domain else "wp:"
 
 
-def site_domains(farm: Farm) -> list[str]:
-    """The registry's domains (Galera), plus sites.static; best effort."""
-    domains = set(farm.sites.static)
-    if farm.endpoints.galera is not None:
-        from wpfarm_tui.farm.galera import GaleraConnections
-
-        db = GaleraConnections(farm.endpoints.galera)
+def site_domains(farm: Farm, problems: list[str] | None = None) -> list[str]:
+    """The registry's domains (Galera), plus sites.static; best effort. A domain that
+    fails validation is not used: it is appended to `problems`, when given."""
+    domains = set()
+    for domain in farm.sites.static:
         try:
-            domains.update(str(d) for (d,) in db.query("SELECT domain FROM wpfarm.sites"))
+            domains.add(validate_domain(domain))
+        except DomainError as exc:
+            if problems is not None:
+                problems.append(f"sites.static: {exc}")
+    if farm.endpoints.galera is not None:
+        registry = Registry(farm.endpoints.galera)
+        try:
+            domains.update(r.domain for r in registry.list())
+            if problems is not None:
+                problems.extend(registry.invalid)
         except Exception:  # noqa: BLE001 - verification falls back to what it has
             pass
         finally:
-            db.close()
+            registry.db.close()
     return sorted(domains)
 
 

@@ -21,7 +21,9 @@ from wpfarm_tui.inventory import CrowdSecEndpoint, Farm
 from wpfarm_tui.status.bans import ban_from_decision
 from wpfarm_tui.status.model import Ban
 
-_DURATION_RE = re.compile(r"^(\d+)([smhd])$")
+_DURATION_RE = re.compile(r"([0-9]{1,9})([smhd])")  # ASCII digits only: not '４h'
+# The broadest ranges a ban may cover: a wider one is more likely a typo than a plan.
+MAX_RANGE = {4: 16, 6: 48}
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_DURATION_S = 365 * 86400
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -37,7 +39,7 @@ def crowdsec_endpoint(farm: Farm) -> CrowdSecEndpoint:
 def parse_duration(value: str | None) -> str:
     """'30m', '4h', '7d' -> a duration the LAPI accepts (days become hours)."""
     text = (value or "").strip().lower()
-    match = _DURATION_RE.match(text)
+    match = _DURATION_RE.fullmatch(text)
     if not match:
         raise ActionError(f"duration: {value!r} is not a duration; write a number and a unit "
                           "s/m/h/d, e.g. 30m, 4h or 7d")
@@ -50,10 +52,66 @@ def parse_duration(value: str | None) -> str:
     return f"{number * 24}h" if unit == "d" else f"{number}{unit}"
 
 
+def _v4(value: int, prefixlen: int) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network((value & 0xFFFFFFFF, max(0, min(32, prefixlen))), strict=False)
+
+
+# IPv6 prefixes that carry an IPv4 address: (prefix, bit offset of the IPv4 address).
+_EMBEDDINGS = ((ipaddress.IPv6Network("::ffff:0:0/96"), 96),    # IPv4-mapped
+               (ipaddress.IPv6Network("64:ff9b::/96"), 96),     # NAT64 (RFC 6052)
+               (ipaddress.IPv6Network("::/96"), 96),            # IPv4-compatible
+               (ipaddress.IPv6Network("2002::/16"), 16))        # 6to4
+
+
+def _ipv4_forms(network: ipaddress.IPv6Network) -> list[ipaddress.IPv4Network]:
+    """The IPv4 addresses an IPv6 address or range reaches through an embedding."""
+    out = []
+    for prefix, offset in _EMBEDDINGS:
+        if network.subnet_of(prefix):
+            shift = 128 - offset - 32
+            out.append(_v4(int(network.network_address) >> shift,
+                           network.prefixlen - offset))
+        elif network.supernet_of(prefix):  # e.g. 64:ff9b::/64: every embedded address
+            out.append(ipaddress.IPv4Network("0.0.0.0/0"))
+    if network.num_addresses == 1 and network.network_address.teredo:
+        out.append(ipaddress.IPv4Network(network.network_address.teredo[1]))
+    return out
+
+
+def _protected(farm: Farm) -> list[tuple[Network, str]]:
+    """What a ban must never cover, with the reason said in the refusal."""
+    nets: list[tuple[Network, str]] = [
+        (ipaddress.ip_network("127.0.0.0/8"), "a loopback address: banning it would cut the "
+                                              "farm off from itself"),
+        (ipaddress.ip_network("::1/128"), "a loopback address: banning it would cut the farm "
+                                          "off from itself"),
+        (ipaddress.ip_network("0.0.0.0/8"), "the unspecified address (0.0.0.0/8)"),
+        (ipaddress.ip_network("::/128"), "the unspecified address"),
+        (ipaddress.ip_network("169.254.0.0/16"), "link-local (169.254.0.0/16): the farm's "
+                                                 "hosts talk to their metadata and peers there"),
+        (ipaddress.ip_network("fe80::/10"), "link-local (fe80::/10): the farm's hosts talk "
+                                            "to their neighbours there"),
+    ]
+    for node in farm.nodes:
+        try:
+            node_net = ipaddress.ip_network(node.address)
+        except ValueError:
+            continue  # a host name: nothing to compare
+        nets.append((node_net, f"the address of the farm's own node {node.name} "
+                               f"({node.address}): banning it would lock the farm out of "
+                               "itself"))
+    return nets
+
+
 def parse_target(value: str | None, farm: Farm) -> tuple[str, str]:
-    """An IP or a CIDR range -> (value, scope 'Ip'|'Range'); refuses what would hurt the farm."""
+    """An IP or a CIDR range -> (value, scope 'Ip'|'Range'); refuses what would hurt the
+    farm: loopback, unspecified, link-local and the farm's own nodes, in any IPv6 form that
+    carries them (IPv4-mapped, NAT64, 6to4, Teredo), and ranges broader than MAX_RANGE."""
     text = (value or "").strip()
     network: Network
+    if not text.isascii() or "%" in text:
+        raise ActionError(f"ip: {value!r} is neither an IP address nor a CIDR range (ASCII "
+                          "digits, no %zone); write e.g. 203.0.113.7 or 203.0.113.0/24")
     try:
         address = ipaddress.ip_address(text)
         network = ipaddress.ip_network(text)
@@ -78,21 +136,20 @@ def parse_target(value: str | None, farm: Farm) -> tuple[str, str]:
             scope, canonical = "Ip", str(network.network_address)
         else:
             scope, canonical = "Range", str(network)
-    if network.network_address.is_unspecified:
-        raise ActionError(f"ip: {canonical} is the unspecified address; give a real client "
-                          "address or range")
-    if network.is_loopback or (scope == "Ip" and ipaddress.ip_address(canonical).is_loopback):
-        raise ActionError(f"ip: {canonical} is a loopback address: banning it would cut the "
-                          "farm off from itself")
-    for node in farm.nodes:
-        try:
-            node_ip = ipaddress.ip_address(node.address)
-        except ValueError:
-            continue
-        if node_ip.version == network.version and node_ip in network:
-            raise ActionError(f"ip: {canonical} covers {node.address}, the address of the "
-                              f"farm's own node {node.name}; banning it would lock the farm out "
-                              "of itself")
+    limit = MAX_RANGE[network.version]
+    if network.prefixlen < limit:
+        raise ActionError(f"ip: {canonical} covers {network.num_addresses:,} addresses; the "
+                          f"broadest range a ban may cover is /{MAX_RANGE[4]} for IPv4 and "
+                          f"/{MAX_RANGE[6]} for IPv6: give a narrower range (/{limit} or "
+                          "longer)")
+    forms: list[Network] = [network]
+    if isinstance(network, ipaddress.IPv6Network):
+        forms += _ipv4_forms(network)
+    for form in forms:
+        for protected, why in _protected(farm):
+            if form.version == protected.version and form.overlaps(protected):  # type: ignore[arg-type]
+                via = "" if form is network else f" (it carries {form})"
+                raise ActionError(f"ip: {canonical}{via} covers {why}")
     return canonical, scope
 
 

@@ -121,7 +121,10 @@ class Maintenance:
         s = f"{'create' if self.on else 'remove'} flag {self.flag}"
         runtime = self.runtime
         if self.domain is None:
-            domains = site_domains(self.farm)
+            problems: list[str] = []
+            domains = site_domains(self.farm, problems)
+            for problem in problems:  # a row that fails validation is reported, not used
+                yield StepEvent("output", s, problem)
             yield StepEvent("started", s, f"{len(domains)} known sites")
             set_flags = partial(runtime.set_maintenance_all, domains, self.on)
             ban = partial(runtime.purge_all, domains)

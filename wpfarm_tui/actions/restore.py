@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import shlex
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +43,55 @@ from wpfarm_tui.actions.backup import (
     require_backup,
 )
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.actions.cache import check_domain
 from wpfarm_tui.farm import ssh, varnish
 from wpfarm_tui.farm.restic import Restic, ResticError, Snapshot, drain
 from wpfarm_tui.inventory import Farm
+from wpfarm_tui.sites.naming import sql_ident
 
 RTO_TARGET_S = 4 * 3600
 PARTS = ("db", "files")
 
 
-def parse_at(text: str) -> datetime:
-    """--at: ISO 8601 ('2026-03-01 04:00', '2026-03-01T04:00:00+01:00'); naive = local."""
+_AT_FORMAT = ("write it as YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]' (local time) or "
+              "YYYY-MM-DDTHH:MM[:SS]+HH:MM / Z, e.g. '2026-03-01 04:00'")
+_AT_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                    r"([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?(Z|[+-][0-9]{2}:[0-9]{2})?)?")
+_AT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_at(text: str | None, now: datetime | None = None) -> datetime:
+    """--at: a time on or after 1970 and not in the future, in one of the ISO 8601
+    shapes of `_AT_FORMAT` (naive = local); an ActionError naming --at otherwise."""
+    raw = (text or "").strip()
+    if not _AT_RE.fullmatch(raw):
+        raise ActionError(f"--at: {text!r} is not a time; {_AT_FORMAT}")
     try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ActionError(f"--at {text!r} is not a time: write it like '2026-03-01 04:00' "
-                          "(local) or '2026-03-01T04:00:00+00:00'") from None
-    return value if value.tzinfo else value.astimezone()
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ActionError(f"--at: {text!r} is not a valid time ({exc}); {_AT_FORMAT}") from None
+    # Checked before astimezone(), which fails for the first and last years of the calendar.
+    if value.year < 1970 or value.year > 9000:
+        raise ActionError(f"--at: {text!r} is out of range; give a time between 1970 and now")
+    value = value if value.tzinfo else value.astimezone()
+    now = now or datetime.now(UTC)
+    if value < _AT_EARLIEST:
+        raise ActionError(f"--at: {text!r} is before 1970; no backup is that old")
+    if value > now + timedelta(minutes=1):
+        raise ActionError(f"--at: {text!r} is in the future; give a time at or before now "
+                          "(or leave --at out for the newest backups)")
+    return value
+
+
+def rename_statement(live: str, old: str, staging: str, live_tables: Sequence[str],
+                     new_tables: Sequence[str]) -> str:
+    """The one atomic RENAME TABLE that moves the live tables aside and the restored ones
+    in. Table names come from information_schema, i.e. from whoever controls the site's
+    database (and the dump): each is quoted, backticks doubled, never pasted raw."""
+    q = sql_ident
+    renames = [f"{q(live)}.{q(t)} TO {q(old)}.{q(t)}" for t in live_tables]
+    renames += [f"{q(staging)}.{q(t)} TO {q(live)}.{q(t)}" for t in new_tables]
+    return "RENAME TABLE " + ", ".join(renames)
 
 
 def pick_snapshots(snapshots: Sequence[Snapshot], domain: str, parts: Sequence[str],
@@ -129,7 +163,7 @@ class RestoreAction:
         self.farm = farm
         assert farm.backup is not None
         self.settings = farm.backup
-        self.domain = domain.strip().lower()
+        self.domain = check_domain(domain)
         self.ids = tuple(snapshots)
         self.at = parse_at(at) if isinstance(at, str) else at
         self.parts = tuple(p for p, on in (("db", db), ("files", files)) if on)
@@ -154,7 +188,7 @@ class RestoreAction:
     def site(self) -> SiteRecord:
         if self._site is None:
             self._site = registry_sites(self.farm, [self.domain])[0]
-            check_db_name(self._site.db_name)
+            check_db_name(self._site.db_name)  # registry_sites applied the naming rule too
         return self._site
 
     def chosen(self) -> dict[str, Snapshot]:
@@ -367,9 +401,7 @@ class RestoreAction:
             live_tables = self._tables(db, live)
             db.execute(f"DROP DATABASE IF EXISTS `{old}`")
             db.execute(f"CREATE DATABASE `{old}`")
-            renames = [f"`{live}`.`{t}` TO `{old}`.`{t}`" for t in live_tables]
-            renames += [f"`{staging}`.`{t}` TO `{live}`.`{t}`" for t in new_tables]
-            db.execute("RENAME TABLE " + ", ".join(renames))  # one atomic statement
+            db.execute(rename_statement(live, old, staging, live_tables, new_tables))
             db.execute(f"DROP DATABASE IF EXISTS `{old}`")
         finally:
             with contextlib.suppress(Exception):

@@ -26,8 +26,16 @@ from wpfarm_tui.farm import http as farm_http
 from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.farm.proxysql import SITES_HOSTGROUP, ProxySQLAdmin
 from wpfarm_tui.inventory import Farm
-from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for
-from wpfarm_tui.sites.registry import Registry
+from wpfarm_tui.sites.naming import (
+    DomainError,
+    SiteNames,
+    db_name_problem,
+    db_user_problem,
+    names_for,
+    parse_domain,
+    sql_ident,
+)
+from wpfarm_tui.sites.registry import Registry, SiteRecord
 from wpfarm_tui.sites.runtime import SiteConfig, SiteRuntime
 
 _EMAIL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-_+@")
@@ -61,10 +69,14 @@ class CreateSite:
 
     def __post_init__(self) -> None:
         try:
-            self.names: SiteNames = names_for(self.domain)
+            self.parsed = parse_domain(self.domain)
+            self.names: SiteNames = names_for(self.parsed.ascii)
         except DomainError as exc:
             raise ActionError(str(exc)) from None
-        self.title = (self.title or self.names.domain).strip()
+        # An internationalised name is registered as its xn-- form: the plan says so and,
+        # like a destructive action, it runs only once confirmed (the dialog, or --yes).
+        self.destructive = self.destructive or self.parsed.is_idn
+        self.title = (self.title or self.parsed.unicode).strip()
         if len(self.title) > 200 or any(c in self.title for c in "\n\r\0"):
             raise ActionError("title: at most 200 characters on one line. Fix: shorten it")
         self.admin_email = _validate_email(self.admin_email or f"admin@{self.names.domain}")
@@ -78,13 +90,20 @@ class CreateSite:
 
     # ------------------------------------------------------------ protocol
     def describe(self) -> Mapping[str, Any]:
-        return {"domain": self.names.domain, "title": self.title,
+        idn = {"typed": self.parsed.typed, "unicode": self.parsed.unicode} \
+            if self.parsed.is_idn else {}
+        return {"domain": self.names.domain, **idn, "title": self.title,
                 "admin_email": self.admin_email}
 
     def plan(self) -> list[Step]:
         n = self.names
+        typed = self.parsed.typed
+        typed = f" (typed {typed!r})" if typed.strip() != self.parsed.unicode else ""
+        check = (Step("check domain", f"{self.parsed.registered_as}{typed}: confirm it is the "
+                      "name you meant; not yet registered", True)
+                 if self.parsed.is_idn else Step("check domain", f"{n.domain} not yet registered"))
         return [
-            Step("check domain", f"{n.domain} not yet registered"),
+            check,
             Step("register", "wpfarm.sites row in state creating"),
             Step("database", f"CREATE DATABASE {n.db_name}"),
             Step("database user", f"{n.db_user}@{self.db_user_host}, generated password"),
@@ -271,9 +290,28 @@ class DeleteSite:
     def describe(self) -> Mapping[str, Any]:
         return {"domain": self.names.domain}
 
+    def _db_names(self, record: SiteRecord | None) -> tuple[str, str]:
+        """The database and user to drop: the registry row's, once they pass the naming
+        rule and belong to no other site (a tampered row must not drop another site's
+        database, or `mysql`); the derived names when there is no row."""
+        if record is None:
+            return self.names.db_name, self.names.db_user
+        problem = db_name_problem(record.db_name) or db_user_problem(record.db_user)
+        if problem is None:
+            others = self.registry.db.query(
+                "SELECT domain FROM wpfarm.sites WHERE (db_name = %s OR db_user = %s) "
+                "AND domain <> %s", [record.db_name, record.db_user, record.domain])
+            if others:
+                problem = (f"database {record.db_name} / user {record.db_user} is also "
+                           f"registered to {', '.join(str(r[0]) for r in others)}")
+        if problem:
+            raise ActionError(f"registry row of {self.names.domain}: {problem}; nothing "
+                              "was dropped. Fix: correct the row in wpfarm.sites")
+        return record.db_name, record.db_user
+
     def plan(self) -> list[Step]:
         record = self.registry.get(self.names.domain)
-        db_name = record.db_name if record else self.names.db_name
+        db_name, _user = self._db_names(record)
         return [Step("mark deleting", "registry state deleting", True),
                 Step("undeploy", "service and router", True),
                 Step("purge cache", "Varnish ban on the site's pages", True),
@@ -287,13 +325,17 @@ class DeleteSite:
     def run(self) -> Iterator[StepEvent]:
         n = self.names
         record = self.registry.get(n.domain)
-        db_name = record.db_name if record else n.db_name
-        db_user = record.db_user if record else n.db_user
+        try:
+            db_name, db_user = self._db_names(record)
+        except ActionError as exc:
+            yield StepEvent("failed", "check registry row", str(exc))
+            return
         steps: list[tuple[str, Callable[[], object]]] = [
             ("mark deleting", lambda: record and self.registry.set_state(n.domain, "deleting")),
             ("undeploy", lambda: self.runtime.undeploy(n)),
             ("purge cache", self._purge),
-            ("database", lambda: self.registry.db.query(f"DROP DATABASE IF EXISTS `{db_name}`")),
+            ("database", lambda: self.registry.db.query(
+                f"DROP DATABASE IF EXISTS {sql_ident(db_name)}")),
             ("database user", lambda: self.registry.db.query(
                 "DROP USER IF EXISTS %s@%s", [db_user, self.db_user_host])),
             *([("proxysql user", lambda: self.proxysql.remove_user(db_user))]  # type: ignore[union-attr]

@@ -114,7 +114,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     which.add_argument("--snapshot", action="append", metavar="ID",
                        help="snapshot ID (repeat for a db and a files snapshot)")
     which.add_argument("--at", metavar="TIME",
-                       help="the newest backups at or before TIME ('2026-03-01 04:00')")
+                       help="the newest backups at or before TIME: YYYY-MM-DD[ HH:MM[:SS]] "
+                            "(local) or with +HH:MM / Z, e.g. '2026-03-01 04:00'")
     only = r.add_mutually_exclusive_group()
     only.add_argument("--db-only", action="store_true", help="the database only")
     only.add_argument("--files-only", action="store_true", help="the files only")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.bootstrap import BootstrapAction, ssh_runner
-from wpfarm_tui.commands.runner import add_action_flags, load_farm_of, run_action_cli
+from wpfarm_tui.commands.runner import add_action_flags, load_farm_of, run_action_cli, seconds
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -32,6 +32,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--known-hosts", metavar="PATH", help="default ~/.ssh/known_hosts")
     p.add_argument("--secrets-dir", default="~/.config/wpfarm/secrets",
                    help="where the console keeps its copies of generated secrets")
-    p.add_argument("--timeout", type=float, default=60.0, help="per SSH command, seconds")
+    p.add_argument("--timeout", type=seconds(3600), default=60.0,
+                   help="per SSH command, seconds")
     add_action_flags(p)
     p.set_defaults(func=cmd_bootstrap)

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from wpfarm_tui.commands.runner import seconds
 from wpfarm_tui.farm import ssh
 from wpfarm_tui.inventory import Node, SshSettings
 from wpfarm_tui.setup.node_check import check_node
@@ -154,6 +155,6 @@ def register(verbs: argparse._SubParsersAction) -> None:
     init.add_argument("--trust-new-host-keys", action="store_true",
                       help="add unknown host keys to known_hosts (after you compared them)")
     init.add_argument("--known-hosts", metavar="PATH", help="default ~/.ssh/known_hosts")
-    init.add_argument("--timeout", type=float, default=10.0)
+    init.add_argument("--timeout", type=seconds(600), default=10.0)
     init.add_argument("--json", action="store_true")
     init.set_defaults(func=cmd_init)

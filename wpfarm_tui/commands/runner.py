@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -29,6 +30,34 @@ from wpfarm_tui.farm.logs import LogStream
 from wpfarm_tui.inventory import Farm, find_farm_file, load_farm
 
 EXIT_OK, EXIT_FAILED = 0, 1
+
+
+_SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")  # ASCII: no 'nan', 'inf', '1e9', '٤'
+_WHOLE = re.compile(r"[0-9]{1,9}")
+
+
+def seconds(maximum: float) -> Callable[[str], float]:
+    """An argparse type for a time in seconds: a plain ASCII number, above 0, at most
+    `maximum`. argparse names the option in front of the message."""
+    def parse(text: str) -> float:
+        value = float(text) if _SECONDS.fullmatch(text.strip()) else None
+        if value is None or not 0 < value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a number of seconds; write e.g. 30 or 2.5 (more than 0, "
+                f"at most {maximum:g})")
+        return value
+    return parse
+
+
+def whole(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type for a count: ASCII digits, between `minimum` and `maximum`."""
+    def parse(text: str) -> int:
+        value = int(text) if _WHOLE.fullmatch(text.strip()) else None
+        if value is None or not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number from {minimum} to {maximum}")
+        return value
+    return parse
 
 
 def add_action_flags(parser: argparse.ArgumentParser) -> None:
@@ -128,5 +157,6 @@ def print_log_stream(stream: LogStream) -> int:
 
 
 def add_log_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tail", type=int, default=100, help="lines of history (default 100)")
+    parser.add_argument("--tail", type=whole(0, 100_000), default=100,
+                        help="lines of history (default 100)")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")

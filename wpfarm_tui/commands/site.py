@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -22,8 +23,10 @@ from wpfarm_tui.commands.runner import (
     print_log_stream,
     refuse_if_read_only,
     run_action_cli,
+    whole,
 )
 from wpfarm_tui.inventory import Farm
+from wpfarm_tui.sites.naming import DomainError, validate_domain
 from wpfarm_tui.sites.registry import Registry
 from wpfarm_tui.sites.runtime import runtime_for, site_log_stream
 
@@ -81,6 +84,13 @@ def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
         except ActionError as exc:
             results[domain] = {"domain": domain, "result": "invalid", "detail": str(exc)}
             continue
+        if action.destructive and not args.yes:
+            # An internationalised name: registered as xn--..., so it must be confirmed.
+            results[action.names.domain] = {
+                "domain": action.names.domain, "typed": domain, "result": "invalid",
+                "detail": f"{action.parsed.registered_as}: confirm with --yes, or create it "
+                          "alone to see the plan"}
+            continue
         if action.names.domain in existing and (rec := registry.get(action.names.domain)) \
                 and rec.state != "creating":
             results[action.names.domain] = {"domain": action.names.domain, "result": "exists",
@@ -90,7 +100,9 @@ def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
     if args.dry_run:
         for action in actions:
             results[action.names.domain] = {"domain": action.names.domain, "result": "planned",
-                                            "detail": f"{len(action.plan())} steps"}
+                                            "detail": f"{len(action.plan())} steps"
+                                            + (f"; {action.parsed.registered_as}"
+                                               if action.parsed.is_idn else "")}
         return _report(results, args, time.monotonic())
     audit = AuditLog()
     started = time.monotonic()
@@ -99,7 +111,7 @@ def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         slowest, step_started, failed = ("", 0.0), {}, None
         verdict: Verdict | None = None
-        for item in execute(action, audit=audit, read_only=farm.read_only):
+        for item in execute(action, audit=audit, read_only=farm.read_only, confirmed=args.yes):
             if isinstance(item, StepEvent):
                 if item.kind == "started":
                     step_started[item.step] = time.monotonic()
@@ -157,6 +169,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
             return 1
         typed = input(f"Deleting {action.names.domain} removes its database and files. "
                       "Type the domain to confirm: ").strip()
+        with contextlib.suppress(DomainError):
+            typed = validate_domain(typed)  # the Unicode form of an IDN confirms it too
         if typed != action.names.domain:
             print("not confirmed: nothing was changed", file=sys.stderr)
             return 1
@@ -195,9 +209,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     if farm.endpoints.galera is None:
         print("wpfarm site list: endpoints.galera is missing in farm.yaml", file=sys.stderr)
         return 1
-    records = Registry(farm.endpoints.galera).list(state=args.state, contains=args.filter)
+    registry = Registry(farm.endpoints.galera)
+    records = registry.list(state=args.state, contains=args.filter)
+    for problem in registry.invalid:  # shown, never listed as a site
+        print(f"wpfarm site {args.site_verb}: {problem}", file=sys.stderr)
     if args.site_verb == "info":
-        records = [r for r in records if r.domain == args.domain.strip().lower()]
+        try:
+            wanted = validate_domain(args.domain)
+        except DomainError as exc:
+            print(f"wpfarm site info: {exc}", file=sys.stderr)
+            return 1
+        records = [r for r in records if r.domain == wanted]
         if not records:
             print(f"wpfarm site info: {args.domain} is not a site here", file=sys.stderr)
             return 1
@@ -231,7 +253,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     create.add_argument("--show-admin-password", action="store_true",
                         help="print the generated admin password once at the end")
     create.add_argument("--from-file", metavar="FILE", help="one DOMAIN [TITLE] a line")
-    create.add_argument("--concurrency", type=int, default=4, help="sites created at once")
+    create.add_argument("--concurrency", type=whole(1, 64), default=4,
+                        help="sites created at once (1-64)")
     add_action_flags(create)
     create.set_defaults(func=cmd_create)
 

@@ -15,6 +15,7 @@ from wpfarm_tui.commands.runner import (
     load_farm_of,
     refuse_if_read_only,
     run_action_cli,
+    seconds,
 )
 
 
@@ -156,7 +157,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     deploy.add_argument("--lab", action="store_true",
                         help="merge the render's lab overrides (docker/compose/lab/, "
                              "docker/lab/compose/)")
-    deploy.add_argument("--timeout", type=float, default=300.0,
+    deploy.add_argument("--timeout", type=seconds(6 * 3600), default=300.0,
                         help="seconds to wait for each layer to converge")
     deploy.add_argument("--galera-bootstrap", metavar="NODE",
                         help="start a NEW Galera cluster from NODE (default: automatic on "

@@ -26,6 +26,7 @@ from wpfarm_tui.commands.runner import (
     print_log_stream,
     refuse_if_read_only,
     run_action_cli,
+    whole,
 )
 
 
@@ -108,7 +109,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     logs.set_defaults(func=cmd_service)
     shell = sub.add_parser("shell", help="an interactive shell in one of the service's tasks")
     shell.add_argument("service", metavar="SERVICE")
-    shell.add_argument("--slot", type=int, help="the task's slot (default: the lowest)")
+    shell.add_argument("--slot", type=whole(1, 10_000),
+                       help="the task's slot (default: the lowest)")
     shell.add_argument("--known-hosts", metavar="PATH",
                        help="for a task on another node (ssh); default ~/.ssh/known_hosts")
     shell.set_defaults(func=cmd_service)

@@ -4,6 +4,10 @@ Kept in the farm, not on the bastion, so every console and script reads the
 same list. Writes go to the first Galera node that answers; each statement is
 idempotent (INSERT IGNORE, UPDATE, DELETE), so retrying one on another node
 after a node died mid-statement cannot duplicate anything.
+
+Rows are checked when read, not trusted: a row whose domain, database name or
+user fails the naming rules (sites/naming.py) is reported in `invalid` and not
+listed, so no verb or pane acts on it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from importlib import resources
 
 from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.inventory import GaleraEndpoint
+from wpfarm_tui.sites.naming import row_problem
 
 STATES = ("active", "suspended", "creating", "deleting")
 _COLUMNS = "domain, aliases, db_name, db_user, state, created_at, php_memory_limit, notes"
@@ -40,6 +45,8 @@ def _record(row: tuple) -> SiteRecord:
 class Registry:
     def __init__(self, endpoint: GaleraEndpoint, db: GaleraConnections | None = None):
         self.db = db or GaleraConnections(endpoint)
+        # Rows the last list() left out, one sentence each: shown, never acted on.
+        self.invalid: list[str] = []
 
     def ensure_schema(self) -> None:
         sql = resources.files("wpfarm_tui").joinpath("data", "registry.sql").read_text()
@@ -56,7 +63,15 @@ class Registry:
         if contains:
             sql += " AND domain LIKE %s"
             args.append(f"%{contains.replace('%', '').replace('_', '')}%")
-        return [_record(r) for r in self.db.query(sql + " ORDER BY domain", args)]
+        records, self.invalid = [], []
+        for record in (_record(r) for r in self.db.query(sql + " ORDER BY domain", args)):
+            problem = row_problem(record.domain, record.db_name, record.db_user)
+            if problem is None:
+                records.append(record)
+            else:
+                self.invalid.append(f"wpfarm.sites row {record.domain!r} is not used: "
+                                    f"{problem}. Fix: correct or delete the row")
+        return records
 
     def get(self, domain: str) -> SiteRecord | None:
         rows = self.db.query(f"SELECT {_COLUMNS} FROM wpfarm.sites WHERE domain = %s", [domain])

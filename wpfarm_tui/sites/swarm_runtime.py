@@ -32,7 +32,7 @@ import docker
 from wpfarm_tui.actions.swarm import manager_client
 from wpfarm_tui.farm.logs import LogStream, ServiceLogStream
 from wpfarm_tui.inventory import Farm
-from wpfarm_tui.sites.naming import SiteNames, names_for
+from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for, validate_domain
 from wpfarm_tui.sites.runtime import SiteConfig
 from wpfarm_tui.stacks.deploy import SPEC_LABEL, Refs, Stack, load_stack, service_spec
 
@@ -65,6 +65,22 @@ def render_location(farm: Farm) -> tuple[Path, list[Path]]:
     lab_dirs = [render_dir / "docker" / "compose" / "lab", render_dir / "docker" / "lab" /
                 "compose"]
     return render_dir, [d for d in lab_dirs if d.is_dir()]
+
+
+def domain_words(domains: Sequence[str]) -> str:
+    """$DOMAINS for the jobs' `for d in $DOMAINS` loops, which split it unquoted (under
+    `set -f`): each domain re-validated here, so a word can only be a plain domain name,
+    never a glob, an option or two words."""
+    bad = []
+    for domain in domains:
+        try:
+            if validate_domain(domain) != domain:
+                bad.append(f"{domain!r}: not in canonical form")
+        except DomainError as exc:
+            bad.append(str(exc))
+    if bad:
+        raise SwarmRuntimeError("refusing to pass invalid domains to a job: " + "; ".join(bad))
+    return " ".join(domains)
 
 
 class SwarmSiteRuntime:
@@ -303,12 +319,11 @@ class SwarmSiteRuntime:
             return 0
         op = ('[ -f "$f" ] || { touch "$f" && n=$((n+1)); }' if on else
               '[ ! -f "$f" ] || { rm -f "$f" && n=$((n+1)); }')
-        # The domains are validated names (letters, digits, dots, hyphens): safe unquoted.
-        script = (f'n=0; for d in $DOMAINS; do [ -d "/sites/$d/wp-content" ] || continue; '
-                  f'f="/sites/$d/wp-content/{MAINTENANCE_ALL_FLAG}"; {op}; done; '
+        script = (f'set -f; n=0; for d in $DOMAINS; do [ -d "/sites/$d/wp-content" ] || '
+                  f'continue; f="/sites/$d/wp-content/{MAINTENANCE_ALL_FLAG}"; {op}; done; '
                   'echo "changed $n"')
         out = self._media_job(names_for(self.example_domain), script, "maintenance-all",
-                              env={"DOMAINS": " ".join(domains)})
+                              env={"DOMAINS": domain_words(domains)})
         found = re.search(r"changed (\d+)", out)
         if found is None:
             raise SwarmRuntimeError(f"maintenance job printed no count: {out[-300:]}")
@@ -327,12 +342,12 @@ class SwarmSiteRuntime:
         """A Varnish that fails one BAN is given up on and not counted (not waited on once
         per domain)."""
         out = self._media_job(names, (
-            "ips=$({ getent ahostsv4 tasks.cache_varnish; getent ahostsv4 varnish; } "
+            "set -f; ips=$({ getent ahostsv4 tasks.cache_varnish; getent ahostsv4 varnish; } "
             "| awk '{print $1}' | sort -u); n=0; for ip in $ips; do ok=1; "
             'for d in $DOMAINS; do curl -fsS -o /dev/null -m 5 -X BAN -H "Host: $d" '
             '"http://$ip/" || { ok=0; break; }; done; [ $ok = 1 ] && n=$((n+1)); done; '
             'echo "banned in $n varnish"'), what, media=False,
-            env={"DOMAINS": " ".join(domains)})
+            env={"DOMAINS": domain_words(domains)})
         return next((line for line in out.splitlines() if line.startswith("banned")),
                     out.strip()[-200:])
 
