@@ -74,3 +74,25 @@ def test_redis_restart_gives_reset_not_a_negative_rate(lab, lab_farm) -> None:
     assert row.ops_per_s.value >= 0
     minute = collector.history.rate(("redis", replica.name), "total_commands_processed", MINUTE)
     assert minute.reset and minute.value is None
+
+
+def test_new_crowdsec_decisions_per_minute(lab, lab_farm) -> None:
+    from wpfarm_tui.status.bans import BansCollector
+
+    collector = BansCollector(lab_farm.endpoints.crowdsec)
+    first = collector.collect()
+    assert first.sources[0].ok, first.sources
+    assert first.new_per_minute is not None and first.new_per_minute.value is None
+    added = ["198.51.100.71", "198.51.100.72", "198.51.100.73"]
+    for address in added:
+        lab._cscli("decisions", "add", "--ip", address, "--duration", "5m",
+                   "--reason", "wpfarm rates test")
+    try:
+        second = collector.collect()
+        rate = second.new_per_minute
+        assert rate is not None and rate.value is not None
+        # Three new decisions in `covered` seconds, as a per-minute figure.
+        assert round(rate.value * rate.covered / 60) == len(added), rate
+    finally:
+        for address in added:
+            lab._cscli("decisions", "delete", "--ip", address, check=False)

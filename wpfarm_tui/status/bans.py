@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from wpfarm_tui.farm.crowdsec import CrowdSecClient
 from wpfarm_tui.inventory import CrowdSecEndpoint
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import Ban, BansSnapshot, SourceHealth
+from wpfarm_tui.status.rates import MINUTE, Histories
 
 
 def ban_from_decision(raw: dict[str, Any]) -> Ban:
@@ -25,6 +27,11 @@ class BansCollector:
     def __init__(self, endpoint: CrowdSecEndpoint | None):
         self.endpoint = endpoint
         self._client = CrowdSecClient(endpoint) if endpoint else None
+        # New decisions per minute: ids never seen before, counted into a running total
+        # whose rate over the minute is the figure (the first poll only learns the ids).
+        self._seen: set[int] = set()
+        self._new_total = 0
+        self.history = Histories()
 
     def collect(self) -> BansSnapshot:
         if self.endpoint is None:
@@ -34,4 +41,12 @@ class BansCollector:
         if raw is None:
             return BansSnapshot((health,))
         bans = sorted((ban_from_decision(d) for d in raw), key=lambda b: -b.id)
-        return BansSnapshot((health,), tuple(bans))
+        ids = {b.id for b in bans}
+        if self.history.history("crowdsec", "new_decisions") is not None:
+            self._new_total += len(ids - self._seen)
+        self._seen = ids  # expired ones drop out: memory follows the active decisions
+        self.history.record("crowdsec", {"new_decisions": self._new_total})
+        per_minute = self.history.rate("crowdsec", "new_decisions", MINUTE)
+        if per_minute.value is not None:
+            per_minute = dataclasses.replace(per_minute, value=per_minute.value * 60)
+        return BansSnapshot((health,), tuple(bans), new_per_minute=per_minute)

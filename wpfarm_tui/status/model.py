@@ -202,6 +202,7 @@ class Ban:
 class BansSnapshot:
     sources: tuple[SourceHealth, ...]
     bans: tuple[Ban, ...] = ()
+    new_per_minute: Rate | None = None  # decisions first seen, per minute over the last one
 
     @property
     def level(self) -> Level:

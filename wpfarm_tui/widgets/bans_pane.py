@@ -36,6 +36,9 @@ class BansPane(BasePane):
         return self.query_one("#bans-table", KeyedTable)
 
     def render_snapshot(self, snapshot: BansSnapshot, degraded: bool) -> None:
+        rate = snapshot.new_per_minute
+        if rate is not None and rate.value is not None:
+            self.table.set_title(f"Decisions · {rate.value:.0f} new/min ·")
         self.sync_table(self.table, snapshot.bans, _key, self._cells, degraded)
 
     def _cells(self, ban: Ban) -> tuple[Text, ...]:
