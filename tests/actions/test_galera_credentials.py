@@ -149,6 +149,27 @@ def test_pane_and_alerts_say_credentials_refused_and_propose_no_recovery(wrong):
         assert "endpoints.galera.password" in a.message and "farm.yaml" in a.message
 
 
+async def test_galera_pane_shows_denied_and_the_fix(wrong):
+    """The pane, fed the real collector's snapshot: Reach says denied, the summary names
+    the nodes and the fix."""
+    from textual.widgets import Static
+
+    from tests.ui.fixtures import make_app
+    from wpfarm_tui.widgets.keyed_table import KeyedTable
+
+    snap = GaleraCollector(wrong.endpoints.galera, dict(wrong.thresholds)).collect()
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        app.apply_snapshot("galera", snap)
+        await pilot.pause()
+        table = app.query_one("#galera-table", KeyedTable)
+        assert [table.get_cell(n, "reachable").plain for n in NODES] == ["denied"] * 3
+        summary = str(app.query_one("#galera-summary", Static).render())
+        assert "Cluster unknown" in summary and "down" not in summary
+        assert "credentials refused by galera-1, galera-2, galera-3" in summary
+        assert "endpoints.galera.password" in summary
+
+
 # ---------------------------------------------------------------- procedures refuse
 def test_recovery_refuses_in_plan_and_run_and_stops_nothing(wrong, tmp_path):
     control = RecordingControl()
