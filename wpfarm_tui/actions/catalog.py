@@ -339,6 +339,9 @@ def _rows(pane: str, snap: Any, at: float) -> list[Alert]:
             add(s.domain, s.level, msg, proc, domain=s.domain)
     elif pane == "caches":
         for r in snap.redis:
+            if r.denied:  # up, unreadable: a failover would demote a master we cannot see
+                add(r.name, r.level, _source_message(pane, r.health, r.error))
+                continue
             proc = "redis-failover" if (not r.reachable and r.role != "slave") else None
             add(r.name, r.level, r.error or f"{r.role}, hit {r.hit_ratio} %, "
                 f"memory {r.memory_pct} %, link {r.master_link}", proc)

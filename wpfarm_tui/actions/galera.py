@@ -26,13 +26,20 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict, default_audit_path
+from wpfarm_tui.actions.base import (
+    ActionError,
+    Step,
+    StepEvent,
+    Verdict,
+    default_audit_path,
+    refusal,
+)
 from wpfarm_tui.farm.galera import connect
 from wpfarm_tui.farm.galera_control import (
     GaleraControl,
@@ -132,16 +139,6 @@ def all_status(endpoint: GaleraEndpoint) -> dict[str, NodeView]:
     with ThreadPoolExecutor(max_workers=len(endpoint.nodes)) as pool:
         found = pool.map(lambda n: node_status(endpoint, n), endpoint.nodes)
         return dict(zip((n.name for n in endpoint.nodes), found, strict=True))
-
-
-def refusal(what: str, problems: Iterable[tuple[str, str]]) -> str:
-    """One message for a procedure that will not start: every node and why, nodes with the
-    same reason together."""
-    grouped: dict[str, list[str]] = {}
-    for node, why in problems:
-        grouped.setdefault(why, []).append(node)
-    return f"{what} refused, nothing was changed: " + "; ".join(
-        f"{', '.join(nodes)}: {why}" for why, nodes in grouped.items())
 
 
 def credential_problems(views: Mapping[str, NodeView]) -> list[tuple[str, str]]:

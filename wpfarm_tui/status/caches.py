@@ -115,7 +115,7 @@ class CachesCollector:
         info, health = probe(node.name, lambda: farm_redis.info(endpoint, node), endpoint.timeout)
         if info is None:
             return RedisStats(node.name, node.address, False, health.error,
-                              level=Level.CRITICAL), health
+                              level=Level.CRITICAL, health=health.state), health
         return redis_stats(node, info, self.thresholds), health
 
     def _sentinel(self, endpoint: RedisEndpoint, node: HostPort

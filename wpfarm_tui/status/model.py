@@ -161,6 +161,11 @@ class RedisStats:
     connected_clients: int | None = None
     master_link: str | None = None  # replicas: up / down
     level: Level = Level.UNKNOWN
+    health: str = "ok"  # how it answered (SourceHealth.state); "denied" is up, never down
+
+    @property
+    def denied(self) -> bool:
+        return self.health == "denied"
 
 
 @dataclass(frozen=True)
