@@ -207,6 +207,37 @@ def test_rejoin_and_desync_refuse_and_change_nothing(wrong):
         _refusal(_refused_at_the_start(desync.run()).message, "galera-2")
 
 
+class RecordingRuntime:
+    """A site runtime that only records calls: a delete must not reach the lab's sites."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        def record(*_args, **_kwargs):
+            self.calls.append(name)
+            return False
+        return record
+
+
+def test_site_delete_and_restore_refuse_with_the_fix(wrong):
+    """Their view is the site registry on Galera: unreadable, nothing is decided from it."""
+    from wpfarm_tui.actions.restore import RestoreAction
+    from wpfarm_tui.actions.site import DeleteSite
+
+    runtime = RecordingRuntime()
+    delete = DeleteSite(wrong, runtime, "site1.test")  # type: ignore[arg-type]
+    with pytest.raises(ActionError) as refused:
+        delete.plan()
+    _refusal(str(refused.value), "site registry")
+    _refusal(_refused_at_the_start(delete.run()).message, "site registry")
+    assert runtime.calls == []
+
+    with pytest.raises(ActionError) as refused:
+        RestoreAction(wrong, "site1.test").plan()
+    _refusal(str(refused.value), "site registry")
+
+
 # ---------------------------------------------------------------- the guard is not too wide
 def test_right_password_recovery_still_plans_and_refuses_only_for_primary(healthy, tmp_path):
     control = RecordingControl()

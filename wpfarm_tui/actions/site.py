@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pymysql
 
-from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict, refusal
 from wpfarm_tui.farm import http as farm_http
 from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.farm.proxysql import SITES_HOSTGROUP, ProxySQLAdmin
@@ -29,6 +29,7 @@ from wpfarm_tui.inventory import Farm
 from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for
 from wpfarm_tui.sites.registry import Registry
 from wpfarm_tui.sites.runtime import SiteConfig, SiteRuntime
+from wpfarm_tui.status.base import credentials_message, credentials_refused, describe_error
 
 _EMAIL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-_+@")
 
@@ -271,8 +272,20 @@ class DeleteSite:
     def describe(self) -> Mapping[str, Any]:
         return {"domain": self.names.domain}
 
+    def _record(self) -> Any:
+        """The site's registry row; a registry that refuses our credentials is a refusal
+        with the fix (what to drop cannot be known), not a crash."""
+        try:
+            return self.registry.get(self.names.domain)
+        except pymysql.MySQLError as exc:
+            if not credentials_refused(exc):
+                raise
+            why = credentials_message("galera", describe_error(exc)[1])
+            raise ActionError(refusal(self.name, [("the site registry (Galera)", why)])
+                              ) from None
+
     def plan(self) -> list[Step]:
-        record = self.registry.get(self.names.domain)
+        record = self._record()
         db_name = record.db_name if record else self.names.db_name
         return [Step("mark deleting", "registry state deleting", True),
                 Step("undeploy", "service and router", True),
@@ -286,7 +299,11 @@ class DeleteSite:
 
     def run(self) -> Iterator[StepEvent]:
         n = self.names
-        record = self.registry.get(n.domain)
+        try:
+            record = self._record()
+        except ActionError as exc:  # again: the farm may have changed since the plan
+            yield StepEvent("failed", "mark deleting", str(exc))
+            return
         db_name = record.db_name if record else n.db_name
         db_user = record.db_user if record else n.db_user
         steps: list[tuple[str, Callable[[], object]]] = [
