@@ -2,11 +2,15 @@
 plan without touching a server (snapshots, read-only walk in the console).
 
 Galera node control is the real `LabGaleraControl` over a lab directory with fixed
-grastate.dat files (no mariadbd runs there), so the recovery plan is deterministic.
+grastate.dat files (no mariadbd runs there), so the recovery plan is deterministic. The
+Galera nodes' ports are ones nothing listens on, to match: the Galera procedures read the
+nodes in their plan, and the real lab's nodes (when it is up) would answer this password-
+less farm with "access denied", which the procedures rightly refuse.
 """
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from tests.ui.fixtures import FARM, fixed_collectors, frozen_clock
@@ -34,6 +38,13 @@ CREDENTIALS = Path(__file__).parent / "data" / "local_api_credentials.yaml"
 UUID = "e70c36d6-e9a4-11f1-bfaa-5ecfb23f02f2"
 
 
+def nothing_listens() -> int:
+    """A loopback port that refuses connections (bound, never listening, then freed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def action_farm(read_only: bool = False) -> Farm:
     local = "127.0.0.1"
     return Farm(
@@ -41,7 +52,8 @@ def action_farm(read_only: bool = False) -> Farm:
         nodes=(Node("lab1", local, SshSettings(), frozenset({"manager", "db", "cache"})),),
         endpoints=Endpoints(
             galera=GaleraEndpoint("wpfarm", None, tuple(
-                HostPort(f"galera-{n}", local, 33060 + n) for n in (1, 2, 3)), timeout=0.5),
+                HostPort(f"galera-{n}", local, nothing_listens()) for n in (1, 2, 3)),
+                timeout=0.5),
             redis=RedisEndpoint("mymaster", None,
                                 (HostPort("redis-master", local, 16379),
                                  HostPort("redis-replica", local, 16380)),

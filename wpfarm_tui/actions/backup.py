@@ -43,6 +43,7 @@ from wpfarm_tui.farm.restic import (
 from wpfarm_tui.inventory import Farm, HostPort
 from wpfarm_tui.secrets import SecretError
 from wpfarm_tui.sites.naming import DomainError, row_problem, validate_domain
+from wpfarm_tui.status.base import credentials_message, credentials_refused
 
 REPOSITORY_KINDS = ("wrong-password", "unreachable", "locked", "no-repository", "timeout")
 DUMP_TRAILER = b"-- Dump completed"
@@ -83,6 +84,9 @@ def registry_sites(farm: Farm, domains: Sequence[str] | None,
     try:
         rows = db.query("SELECT domain, db_name, state FROM wpfarm.sites ORDER BY domain")
     except (pymysql.err.MySQLError, OSError, SecretError) as exc:
+        if credentials_refused(exc):  # up, and refusing us: say the fix, not "check"
+            raise ActionError(f"backup: the site registry (wpfarm.sites) cannot be read: "
+                              f"{credentials_message('galera', _mysql_text(exc))}") from None
         raise ActionError(f"backup: the site registry (wpfarm.sites) cannot be read: "
                           f"{_mysql_text(exc)}; check endpoints.galera") from None
     finally:

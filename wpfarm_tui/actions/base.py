@@ -16,7 +16,7 @@ import getpass
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -33,6 +33,16 @@ class ActionError(Exception):
 
 class ReadOnlyError(ActionError):
     pass
+
+
+def refusal(what: str, problems: Iterable[tuple[str, str]]) -> str:
+    """One message for a procedure that will not start on the view it has: every node and
+    why (with the fix), nodes with the same reason together."""
+    grouped: dict[str, list[str]] = {}
+    for node, why in problems:
+        grouped.setdefault(why, []).append(node)
+    return f"{what} refused, nothing was changed: " + "; ".join(
+        f"{', '.join(nodes)}: {why}" for why, nodes in grouped.items())
 
 
 @dataclass(frozen=True)

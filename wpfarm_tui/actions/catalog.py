@@ -15,6 +15,7 @@ from typing import Any
 
 from wpfarm_tui.actions.base import Action, ActionError
 from wpfarm_tui.inventory import Farm
+from wpfarm_tui.status.base import credentials_message
 from wpfarm_tui.status.thresholds import Level
 
 
@@ -269,6 +270,17 @@ def _src_time(snap: Any) -> float:
     return max((s.checked_at for s in getattr(snap, "sources", ())), default=0.0)
 
 
+# Whose credentials a pane's sources log in with (only these say "denied" today): the
+# site registry and database sizes of the Sites and Backups panes are on Galera too.
+_CREDENTIALS_OF = {"caches": "redis"}
+
+
+def _source_message(pane: str, state: str, error: str | None) -> str:
+    if state == "denied":  # up, and no procedure fixes it: the fix is in farm.yaml
+        return credentials_message(_CREDENTIALS_OF.get(pane, "galera"), error)
+    return f"{state}: {error or ''}".strip(": ")
+
+
 def alerts_from(snapshots: Mapping[str, Any]) -> list[Alert]:
     """Every row past the warning/critical thresholds and every source down, newest first
     (by the time its source was checked), worst first among equals."""
@@ -278,13 +290,15 @@ def alerts_from(snapshots: Mapping[str, Any]) -> list[Alert]:
         for src in getattr(snap, "sources", ()):
             if not src.ok and src.state != "disabled":
                 out.append(Alert(f"{pane}/source/{src.name}", pane, src.name, Level.CRITICAL,
-                                 f"{src.state}: {src.error or ''}".strip(": "),
-                                 src.checked_at))
+                                 _source_message(pane, src.state, src.error), src.checked_at))
         out += _rows(pane, snap, at)
     galera = snapshots.get("galera")
-    if galera is not None:  # every node down: the fix is a full recovery, not a rejoin
+    if galera is not None:
+        # Every node down (nothing listens, or its process is gone): the fix is a full
+        # recovery, not a rejoin. Not when a node refused our credentials or timed out:
+        # the cluster may be healthy, and the recovery would refuse anyway.
         nodes = getattr(galera, "nodes", ())
-        if nodes and not any(n.reachable for n in nodes):
+        if nodes and all(not n.reachable and n.health == "down" for n in nodes):
             out = [a if a.pane != "galera" or a.procedure != "galera-rejoin" else
                    Alert(a.key, a.pane, a.subject, a.level, a.message, a.at, "galera-recover")
                    for a in out]
@@ -309,7 +323,9 @@ def _rows(pane: str, snap: Any, at: float) -> list[Alert]:
 
     if pane == "galera":
         for n in snap.nodes:
-            if not n.reachable:
+            if n.denied:  # up, unreadable: no procedure, the password reference is wrong
+                add(n.name, Level.CRITICAL, _source_message(pane, n.health, n.error))
+            elif not n.reachable:
                 add(n.name, Level.CRITICAL, n.error or "down", "galera-rejoin", node=n.name)
             elif n.local_state == "Donor/Desynced":
                 add(n.name, n.level, "Donor/Desynced", "galera-resync", node=n.name)
@@ -323,6 +339,9 @@ def _rows(pane: str, snap: Any, at: float) -> list[Alert]:
             add(s.domain, s.level, msg, proc, domain=s.domain)
     elif pane == "caches":
         for r in snap.redis:
+            if r.denied:  # up, unreadable: a failover would demote a master we cannot see
+                add(r.name, r.level, _source_message(pane, r.health, r.error))
+                continue
             proc = "redis-failover" if (not r.reachable and r.role != "slave") else None
             add(r.name, r.level, r.error or f"{r.role}, hit {r.hit_ratio} %, "
                 f"memory {r.memory_pct} %, link {r.master_link}", proc)

@@ -10,7 +10,12 @@ way (on Swarm: the bootstrap variable and the start position in the service's sp
 rolling restart per node), so a later restart joins instead of bootstrapping.
 
 It never bootstraps while any node still reports Primary over SQL (that would split the
-cluster in two). The one exception is a recovery this tool started and did not finish:
+cluster in two), and it never starts on a view it cannot trust: a node that refuses our
+credentials is up (only its password reference is wrong), and a node that does not answer
+while the node control says it runs may be serving a healthy cluster. Only a node that
+answers, refuses connections (nothing listens), or whose process is gone counts as seen.
+
+The one exception on Primary is a recovery this tool started and did not finish:
 a small journal (next to the audit log) names the node it bootstrapped and the cluster
 UUID, and a re-run continues with the nodes still missing; nodes already Synced are
 skipped. A successful verify removes the journal.
@@ -23,10 +28,18 @@ import json
 import time
 from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict, default_audit_path
+from wpfarm_tui.actions.base import (
+    ActionError,
+    Step,
+    StepEvent,
+    Verdict,
+    default_audit_path,
+    refusal,
+)
 from wpfarm_tui.farm.galera import connect
 from wpfarm_tui.farm.galera_control import (
     GaleraControl,
@@ -35,6 +48,7 @@ from wpfarm_tui.farm.galera_control import (
     Position,
 )
 from wpfarm_tui.inventory import Farm, GaleraEndpoint, HostPort
+from wpfarm_tui.status.base import credentials_message, describe_error
 
 SYNC_TIMEOUT = 120.0  # a joiner may need a full SST
 POLL = 0.2
@@ -57,36 +71,82 @@ def check_node(endpoint: GaleraEndpoint, node: str) -> HostPort:
     return found
 
 
-def node_status(endpoint: GaleraEndpoint, node: HostPort, timeout: float = 1.0
-                ) -> dict[str, str] | None:
-    """wsrep status of one node over SQL, or None when it does not answer."""
+@dataclass(frozen=True)
+class NodeView(Mapping[str, str]):
+    """One node's wsrep status as a procedure reads it over SQL, or why it could not.
+
+    As a Mapping it is the status (empty, so false, when the node did not answer); `state`
+    is the collectors' word for why not (status.base.describe_error): down, timeout,
+    denied (it answered and refused our credentials: up, but unseen) or error."""
+
+    name: str
+    state: str = "ok"
+    error: str | None = None
+    status: Mapping[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> str:
+        return self.status[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.status)
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    @property
+    def answered(self) -> bool:
+        return self.state == "ok"
+
+    @property
+    def denied(self) -> bool:
+        return self.state == "denied"
+
+    @property
+    def refused(self) -> bool:
+        """Connection refused: the host says nothing listens on the port (mariadbd is not
+        running there). Not "no route to host", not a timeout: those say nothing."""
+        return self.state == "down" and "refused" in (self.error or "").lower()
+
+    def why(self) -> str:
+        """Why it did not answer, with the fix when we know it."""
+        if self.denied:
+            return credentials_message("galera", self.error)
+        return f"{self.state}: {self.error}" if self.error else self.state
+
+
+def node_status(endpoint: GaleraEndpoint, node: HostPort, timeout: float = 1.0) -> NodeView:
+    """wsrep status of one node over SQL, or why it does not answer."""
     short = GaleraEndpoint(endpoint.user, endpoint.password, endpoint.nodes,
                            min(endpoint.timeout, timeout))
     try:
         conn = connect(short, node)
-    except Exception:  # noqa: BLE001 - down is an answer here
-        return None
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep%%'")
-            status = {str(k).lower(): str(v) for k, v in cur.fetchall()}
-            cur.execute("SELECT @@wsrep_desync")
-            status["wsrep_desync"] = "ON" if int(cur.fetchone()[0]) else "OFF"
-            return status
-    except Exception:  # noqa: BLE001
-        return None
-    finally:
-        with contextlib.suppress(Exception):
-            conn.close()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep%%'")
+                status = {str(k).lower(): str(v) for k, v in cur.fetchall()}
+                cur.execute("SELECT @@wsrep_desync")
+                status["wsrep_desync"] = "ON" if int(cur.fetchone()[0]) else "OFF"
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+    except Exception as exc:  # noqa: BLE001 - not answering is an answer here, with its why
+        state, message = describe_error(exc, short.timeout)
+        return NodeView(node.name, state, message)
+    return NodeView(node.name, "ok", None, status)
 
 
-def all_status(endpoint: GaleraEndpoint) -> dict[str, dict[str, str] | None]:
+def all_status(endpoint: GaleraEndpoint) -> dict[str, NodeView]:
     with ThreadPoolExecutor(max_workers=len(endpoint.nodes)) as pool:
         found = pool.map(lambda n: node_status(endpoint, n), endpoint.nodes)
         return dict(zip((n.name for n in endpoint.nodes), found, strict=True))
 
 
-def _synced(status: dict[str, str] | None) -> bool:
+def credential_problems(views: Mapping[str, NodeView]) -> list[tuple[str, str]]:
+    """Nodes that refused our credentials: a view with them in it is partial."""
+    return [(name, v.why()) for name, v in views.items() if v.denied]
+
+
+def _synced(status: Mapping[str, str] | None) -> bool:
     return bool(status) and status.get("wsrep_local_state_comment") == "Synced" and \
         status.get("wsrep_cluster_status") == "Primary"
 
@@ -100,10 +160,12 @@ def wait_synced(endpoint: GaleraEndpoint, control: GaleraControl | None, node: H
         status = node_status(endpoint, node)
         if _synced(status):
             return True, f"Synced after {time.monotonic() - started:.1f} s"
+        if status.denied:  # waiting longer cannot help
+            return False, f"{node.name}: {status.why()}"
         if control is not None and not control.is_running(node.name):
             return False, f"{node.name} exited while starting; see {control.log_hint(node.name)}"
         time.sleep(POLL)
-    state = (status or {}).get("wsrep_local_state_comment", "not answering")
+    state = status.get("wsrep_local_state_comment") or f"not answering, {status.why()}"
     return False, f"not Synced after {timeout:.0f} s (state: {state})"
 
 
@@ -131,9 +193,9 @@ def _cluster_verdict(endpoint: GaleraEndpoint, uuid: str | None) -> Verdict:
     expected = len(endpoint.nodes)
     details, ok = [], True
     for name, status in statuses.items():
-        if status is None:
+        if not status.answered:
             ok = False
-            details.append(f"{name}: not answering")
+            details.append(f"{name}: not answering, {status.why()}")
             continue
         size = status.get("wsrep_cluster_size")
         state = status.get("wsrep_local_state_comment")
@@ -172,9 +234,41 @@ class GaleraRecover:
     def describe(self) -> Mapping[str, Any]:
         return {"nodes": self.nodes}
 
+    def blind_spots(self, views: Mapping[str, NodeView]) -> list[tuple[str, str]]:
+        """The nodes this recovery cannot see, and why; it starts only when there are none.
+
+        Seen: a node that answers over SQL, one that refuses connections (nothing listens),
+        one whose process the node control says is gone. Not seen: one that refuses our
+        credentials (it is up), one that is silent or failing while it runs (a timeout
+        may be a slow network in front of a healthy Primary)."""
+        out: list[tuple[str, str]] = []
+        for name, view in views.items():
+            if view.answered or view.refused:
+                continue
+            if view.denied:
+                out.append((name, view.why()))
+                continue
+            try:
+                running: bool | None = self.control.is_running(name)
+            except Exception:  # noqa: BLE001 - a control that cannot tell is not a "no"
+                running = None
+            if running is False:
+                continue
+            runs = ("the node control says it runs" if running else
+                    "the node control cannot tell whether it runs")
+            out.append((name, f"does not answer over SQL ({view.why()}) and {runs}; it may "
+                        "be in a healthy cluster, and a recovery never stops nodes of a "
+                        "cluster it cannot see: make it answer (network, load, "
+                        "max_connections) or stop it by hand if it is hung, then run again"))
+        return out
+
     def plan(self) -> list[Step]:
+        blind = self.blind_spots(all_status(self.endpoint))
+        if blind:
+            raise ActionError(refusal(self.name, blind))
         steps = [Step("check: no node reports Primary", "over SQL on every node; refuse if any "
-                      "does (unless continuing a recovery this tool started)")]
+                      "does (unless continuing a recovery this tool started), or if a node "
+                      "refuses our credentials or is silent while it runs")]
         running = {n for n in self.nodes if self.control.is_running(n)}
         states = self._grastates([n for n in self.nodes if n not in running])
         for node in self.nodes:
@@ -219,12 +313,16 @@ class GaleraRecover:
         step = "check: no node reports Primary"
         yield StepEvent("started", step)
         statuses = all_status(self.endpoint)
+        blind = self.blind_spots(statuses)
+        if blind:  # again: the farm may have changed since the plan was shown
+            yield StepEvent("failed", step, refusal(self.name, blind))
+            return
         primary = [n for n, s in statuses.items() if s and s.get("wsrep_cluster_status") ==
                    "Primary"]
         journal = self._load_journal()
         positions: dict[str, Position | None]
         if primary:
-            uuids = {statuses[n].get("wsrep_cluster_state_uuid") for n in primary}  # type: ignore[union-attr]
+            uuids = {statuses[n].get("wsrep_cluster_state_uuid") for n in primary}
             if journal and journal.get("bootstrap") in primary and uuids == {journal["uuid"]}:
                 yield StepEvent("done", step, f"continuing the recovery started at "
                                 f"{journal.get('started')}: {journal['bootstrap']} is Primary")
@@ -347,7 +445,7 @@ class GaleraRecover:
         return check_node(self.endpoint, node)
 
     def _start_others(self, boot: str, positions: Mapping[str, Position | None],
-                      statuses: Mapping[str, dict[str, str] | None]
+                      statuses: Mapping[str, NodeView]
                       ) -> Generator[StepEvent, None, bool]:
         """Start every node but `boot`, one at a time; False when one did not get Synced."""
         for node in self.nodes:
@@ -409,6 +507,9 @@ class GaleraRejoin:
         return {"node": self.node.name}
 
     def plan(self) -> list[Step]:
+        problems = credential_problems(all_status(self.endpoint))
+        if problems:
+            raise ActionError(refusal(self.name, problems))
         n = self.node.name
         return [
             Step("check: another node is Primary", "else this is a full crash: galera recover"),
@@ -422,6 +523,11 @@ class GaleraRejoin:
     def run(self) -> Iterator[StepEvent]:
         n = self.node.name
         statuses = all_status(self.endpoint)
+        problems = credential_problems(statuses)
+        if problems:  # which node is Primary, and whether n runs, would be guesses
+            yield StepEvent("failed", "check: another node is Primary",
+                            refusal(self.name, problems))
+            return
         if _synced(statuses.get(n)):
             yield StepEvent("skipped", f"start {n}", "already Synced")
             # A re-run after a settle that failed: settle again.
@@ -472,8 +578,8 @@ class GaleraRejoin:
         status = node_status(self.endpoint, self.node)
         if _synced(status):
             return Verdict(True, f"{self.node.name} is Synced, cluster size "
-                                 f"{status.get('wsrep_cluster_size')}")  # type: ignore[union-attr]
-        state = (status or {}).get("wsrep_local_state_comment", "not answering")
+                                 f"{status.get('wsrep_cluster_size')}")
+        state = status.get("wsrep_local_state_comment") or f"not answering ({status.why()})"
         return Verdict(False, f"{self.node.name} is {state}")
 
 
@@ -494,6 +600,9 @@ class GaleraDesync:
         return {"node": self.node.name, "desync": self.on}
 
     def plan(self) -> list[Step]:
+        problems = credential_problems({self.node.name: node_status(self.endpoint, self.node)})
+        if problems:
+            raise ActionError(refusal(self.name, problems))
         value = "ON" if self.on else "OFF"
         then = "Donor/Desynced" if self.on else "Synced"
         return [Step(f"SET GLOBAL wsrep_desync={value} on {self.node.name}"),
@@ -503,8 +612,12 @@ class GaleraDesync:
         value = "ON" if self.on else "OFF"
         s = f"SET GLOBAL wsrep_desync={value} on {self.node.name}"
         status = node_status(self.endpoint, self.node)
-        if status is None:
-            yield StepEvent("failed", s, f"{self.node.name} does not answer over SQL")
+        if status.denied:
+            yield StepEvent("failed", s, refusal(self.name, [(self.node.name, status.why())]))
+            return
+        if not status.answered:
+            yield StepEvent("failed", s, f"{self.node.name} does not answer over SQL "
+                            f"({status.why()})")
             return
         if status.get("wsrep_desync") == value:
             yield StepEvent("skipped", s, f"wsrep_desync is already {value}")

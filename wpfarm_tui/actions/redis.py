@@ -1,5 +1,9 @@
 """Redis: a manual Sentinel failover, verified by every Sentinel agreeing on the new master
-and the new master reporting role master."""
+and the new master reporting role master.
+
+It refuses to start while an instance or a Sentinel refuses our credentials: a master that
+only answers to the right password is up, and failing it over (what the alerts used to
+propose for an "unreachable" master) would demote a healthy master."""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from typing import Any
 
 import redis
 
-from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict, refusal
 from wpfarm_tui.farm import redis as farm_redis
-from wpfarm_tui.inventory import Farm, RedisEndpoint
+from wpfarm_tui.inventory import Farm, HostPort, RedisEndpoint
+from wpfarm_tui.secrets import SecretError
+from wpfarm_tui.status.base import credentials_message, credentials_refused, describe_error
 
 POLL = 0.2
 
@@ -36,6 +42,20 @@ def sentinel_views(endpoint: RedisEndpoint) -> dict[str, str | None]:
     return views
 
 
+def credential_problems(endpoint: RedisEndpoint) -> list[tuple[str, str]]:
+    """Instances that answer but refuse our password, with the fix. (Sentinels are read
+    without it, so the password cannot hide them; one that wants auth reads as down, and
+    the failover already refuses Sentinels that are down or disagree.)"""
+    found = []
+    for node in endpoint.instances:
+        try:
+            farm_redis.info(endpoint, node)
+        except (redis.RedisError, SecretError, OSError) as exc:
+            if credentials_refused(exc):
+                found.append((node.name, credentials_message("redis", describe_error(exc)[1])))
+    return found
+
+
 class RedisFailover:
     name = "redis-failover"
     title = "Redis: Sentinel failover"
@@ -51,6 +71,9 @@ class RedisFailover:
         return {"master_name": self.endpoint.master_name}
 
     def plan(self) -> list[Step]:
+        problems = credential_problems(self.endpoint)
+        if problems:
+            raise ActionError(refusal(self.name, problems))
         name = self.endpoint.master_name
         return [
             Step("read the current master", f"SENTINEL MASTER {name} on every Sentinel"),
@@ -63,6 +86,10 @@ class RedisFailover:
     def run(self) -> Iterator[StepEvent]:
         s = "read the current master"
         yield StepEvent("started", s)
+        problems = credential_problems(self.endpoint)
+        if problems:  # again: the farm may have changed since the plan was shown
+            yield StepEvent("failed", s, refusal(self.name, problems))
+            return
         views = sentinel_views(self.endpoint)
         known = {v for v in views.values() if v}
         if len(known) != 1:
@@ -116,8 +143,6 @@ class RedisFailover:
         node = next((i for i in self.endpoint.instances
                      if i.host == host and i.port == int(port)), None)
         if node is None:
-            from wpfarm_tui.inventory import HostPort
-
             node = HostPort(address, host, int(port))
         try:
             return farm_redis.info(self.endpoint, node).get("role")

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pymysql
 
-from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
+from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict, refusal
 from wpfarm_tui.farm import http as farm_http
 from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.farm.proxysql import SITES_HOSTGROUP, ProxySQLAdmin
@@ -37,6 +37,7 @@ from wpfarm_tui.sites.naming import (
 )
 from wpfarm_tui.sites.registry import Registry, SiteRecord
 from wpfarm_tui.sites.runtime import SiteConfig, SiteRuntime
+from wpfarm_tui.status.base import credentials_message, credentials_refused, describe_error
 
 _EMAIL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-_+@")
 
@@ -290,6 +291,18 @@ class DeleteSite:
     def describe(self) -> Mapping[str, Any]:
         return {"domain": self.names.domain}
 
+    def _record(self) -> Any:
+        """The site's registry row; a registry that refuses our credentials is a refusal
+        with the fix (what to drop cannot be known), not a crash."""
+        try:
+            return self.registry.get(self.names.domain)
+        except pymysql.MySQLError as exc:
+            if not credentials_refused(exc):
+                raise
+            why = credentials_message("galera", describe_error(exc)[1])
+            raise ActionError(refusal(self.name, [("the site registry (Galera)", why)])
+                              ) from None
+
     def _db_names(self, record: SiteRecord | None) -> tuple[str, str]:
         """The database and user to drop: the registry row's, once they pass the naming
         rule and belong to no other site (a tampered row must not drop another site's
@@ -310,7 +323,7 @@ class DeleteSite:
         return record.db_name, record.db_user
 
     def plan(self) -> list[Step]:
-        record = self.registry.get(self.names.domain)
+        record = self._record()
         db_name, _user = self._db_names(record)
         return [Step("mark deleting", "registry state deleting", True),
                 Step("undeploy", "service and router", True),
@@ -324,8 +337,8 @@ class DeleteSite:
 
     def run(self) -> Iterator[StepEvent]:
         n = self.names
-        record = self.registry.get(n.domain)
         try:
+            record = self._record()  # again: the farm may have changed since the plan
             db_name, db_user = self._db_names(record)
         except ActionError as exc:
             yield StepEvent("failed", "check registry row", str(exc))

@@ -155,7 +155,7 @@ class CachesCollector:
         info, health = probe(node.name, lambda: farm_redis.info(endpoint, node), endpoint.timeout)
         if info is None:
             return RedisStats(node.name, node.address, False, health.error,
-                              level=Level.CRITICAL), health
+                              level=Level.CRITICAL, health=health.state), health
         self.history.record(("redis", node.name),
                             {k: _opt_int(info.get(k)) for k in REDIS_COUNTERS})
         return redis_stats(node, info, self.thresholds, self.history), health

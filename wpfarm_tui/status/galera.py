@@ -72,7 +72,7 @@ class GaleraCollector:
         status, health = probe(node.name, lambda: db.node_status(node), self.endpoint.timeout)
         if status is None:
             return GaleraNode(node.name, node.address, False, health.error,
-                              level=Level.CRITICAL), health
+                              level=Level.CRITICAL, health=health.state), health
         return node_from_status(node, status, self.thresholds), health
 
     def collect(self) -> GaleraSnapshot:
@@ -83,8 +83,12 @@ class GaleraCollector:
         primary = [n for n in nodes if n.reachable and n.cluster_status == "Primary"]
         expected = len(self.endpoint.nodes)
         size = max((n.cluster_size or 0 for n in primary), default=None)
-        status = "Primary" if primary else ("non-Primary" if any(n.reachable for n in nodes)
-                                            else "down")
+        if primary:
+            status = "Primary"
+        elif any(n.denied for n in nodes):
+            status = "unknown"  # a node we may not read could be Primary: never say down
+        else:
+            status = "non-Primary" if any(n.reachable for n in nodes) else "down"
         levels = [n.level for n in nodes]
         if not primary:
             levels.append(Level.CRITICAL)

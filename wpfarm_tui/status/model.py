@@ -19,7 +19,8 @@ class SourceHealth:
     """How one source (a server or an API) answered the last poll."""
 
     name: str  # "galera-1", "traefik", "docker", ...
-    state: str  # ok | down | timeout | error | disabled
+    # denied: the server answered and refused our credentials (up, but unseen)
+    state: str  # ok | down | timeout | denied | error | disabled
     error: str | None = None  # "connection refused", "timeout after 2.0 s", ...
     checked_at: float = field(default_factory=time.time)
     duration_s: float = 0.0
@@ -103,6 +104,13 @@ class GaleraNode:
     last_committed: int | None = None
     connections_pct: float | None = None  # Threads_connected / max_connections
     level: Level = Level.UNKNOWN
+    # How the node answered (SourceHealth.state): "denied" is up but unreadable with our
+    # credentials, never "down"; only "down" can mean a crashed node.
+    health: str = "ok"
+
+    @property
+    def denied(self) -> bool:
+        return self.health == "denied"
 
 
 @dataclass(frozen=True)
@@ -111,8 +119,16 @@ class GaleraSnapshot:
     nodes: tuple[GaleraNode, ...] = ()
     expected_size: int = 0
     cluster_size: int | None = None  # as the reachable Primary nodes report it
-    cluster_status: str | None = None  # Primary when any reachable node is in the Primary component
+    # Primary when any reachable node is in the Primary component; non-Primary when the
+    # nodes that answer are not; unknown when none is Primary and a node refused our
+    # credentials (it may be); down when no node answers at all.
+    cluster_status: str | None = None
     level: Level = Level.UNKNOWN
+
+    @property
+    def denied(self) -> tuple[str, ...]:
+        """The nodes that refused our credentials."""
+        return tuple(n.name for n in self.nodes if n.denied)
 
 
 # ---------------------------------------------------------------- caches
@@ -156,6 +172,11 @@ class RedisStats:
     ops_per_s: Rate | None = None  # commands processed, last interval
     hit_ratio_1m: Rate | None = None  # percent over the last minute (the threshold's input)
     evicted_per_s: Rate | None = None
+    health: str = "ok"  # how it answered (SourceHealth.state); "denied" is up, never down
+
+    @property
+    def denied(self) -> bool:
+        return self.health == "denied"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
+from wpfarm_tui.status.base import credentials_fix
 from wpfarm_tui.status.model import GaleraNode, GaleraSnapshot
 from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.widgets import cells as c
@@ -58,6 +59,10 @@ class GaleraPane(BasePane):
                    style=f"bold {self.colour(Level.OK if size_ok else Level.CRITICAL)}")
         reachable = sum(1 for n in snap.nodes if n.reachable)
         out.append(f"   reachable {reachable} / {len(snap.nodes)}")
+        if snap.denied:  # up but unread: say so, and the fix (not a recovery)
+            out.append(f"   credentials refused by {', '.join(snap.denied)}: "
+                       f"{credentials_fix('galera')}",
+                       style=f"bold {self.colour(Level.CRITICAL)}")
         return out
 
     def _cells(self, node: GaleraNode) -> tuple[Text, ...]:
@@ -71,7 +76,8 @@ class GaleraPane(BasePane):
             c.level_cell(node.level, self.palette),
             c.text(node.name, style="bold"),
             c.text(node.address),
-            c.yes_no(node.reachable, self.palette),
+            (Text("denied", style=self.colour(Level.CRITICAL)) if node.denied
+             else c.yes_no(node.reachable, self.palette)),
             c.text(node.local_state,
                    style=self.colour(Level.OK if synced else Level.WARNING)
                    if node.local_state else ""),
