@@ -96,3 +96,39 @@ def test_new_crowdsec_decisions_per_minute(lab, lab_farm) -> None:
     finally:
         for address in added:
             lab._cscli("decisions", "delete", "--ip", address, check=False)
+
+
+def test_known_commits_give_galera_commits_per_second(lab_farm) -> None:
+    from wpfarm_tui.farm.galera import connect
+    from wpfarm_tui.status.galera import GaleraCollector
+
+    endpoint = lab_farm.endpoints.galera
+    collector = GaleraCollector(endpoint, dict(lab_farm.thresholds))
+    node = endpoint.nodes[0]
+
+    def row():
+        return next(n for n in collector.collect().nodes if n.name == node.name)
+
+    db = connect(endpoint, node)
+    try:
+        with db.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS wpfarm_rates_test")
+            cur.execute("CREATE TABLE IF NOT EXISTS wpfarm_rates_test.t "
+                        "(id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+        first = row()
+        assert first.commits_per_s is not None and first.commits_per_s.value is None
+        n = 100
+        with db.cursor() as cur:
+            for i in range(n):
+                cur.execute("INSERT INTO wpfarm_rates_test.t (v) VALUES (%s)", [i])
+        second = row()
+    finally:
+        with db.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS wpfarm_rates_test")
+        db.close()
+    rate = second.commits_per_s
+    assert rate is not None and rate.value is not None and not rate.reset
+    # Our inserts, and at most a few other writes of the suite (registry, sites) meanwhile.
+    assert n <= round(rate.value * rate.covered) <= n + 20, rate
+    assert second.flow_control_1m is not None and second.flow_control_1m.value is not None
+    assert 0 <= second.flow_control_1m.value <= 100

@@ -130,3 +130,21 @@ def test_backoff_doubles_then_caps_and_resets():
 def test_threshold_is_frozen():
     with pytest.raises(AttributeError):
         Threshold(1, 2).warning = 3  # type: ignore[misc]
+
+
+def test_flow_control_level_follows_the_last_minute_not_the_fraction_since_start():
+    from wpfarm_tui.status.rates import Histories
+
+    history = Histories()
+    # 40 % paused since start (an old storm), not paused at all in the last minute.
+    history.record(NODE.name, {"wsrep_flow_control_paused_ns": 400 * 10**9}, at=0)
+    history.record(NODE.name, {"wsrep_flow_control_paused_ns": 400 * 10**9}, at=60)
+    old_storm = {**SYNCED, "wsrep_flow_control_paused": "0.4"}
+    assert node_from_status(NODE, old_storm, T).level is Level.WARNING  # one-shot: since start
+    calm = node_from_status(NODE, old_storm, T, history)
+    assert calm.flow_control_1m is not None and calm.flow_control_1m.value == 0.0
+    assert calm.level is Level.OK
+    # 40 s paused in the next minute: two thirds of it, critical.
+    history.record(NODE.name, {"wsrep_flow_control_paused_ns": 440 * 10**9}, at=120)
+    storm = node_from_status(NODE, old_storm, T, history)
+    assert round(storm.flow_control_1m.value) == 67 and storm.level is Level.CRITICAL

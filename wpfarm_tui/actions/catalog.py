@@ -16,6 +16,7 @@ from typing import Any
 from wpfarm_tui.actions.base import Action, ActionError
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.base import credentials_message
+from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.thresholds import Level
 
 
@@ -281,6 +282,18 @@ def _source_message(pane: str, state: str, error: str | None) -> str:
     return f"{state}: {error or ''}".strip(": ")
 
 
+def _pct(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.1f} %"
+
+
+def _hit_text(minute: Rate | None, since_start: float | None) -> str:
+    """The hit ratio an operator should read: the last minute's, the total as context."""
+    if minute is not None and minute.value is not None:
+        return f"hit ratio {minute.value:.1f} % over the last minute ({_pct(since_start)} " \
+               "since start)"
+    return f"hit ratio {_pct(since_start)} since start"
+
+
 def alerts_from(snapshots: Mapping[str, Any]) -> list[Alert]:
     """Every row past the warning/critical thresholds and every source down, newest first
     (by the time its source was checked), worst first among equals."""
@@ -330,7 +343,10 @@ def _rows(pane: str, snap: Any, at: float) -> list[Alert]:
             elif n.local_state == "Donor/Desynced":
                 add(n.name, n.level, "Donor/Desynced", "galera-resync", node=n.name)
             else:
-                add(n.name, n.level, f"{n.cluster_status} {n.local_state}")
+                fc = n.flow_control_1m
+                paused = (f", flow control paused {fc.value:.1f} % of the last minute"
+                          if fc is not None and fc.value else "")
+                add(n.name, n.level, f"{n.cluster_status} {n.local_state}{paused}")
     elif pane == "sites":
         for s in snap.sites:
             msg = s.error or f"HTTP {s.http_status}, {s.ttfb_ms} ms, cache {s.cache}"
@@ -343,13 +359,14 @@ def _rows(pane: str, snap: Any, at: float) -> list[Alert]:
                 add(r.name, r.level, _source_message(pane, r.health, r.error))
                 continue
             proc = "redis-failover" if (not r.reachable and r.role != "slave") else None
-            add(r.name, r.level, r.error or f"{r.role}, hit {r.hit_ratio} %, "
-                f"memory {r.memory_pct} %, link {r.master_link}", proc)
+            link = f", link {r.master_link}" if r.master_link else ""
+            add(r.name, r.level, r.error or f"{r.role}, {_hit_text(r.hit_ratio_1m, r.hit_ratio)}"
+                f", memory {_pct(r.memory_pct)}{link}", proc)
         for s in snap.sentinels:
             add(s.name, s.level, s.error or f"master {s.master_address} "
                 f"{s.master_flags}", "redis-failover" if s.reachable else None)
         for v in snap.varnish:
-            add(v.name, v.level, v.error or f"hit ratio {v.hit_ratio} %",
+            add(v.name, v.level, v.error or _hit_text(v.hit_ratio_1m, v.hit_ratio),
                 "cache-purge-all" if v.reachable else None)
     elif pane == "nodes":
         for n in snap.nodes:

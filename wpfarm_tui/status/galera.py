@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.inventory import GaleraEndpoint, HostPort
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import GaleraNode, GaleraSnapshot, SourceHealth
+from wpfarm_tui.status.rates import MINUTE, Histories
 from wpfarm_tui.status.thresholds import Level, Threshold, worst
 
 
@@ -25,11 +27,28 @@ def _float(v: str | None) -> float | None:
         return None
 
 
+GALERA_COUNTERS = ("wsrep_last_committed", "wsrep_flow_control_paused_ns",
+                   "wsrep_local_cert_failures", "wsrep_local_bf_aborts")
+
+
 def node_from_status(node: HostPort, status: dict[str, str],
-                     thresholds: dict[str, Threshold]) -> GaleraNode:
+                     thresholds: dict[str, Threshold],
+                     history: Histories | None = None) -> GaleraNode:
+    """One node's status; with `history` (this poll recorded in it) the rates too, and the
+    flow-control threshold applies to the last minute, not the fraction since start (an
+    hour-old storm is not a current one)."""
     cluster_status = status.get("wsrep_cluster_status")
     local_state = status.get("wsrep_local_state_comment")
     paused = _float(status.get("wsrep_flow_control_paused"))
+    flow_1m = None
+    if history is not None:
+        ns_per_s = history.rate(node.name, "wsrep_flow_control_paused_ns", MINUTE)
+        flow_1m = dataclasses.replace(
+            ns_per_s, value=None if ns_per_s.value is None else ns_per_s.value / 1e7)
+    # With history only the window counts (none yet: no alarm from it); one-shot reads
+    # (`wpfarm status`) have nothing but the fraction since start.
+    paused_pct = (flow_1m.value if flow_1m is not None
+                  else paused * 100 if paused is not None else None)
     max_conn = _int(status.get("max_connections")) or 0
     threads = _int(status.get("threads_connected"))
     conn_pct = round(100.0 * threads / max_conn, 1) if (threads is not None and max_conn) else None
@@ -40,8 +59,7 @@ def node_from_status(node: HostPort, status: dict[str, str],
         levels.append(Level.WARNING)
     if status.get("wsrep_ready") != "ON":
         levels.append(Level.CRITICAL)
-    levels.append(thresholds["galera_flow_control_paused"].level(
-        paused * 100 if paused is not None else None))
+    levels.append(thresholds["galera_flow_control_paused"].level(paused_pct))
     levels.append(thresholds["db_connections"].level(conn_pct))
     return GaleraNode(
         name=node.name, address=node.address, reachable=True, error=None,
@@ -52,6 +70,13 @@ def node_from_status(node: HostPort, status: dict[str, str],
         flow_control_paused=paused, recv_queue_avg=_float(status.get("wsrep_local_recv_queue_avg")),
         last_committed=_int(status.get("wsrep_last_committed")), connections_pct=conn_pct,
         level=worst([lv for lv in levels if lv is not Level.UNKNOWN]),
+        commits_per_s=history.rate(node.name, "wsrep_last_committed") if history else None,
+        flow_control_1m=flow_1m,
+        cert_failures_per_s=(history.rate(node.name, "wsrep_local_cert_failures")
+                             if history else None),
+        bf_aborts_per_s=history.rate(node.name, "wsrep_local_bf_aborts") if history else None,
+        send_queue=_int(status.get("wsrep_local_send_queue")),
+        recv_queue=_int(status.get("wsrep_local_recv_queue")),
     )
 
 
@@ -65,6 +90,7 @@ class GaleraCollector:
         self._db = GaleraConnections(endpoint) if endpoint else None
         workers = len(endpoint.nodes) if endpoint else 1
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="galera")
+        self.history = Histories()  # counters between polls, for rates over windows
 
     def _one(self, node: HostPort) -> tuple[GaleraNode, SourceHealth]:
         assert self.endpoint is not None and self._db is not None
@@ -73,7 +99,8 @@ class GaleraCollector:
         if status is None:
             return GaleraNode(node.name, node.address, False, health.error,
                               level=Level.CRITICAL, health=health.state), health
-        return node_from_status(node, status, self.thresholds), health
+        self.history.record(node.name, {k: _int(status.get(k)) for k in GALERA_COUNTERS})
+        return node_from_status(node, status, self.thresholds, self.history), health
 
     def collect(self) -> GaleraSnapshot:
         if self.endpoint is None:

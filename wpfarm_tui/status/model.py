@@ -104,6 +104,13 @@ class GaleraNode:
     last_committed: int | None = None
     connections_pct: float | None = None  # Threads_connected / max_connections
     level: Level = Level.UNKNOWN
+    # What is happening now (status/rates.py): None until a second poll.
+    commits_per_s: Rate | None = None  # wsrep_last_committed, last interval
+    flow_control_1m: Rate | None = None  # percent of the last minute paused (the threshold's)
+    cert_failures_per_s: Rate | None = None
+    bf_aborts_per_s: Rate | None = None
+    send_queue: int | None = None  # now, not averaged since start
+    recv_queue: int | None = None
     # How the node answered (SourceHealth.state): "denied" is up but unreadable with our
     # credentials, never "down"; only "down" can mean a crashed node.
     health: str = "ok"

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from wpfarm_tui.status.base import credentials_fix
 from wpfarm_tui.status.model import GaleraNode, GaleraSnapshot
+from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.widgets import cells as c
 from wpfarm_tui.widgets.base_pane import BasePane
@@ -23,8 +24,12 @@ COLUMNS = (
     ("state", "State"),
     ("status", "Status"),
     ("size", "Size", "right"),
-    ("fc", "FC %", "right"),
-    ("recvq", "Recv Q", "right"),
+    ("commits", "Commit/s", "right"),
+    ("fc", "FC% 1m", "right"),
+    ("sendq", "SendQ", "right"),
+    ("recvq", "RecvQ", "right"),
+    ("cert", "Cert/s", "right"),
+    ("bf", "BF/s", "right"),
     ("committed", "Committed", "right"),
     ("conns", "Conn %", "right"),
     ("error", "Error"),
@@ -68,8 +73,10 @@ class GaleraPane(BasePane):
     def _cells(self, node: GaleraNode) -> tuple[Text, ...]:
         synced = node.local_state == "Synced"
         primary = node.cluster_status == "Primary"
-        fc_pct = None if node.flow_control_paused is None else node.flow_control_paused * 100
-        fc_level = self.threshold_level("galera_flow_control_paused", fc_pct)
+        # The last minute when there is history; else the fraction since start (one-shot).
+        fc = node.flow_control_1m or Rate(
+            None if node.flow_control_paused is None else node.flow_control_paused * 100, 0, 0)
+        fc_level = self.threshold_level("galera_flow_control_paused", fc.value)
         conn_level = self.threshold_level("db_connections", node.connections_pct)
         error_style = self.colour(Level.CRITICAL) if node.error else ""
         return (
@@ -85,8 +92,12 @@ class GaleraPane(BasePane):
                    style=self.colour(Level.OK if primary else Level.CRITICAL)
                    if node.cluster_status else ""),
             c.number(node.cluster_size, "{}"),
-            c.ratio(fc_pct, style=self.colour(fc_level)),
-            c.number(node.recv_queue_avg, "{:.1f}"),
+            c.rate(node.commits_per_s),
+            c.rate(fc, style=self.colour(fc_level) if fc.value is not None else ""),
+            c.number(node.send_queue),
+            c.number(node.recv_queue),
+            c.rate(node.cert_failures_per_s),
+            c.rate(node.bf_aborts_per_s),
             c.number(node.last_committed),
             c.ratio(node.connections_pct, style=self.colour(conn_level)),
             c.clip(node.error, 36, style=error_style),
