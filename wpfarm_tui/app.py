@@ -33,6 +33,7 @@ from wpfarm_tui.actions.catalog import BY_NAME, CATALOG, Context, alerts_from
 from wpfarm_tui.contexts import contexts
 from wpfarm_tui.inventory import Farm, InventoryError, load_farm
 from wpfarm_tui.screens.action import ActionScreen
+from wpfarm_tui.screens.graphs import GraphScreen
 from wpfarm_tui.screens.help import HelpScreen
 from wpfarm_tui.status.backups import BackupsSnapshot
 from wpfarm_tui.status.base import Collector
@@ -160,6 +161,7 @@ class WpfarmApp(App[Farm | None]):
         Binding("n", "pane_key('n')", "New site", show=False),
         Binding("d", "pane_key('d')", "Delete site", show=False),
         Binding("slash", "filter", "Filter"),
+        Binding("g", "graphs", "Graphs"),
         Binding("r", "refresh", "Refresh"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
         Binding("question_mark", "help", "Help"),
@@ -603,6 +605,18 @@ class WpfarmApp(App[Farm | None]):
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
+
+    def action_graphs(self) -> None:
+        """The current pane's last 30 minutes, when its collector keeps history."""
+        pane = self.current_pane
+        collector = self.collectors.get(pane) if pane else None
+        graphs = getattr(collector, "graphs", None)
+        if pane is None or graphs is None:
+            self.notify("this pane keeps no history to graph (Galera, Caches and CrowdSec do)",
+                        severity="warning")
+            return
+        self.push_screen(GraphScreen(self.pane_title(pane), graphs, self.farm.thresholds,
+                                     max(self.farm.refresh.interval, 1.0)))
 
     def switch_farm(self, path: Path) -> None:
         """Leave this farm for another: run_console opens it once this app has closed. A farm

@@ -9,7 +9,7 @@ from wpfarm_tui.farm.crowdsec import CrowdSecClient
 from wpfarm_tui.inventory import CrowdSecEndpoint
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import Ban, BansSnapshot, SourceHealth
-from wpfarm_tui.status.rates import MINUTE, Histories
+from wpfarm_tui.status.rates import MINUTE, GraphSeries, Histories
 
 
 def ban_from_decision(raw: dict[str, Any]) -> Ban:
@@ -32,6 +32,10 @@ class BansCollector:
         self._seen: set[int] = set()
         self._new_total = 0
         self.history = Histories()
+
+    def graphs(self) -> list[GraphSeries]:
+        return [GraphSeries("new decisions", "/min",
+                            self.history.rate_series("crowdsec", "new_decisions", 60.0))]
 
     def collect(self) -> BansSnapshot:
         if self.endpoint is None:

@@ -17,7 +17,7 @@ from wpfarm_tui.status.model import (
     SourceHealth,
     VarnishStats,
 )
-from wpfarm_tui.status.rates import FIVE_MINUTES, MINUTE, Histories, Rate
+from wpfarm_tui.status.rates import FIVE_MINUTES, MINUTE, GraphSeries, Histories, Rate
 from wpfarm_tui.status.thresholds import Level, Threshold, worst
 
 # Below this many lookups a hit ratio says nothing (a fresh cache is all misses).
@@ -168,6 +168,26 @@ class CachesCollector:
             return SentinelView(node.name, node.address, False, health.error,
                                 level=Level.CRITICAL), health
         return sentinel_view(node, master), health
+
+    def graphs(self) -> list[GraphSeries]:
+        """The last 30 minutes of what the pane shows now, for its graph view."""
+        h, out = self.history, []
+        for instance in self.farm.endpoints.varnish.instances if self.farm.endpoints.varnish \
+                else ():
+            key = ("varnish", instance.name)
+            out += [GraphSeries(f"{instance.name} requests", "/s",
+                                h.rate_series(key, "client_req")),
+                    GraphSeries(f"{instance.name} hit ratio", "%",
+                                h.ratio_series(key, "cache_hit", "cache_miss"),
+                                "cache_hit_ratio")]
+        for node in self.farm.endpoints.redis.instances if self.farm.endpoints.redis else ():
+            key = ("redis", node.name)
+            out += [GraphSeries(f"{node.name} ops", "/s",
+                                h.rate_series(key, "total_commands_processed")),
+                    GraphSeries(f"{node.name} hit ratio", "%",
+                                h.ratio_series(key, "keyspace_hits", "keyspace_misses"),
+                                "cache_hit_ratio")]
+        return out
 
     def collect(self) -> CachesSnapshot:
         endpoints = self.farm.endpoints

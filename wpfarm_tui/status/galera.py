@@ -9,7 +9,7 @@ from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.inventory import GaleraEndpoint, HostPort
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import GaleraNode, GaleraSnapshot, SourceHealth
-from wpfarm_tui.status.rates import MINUTE, Histories
+from wpfarm_tui.status.rates import MINUTE, GraphSeries, Histories
 from wpfarm_tui.status.thresholds import Level, Threshold, worst
 
 
@@ -101,6 +101,18 @@ class GaleraCollector:
                               level=Level.CRITICAL, health=health.state), health
         self.history.record(node.name, {k: _int(status.get(k)) for k in GALERA_COUNTERS})
         return node_from_status(node, status, self.thresholds, self.history), health
+
+    def graphs(self) -> list[GraphSeries]:
+        """Per node: commits/s and the share of time paused by flow control."""
+        out = []
+        for node in self.endpoint.nodes if self.endpoint else ():
+            out += [GraphSeries(f"{node.name} commits", "/s",
+                                self.history.rate_series(node.name, "wsrep_last_committed")),
+                    GraphSeries(f"{node.name} flow control paused", "%",
+                                self.history.rate_series(
+                                    node.name, "wsrep_flow_control_paused_ns", 1e-7),
+                                "galera_flow_control_paused")]
+        return out
 
     def collect(self) -> GaleraSnapshot:
         if self.endpoint is None:

@@ -98,6 +98,17 @@ class CounterHistory:
         return out
 
 
+@dataclass(frozen=True)
+class GraphSeries:
+    """One line of a pane's graph view: (time, value) points and the threshold it is held
+    against (a key of the farm's thresholds), for the view to draw as it likes."""
+
+    title: str
+    unit: str  # "/s", "%", "/min"
+    points: tuple[tuple[float, float], ...]
+    threshold: str | None = None
+
+
 class Histories:
     """Every counter a collector follows, by key (e.g. ("varnish-1", "cache_hit"))."""
 
@@ -134,6 +145,27 @@ class Histories:
         if a.value is None or b.value is None or a.value + b.value < max(min_events, 1):
             return Rate(None, window, seconds)
         return Rate(100.0 * a.value / (a.value + b.value), window, seconds)
+
+    def rate_series(self, source: Hashable, name: str, scale: float = 1.0
+                    ) -> tuple[tuple[float, float], ...]:
+        found = self.history(source, name)
+        return tuple((t, v * scale) for t, v in found.series()) if found else ()
+
+    def ratio_series(self, source: Hashable, part: str, rest: str
+                     ) -> tuple[tuple[float, float], ...]:
+        """part / (part + rest) in percent, per interval with any events (resets skipped)."""
+        a, b = self.history(source, part), self.history(source, rest)
+        if a is None or b is None:
+            return ()
+        rest_at = dict(b.samples)
+        out = []
+        samples = list(a.samples)
+        for (t0, p0), (t1, p1) in zip(samples, samples[1:], strict=False):
+            if t0 in rest_at and t1 in rest_at:
+                dp, dr = p1 - p0, rest_at[t1] - rest_at[t0]
+                if dp >= 0 and dr >= 0 and dp + dr > 0:
+                    out.append((t1, 100.0 * dp / (dp + dr)))
+        return tuple(out)
 
     def forget(self, source: Hashable) -> None:
         """Drop a source that left the farm (a removed instance), so memory stays bounded."""
