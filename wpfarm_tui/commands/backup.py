@@ -9,14 +9,11 @@ import time
 
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.commands.runner import (
-    EXIT_FAILED,
-    EXIT_OK,
+    ExitCode,
     add_action_flags,
     load_farm_of,
     run_action_cli,
 )
-
-EXIT_CRITICAL = 2
 
 
 def _fail(args: argparse.Namespace, exc: Exception) -> int:
@@ -24,7 +21,7 @@ def _fail(args: argparse.Namespace, exc: Exception) -> int:
         print(json.dumps({"type": "error", "message": str(exc)}))
     else:
         print(f"wpfarm: {exc}", file=sys.stderr)
-    return EXIT_FAILED
+    return ExitCode.FAILED
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -91,7 +88,7 @@ def cmd_backups(args: argparse.Namespace) -> int:
             print(f"  {r.level.label[:4].upper():4} {r.domain:23} {r.db_snapshot or '—':>8} "
                   f"{_age(r.db_age_s):>7} {r.files_snapshot or '—':>8} "
                   f"{_age(r.files_age_s):>7}  {r.note or ''}")
-    return EXIT_CRITICAL if snap.level == Level.CRITICAL else EXIT_OK
+    return ExitCode.CRITICAL if snap.level == Level.CRITICAL else ExitCode.OK
 
 
 def register(verbs: argparse._SubParsersAction) -> None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.bootstrap import BootstrapAction, ssh_runner
-from wpfarm_tui.commands.runner import add_action_flags, load_farm_of, run_action_cli, seconds
+from wpfarm_tui.commands.runner import (
+    ExitCode,
+    add_action_flags,
+    load_farm_of,
+    run_action_cli,
+    seconds,
+)
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -19,7 +25,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
                                  secrets_dir=Path(args.secrets_dir))
     except ActionError as exc:
         print(f"wpfarm bootstrap: {exc}")
-        return 1
+        return ExitCode.FAILED
     return run_action_cli(action, farm, args)
 
 

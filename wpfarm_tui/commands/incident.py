@@ -15,8 +15,7 @@ from typing import Any
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.catalog import Context, alerts_from, entry
 from wpfarm_tui.commands.runner import (
-    EXIT_FAILED,
-    EXIT_OK,
+    ExitCode,
     add_action_flags,
     load_farm_of,
     run_action_cli,
@@ -28,7 +27,7 @@ def _error(args: argparse.Namespace, exc: Exception) -> int:
         print(json.dumps({"type": "error", "message": str(exc)}))
     else:
         print(f"wpfarm: {exc}", file=sys.stderr)
-    return EXIT_FAILED
+    return ExitCode.FAILED
 
 
 def _run(name: str, values: dict[str, str]):
@@ -68,7 +67,7 @@ def cmd_redis_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"redis": _jsonable(snap.redis), "sentinels": _jsonable(snap.sentinels)},
                          indent=2))
-        return EXIT_OK
+        return ExitCode.OK
     masters = {s.master_address for s in snap.sentinels if s.master_address}
     name = farm.endpoints.redis.master_name if farm.endpoints.redis else "?"
     print(f"{name}: master {', '.join(sorted(masters)) or 'unknown'}"
@@ -78,7 +77,7 @@ def cmd_redis_status(args: argparse.Namespace) -> int:
     for r in snap.redis:
         print(f"  redis    {r.name:12} {r.address:18} {r.role or r.error}"
               + (f" link {r.master_link}" if r.master_link else ""))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_bans(args: argparse.Namespace) -> int:
@@ -94,12 +93,12 @@ def cmd_bans(args: argparse.Namespace) -> int:
         return _error(args, ConnectionError(f"CrowdSec LAPI: {exc}"))
     if args.json:
         print(json.dumps(_jsonable(bans), indent=2))
-        return EXIT_OK
+        return ExitCode.OK
     for b in bans:
         print(f"{b.id:>6}  {b.value:20} {b.scope:6} {b.type:8} {b.expires_in:>12}  {b.reason}")
     if not bans:
         print("no active decisions" + (" matching" if args.ip or args.scope else ""))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -116,7 +115,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             print(f"{a.level.label.upper():8} {a.pane:7} {a.subject:20} {a.message}{fix}")
         if not alerts:
             print("no alerts")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _alert_json(a: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from wpfarm_tui.commands.runner import seconds
+from wpfarm_tui.commands.runner import ExitCode, seconds
 from wpfarm_tui.farm import ssh
 from wpfarm_tui.inventory import Node, SshSettings
 from wpfarm_tui.setup.node_check import check_node
@@ -65,11 +65,11 @@ def cmd_init(args: argparse.Namespace) -> int:
                              Path(args.known_hosts) if args.known_hosts else None)
         if written:
             print(f"wrote {written}; next: wpfarm --farm {written} bootstrap --dry-run")
-        return 0 if written else 1
+        return ExitCode.OK if written else ExitCode.FAILED
     if not args.name or not args.domain:
         print("wpfarm init: give --name and --domain (and --node ...), or neither to open the "
               "wizard", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     out = print if not args.json else (lambda *_a, **_k: None)
     report: dict = {"nodes": [], "problems": []}
     try:
@@ -123,7 +123,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             for problem in report["problems"]:
                 print(f"wpfarm init: {problem}", file=sys.stderr)
             print("wpfarm init: nothing was written", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     path = Path(args.output) if args.output else default_output()
     try:
         write_farm_yaml(answers, path, overwrite=args.force)
@@ -131,13 +131,13 @@ def cmd_init(args: argparse.Namespace) -> int:
         report["problems"].append(str(exc))
         print(json.dumps(report) if args.json else f"wpfarm init: {exc}",
               file=sys.stdout if args.json else sys.stderr)
-        return 1
+        return ExitCode.FAILED
     report["written"] = str(path)
     if args.json:
         print(json.dumps(report))
     else:
         print(f"wrote {path}; next: wpfarm --farm {path} bootstrap --dry-run")
-    return 0
+    return ExitCode.OK
 
 
 def register(verbs: argparse._SubParsersAction) -> None:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
+from enum import IntEnum
 from typing import Any
+
+from rich.console import Console
 
 from wpfarm_tui.actions import (
     Action,
@@ -29,7 +33,37 @@ from wpfarm_tui.actions import (
 from wpfarm_tui.farm.logs import LogStream
 from wpfarm_tui.inventory import Farm, find_farm_file, load_farm
 
-EXIT_OK, EXIT_FAILED = 0, 1
+
+class ExitCode(IntEnum):
+    """Every exit status of `wpfarm`, the one definition: `--help` and the README list these."""
+
+    meaning: str
+
+    def __new__(cls, value: int, meaning: str) -> ExitCode:
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.meaning = meaning
+        return member
+
+    OK = 0, "fine (warnings included)"
+    FAILED = 1, "bad input (usage, farm.yaml) or a failed, refused or cancelled command"
+    CRITICAL = 2, "something in the farm is critical (status, backups)"
+
+
+def exit_codes_text() -> str:
+    """The exit codes as `--help` shows them."""
+    return "exit codes:\n" + "\n".join(f"  {c.value}  {c.meaning}" for c in ExitCode)
+
+
+def no_color() -> bool:
+    """https://no-color.org: NO_COLOR set and not empty."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def console() -> Console:
+    """The CLI's Rich console. Under NO_COLOR no ANSI styling at all: Rich's own NO_COLOR
+    handling drops colours but still writes bold and underline escapes."""
+    return Console(color_system=None) if no_color() else Console()
 
 
 _SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")  # ASCII: no 'nan', 'inf', '1e9', '٤'
@@ -91,7 +125,7 @@ def _print_error(args: argparse.Namespace, exc: ActionError) -> int:
         print(json.dumps({"type": "error", "message": str(exc)}))
     else:
         print(f"wpfarm: {exc}", file=sys.stderr)
-    return EXIT_FAILED
+    return ExitCode.FAILED
 
 
 def _confirm(action: Action, args: argparse.Namespace) -> bool:
@@ -136,10 +170,10 @@ def run_action_cli(action: Action, farm: Farm, args: argparse.Namespace) -> int:
                     print(("OK: " if item.ok else "FAILED: ") + item.summary)
                     for line in item.details:
                         print(f"  {line}")
-                return EXIT_OK if item.ok else EXIT_FAILED
+                return ExitCode.OK if item.ok else ExitCode.FAILED
         if args.dry_run and not as_json:
             print("dry run: nothing was changed")
-        return EXIT_OK
+        return ExitCode.OK
     except ActionError as exc:
         return _print_error(args, exc)
 
@@ -153,7 +187,7 @@ def print_log_stream(stream: LogStream) -> int:
         pass
     finally:
         stream.close()
-    return 0
+    return ExitCode.OK
 
 
 def add_log_flags(parser: argparse.ArgumentParser) -> None:

@@ -10,15 +10,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from wpfarm_tui.actions import ActionError, AuditLog, StepEvent, Verdict, execute
 from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
 from wpfarm_tui.commands.runner import (
+    ExitCode,
     add_action_flags,
     add_log_flags,
+    console,
     load_farm_of,
     print_log_stream,
     refuse_if_read_only,
@@ -37,14 +38,14 @@ def cmd_create(args: argparse.Namespace) -> int:
         return _bulk_create(farm, args)
     if not args.domain:
         print("wpfarm site create: give a DOMAIN or --from-file FILE", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     try:
         runtime, host = runtime_for(farm)
         action = CreateSite(farm, runtime, args.domain, args.title or "", args.admin_email or "",
                             db_user_host=host)
     except ActionError as exc:
         print(f"wpfarm site create: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     rc = run_action_cli(action, farm, args)
     if rc == 0 and args.show_admin_password and action.admin_password:
         # Asked for explicitly, shown once, to the terminal only: never logged or audited.
@@ -74,7 +75,7 @@ def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
         registry = Registry(farm.endpoints.galera) if farm.endpoints.galera else None
     except (OSError, ActionError) as exc:
         print(f"wpfarm site create: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     existing = {r.domain for r in registry.list()} if registry else set()
     results: dict[str, dict] = {}
     actions: list[CreateSite] = []
@@ -128,7 +129,7 @@ def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
                 "seconds": round(time.monotonic() - t0, 2),
                 "slowest_step": slowest[0], "slowest_s": round(slowest[1], 2)}
 
-    with Progress(disable=args.json) as progress, \
+    with Progress(console=console(), disable=args.json) as progress, \
             ThreadPoolExecutor(max_workers=args.concurrency) as pool:
         task = progress.add_task("creating sites", total=len(actions))
         for result in pool.map(create, actions):
@@ -147,11 +148,11 @@ def _report(results: dict[str, dict], args: argparse.Namespace, started: float) 
         table = Table("domain", "result", "seconds", "detail")
         for r in rows:
             table.add_row(r["domain"], r["result"], str(r.get("seconds", "")), r["detail"])
-        Console().print(table)
+        console().print(table)
         created = sum(r["result"] == "created" for r in rows)
         print(f"{created} created, {sum(r['result'] == 'exists' for r in rows)} already there, "
               f"{len(failed)} failed, in {wall:.1f} s")
-    return 1 if failed else 0
+    return ExitCode.FAILED if failed else ExitCode.OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -161,19 +162,19 @@ def cmd_delete(args: argparse.Namespace) -> int:
         action = DeleteSite(farm, runtime, args.domain, db_user_host=host)
     except ActionError as exc:
         print(f"wpfarm site delete: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     if not args.dry_run and not args.yes and not farm.read_only:
         if not sys.stdin.isatty():
             print("wpfarm site delete: destructive; pass --yes (scripts) or run it on a "
                   "terminal to type the domain", file=sys.stderr)
-            return 1
+            return ExitCode.FAILED
         typed = input(f"Deleting {action.names.domain} removes its database and files. "
                       "Type the domain to confirm: ").strip()
         with contextlib.suppress(DomainError):
             typed = validate_domain(typed)  # the Unicode form of an IDN confirms it too
         if typed != action.names.domain:
             print("not confirmed: nothing was changed", file=sys.stderr)
-            return 1
+            return ExitCode.FAILED
         args.yes = True
     if not args.dry_run and not args.no_backup and farm.backup is not None \
             and not farm.read_only:
@@ -186,7 +187,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
             if isinstance(item, Verdict) and not item.ok:
                 print(f"wpfarm site delete: the final backup failed ({item.summary}); "
                       "nothing was deleted", file=sys.stderr)
-                return 1
+                return ExitCode.FAILED
     return run_action_cli(action, farm, args)
 
 
@@ -200,7 +201,7 @@ def cmd_suspend(args: argparse.Namespace) -> int:
                              flag_dir=flag_dir)
     except ActionError as exc:
         print(f"wpfarm site {args.site_verb}: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     return run_action_cli(action, farm, args)
 
 
@@ -208,7 +209,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     farm = load_farm_of(args)
     if farm.endpoints.galera is None:
         print("wpfarm site list: endpoints.galera is missing in farm.yaml", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     registry = Registry(farm.endpoints.galera)
     records = registry.list(state=args.state, contains=args.filter)
     for problem in registry.invalid:  # shown, never listed as a site
@@ -218,19 +219,19 @@ def cmd_list(args: argparse.Namespace) -> int:
             wanted = validate_domain(args.domain)
         except DomainError as exc:
             print(f"wpfarm site info: {exc}", file=sys.stderr)
-            return 1
+            return ExitCode.FAILED
         records = [r for r in records if r.domain == wanted]
         if not records:
             print(f"wpfarm site info: {args.domain} is not a site here", file=sys.stderr)
-            return 1
+            return ExitCode.FAILED
     if args.json:
         print(json.dumps([{**r.__dict__, "created_at": str(r.created_at)} for r in records]))
-        return 0
+        return ExitCode.OK
     table = Table("domain", "state", "database", "user", "created", "notes")
     for r in records:
         table.add_row(r.domain, r.state, r.db_name, r.db_user, str(r.created_at), r.notes)
-    Console().print(table)
-    return 0
+    console().print(table)
+    return ExitCode.OK
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -238,7 +239,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         stream = site_log_stream(load_farm_of(args), args.domain, args.tail, args.follow)
     except ActionError as exc:
         print(f"wpfarm site logs: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     return print_log_stream(stream)
 
 

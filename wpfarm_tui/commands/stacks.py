@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 from wpfarm_tui.commands.runner import (
-    EXIT_FAILED,
-    EXIT_OK,
+    ExitCode,
     add_action_flags,
     load_farm_of,
     refuse_if_read_only,
@@ -33,12 +32,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         files = render_farm(farm, out, lab=args.lab)
     except StackError as exc:
         print(f"wpfarm render: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     if args.json:
         print(json.dumps({"output": str(out), "files": [str(f) for f in files]}))
     else:
         print(f"rendered {len(files)} files under {out}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_images(args: argparse.Namespace) -> int:
@@ -54,7 +53,7 @@ def cmd_images(args: argparse.Namespace) -> int:
         return refused
     if not farm.endpoints.docker:
         print("wpfarm images: farm.yaml has no endpoints.docker", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     render_dir = Path(args.render_dir) if args.render_dir else _default_render_dir(farm)
     say = (lambda _m: None) if args.json else print
     try:
@@ -64,10 +63,10 @@ def cmd_images(args: argparse.Namespace) -> int:
             results = build_all(cli, specs, push_images=args.push, progress=say)
     except ImageError as exc:
         print(f"wpfarm images: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     if args.json:
         print(json.dumps([r.__dict__ for r in results]))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -87,7 +86,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                               timeout=args.timeout, galera_bootstrap=args.galera_bootstrap)
     except ActionError as exc:
         print(f"wpfarm deploy: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     return run_action_cli(action, farm, args)
 
 
@@ -122,11 +121,11 @@ def cmd_swarmlab(args: argparse.Namespace) -> int:
             else:
                 for name, state in states.items():
                     print(f"{name:16} {state}")
-            return EXIT_OK if lab.ready() else EXIT_FAILED
+            return ExitCode.OK if lab.ready() else ExitCode.FAILED
     except SwarmLabError as exc:
         print(f"wpfarm swarmlab {args.swarmlab_verb}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def register(verbs: argparse._SubParsersAction) -> None:

@@ -20,6 +20,7 @@ from wpfarm_tui.actions.swarm import (
     task_shell,
 )
 from wpfarm_tui.commands.runner import (
+    ExitCode,
     add_action_flags,
     add_log_flags,
     load_farm_of,
@@ -40,7 +41,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         action = NodeAvailability(farm, args.node, drain=args.node_verb == "drain")
     except ActionError as exc:
         print(f"wpfarm node {args.node_verb}: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     return run_action_cli(action, farm, args)
 
 
@@ -66,9 +67,9 @@ def cmd_service(args: argparse.Namespace) -> int:
             action = RollbackService(farm, args.service)
     except ActionError as exc:
         print(f"wpfarm service {args.service_verb}: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     except KeyboardInterrupt:
-        return 0
+        return ExitCode.OK
     return run_action_cli(action, farm, args)
 
 
