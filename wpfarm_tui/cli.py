@@ -10,6 +10,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import json
+import os
 import pkgutil
 import sys
 from enum import Enum
@@ -168,6 +169,9 @@ def cmd_console(args: argparse.Namespace) -> int:
             return ExitCode.FAILED
         path = written
     farm = load_farm(path)
+    if os.environ.get("NO_COLOR") == "":
+        # no-color.org: an empty NO_COLOR means colour; Textual goes monochrome on any.
+        del os.environ["NO_COLOR"]
     run_console(farm, build_collectors(farm), theme=args.theme, read_only=args.read_only)
     return ExitCode.OK
 
@@ -269,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asks for completions: answer and exit
+        import argcomplete
+
+        argcomplete.autocomplete(parser, always_complete_options=False)  # options after "-"
     args = parser.parse_args(argv)
     func = getattr(args, "func", cmd_console)
     try:

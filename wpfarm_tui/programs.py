@@ -71,6 +71,8 @@ PROGRAMS: dict[str, Program] = {
     **_deb("curl", "curl"),
     **_deb("git", "git"),
     **_deb("bash", "bash"),
+    **_deb("zsh", "zsh"),  # the completion tests run each shell's script in the shell
+    **_deb("fish", "fish"),
     **_deb("dash", "sh"),
     **_deb("dpkg", "dpkg-query"),
     **_deb("apt", "apt-cache"),

@@ -28,6 +28,8 @@ NOT_THE_FARM = {
     "lab up": "the loopback lab", "lab down": "the loopback lab", "lab status": "the lab",
     "swarmlab up": "the Swarm lab", "swarmlab down": "the Swarm lab",
     "swarmlab status": "the Swarm lab",
+    **{f"completion {shell}": "prints a shell completion script"
+       for shell in ("bash", "zsh", "fish")},
 }
 CREDS_FLAG = {"ban", "unban"}
 

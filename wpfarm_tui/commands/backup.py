@@ -8,6 +8,7 @@ import sys
 import time
 
 from wpfarm_tui.actions import ActionError
+from wpfarm_tui.commands import completion as complete
 from wpfarm_tui.commands.runner import (
     ExitCode,
     add_action_flags,
@@ -93,7 +94,7 @@ def cmd_backups(args: argparse.Namespace) -> int:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("backup", help="back up sites (DB dump + files) into restic")
-    p.add_argument("domains", nargs="*", metavar="DOMAIN")
+    p.add_argument("domains", nargs="*", metavar="DOMAIN").completer = complete.site_domains
     p.add_argument("--all", action="store_true", help="every site of the registry")
     only = p.add_mutually_exclusive_group()
     only.add_argument("--db-only", action="store_true", help="the database dump only")
@@ -106,7 +107,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_backup)
 
     r = verbs.add_parser("restore", help="restore a site from a backup (destructive)")
-    r.add_argument("domain", metavar="DOMAIN")
+    r.add_argument("domain", metavar="DOMAIN").completer = complete.site_domains
     which = r.add_mutually_exclusive_group()
     which.add_argument("--snapshot", action="append", metavar="ID",
                        help="snapshot ID (repeat for a db and a files snapshot)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.bootstrap import BootstrapAction, ssh_runner
+from wpfarm_tui.commands import completion as complete
 from wpfarm_tui.commands.runner import (
     ExitCode,
     add_action_flags,
@@ -32,7 +33,8 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("bootstrap", help="install Docker, form the Swarm, labels, networks, "
                                            "secrets (over SSH; safe to re-run)")
-    p.add_argument("nodes", nargs="*", metavar="NODE", help="only these nodes (default: all)")
+    p.add_argument("nodes", nargs="*", metavar="NODE",
+                   help="only these nodes (default: all)").completer = complete.farm_nodes
     p.add_argument("--no-install", action="store_true",
                    help="fail instead of installing Docker where it is missing")
     p.add_argument("--known-hosts", metavar="PATH", help="default ~/.ssh/known_hosts")

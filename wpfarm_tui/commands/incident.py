@@ -14,6 +14,7 @@ from typing import Any
 
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.catalog import Context, alerts_from, entry
+from wpfarm_tui.commands import completion as complete
 from wpfarm_tui.commands.runner import (
     ExitCode,
     add_action_flags,
@@ -142,7 +143,8 @@ def register(verbs: Any) -> None:
                              ("desync", "galera-desync", "SET GLOBAL wsrep_desync=ON"),
                              ("resync", "galera-resync", "SET GLOBAL wsrep_desync=OFF")):
         p = _action_parser(gsub, verb, text)
-        p.add_argument("node", help="a node name of endpoints.galera.nodes")
+        p.add_argument("node", help="a node name of endpoints.galera.nodes"
+                       ).completer = complete.galera_nodes
         p.set_defaults(func=_run(name, {"node": "node"}))
 
     redis = verbs.add_parser("redis", help="Redis Sentinel status and failover")
@@ -156,7 +158,7 @@ def register(verbs: Any) -> None:
     cache = verbs.add_parser("cache", help="purge Varnish + Redis for a site or all")
     csub = cache.add_subparsers(dest="cache_verb", metavar="VERB", required=True)
     purge = _action_parser(csub, "purge", "ban the site's Varnish objects, delete its keys")
-    purge.add_argument("domain", nargs="?")
+    purge.add_argument("domain", nargs="?").completer = complete.site_domains
     purge.add_argument("--all", action="store_true", help="every site (destructive)")
     purge.set_defaults(func=lambda a: _pick(a, "cache-purge", "cache-purge-all"))
 
@@ -183,7 +185,7 @@ def register(verbs: Any) -> None:
     msub = maint.add_subparsers(dest="maintenance_verb", metavar="VERB", required=True)
     for verb in ("on", "off"):
         p = _action_parser(msub, verb, f"maintenance mode {verb}")
-        p.add_argument("domain", nargs="?")
+        p.add_argument("domain", nargs="?").completer = complete.site_domains
         p.add_argument("--all", action="store_true", help="every site")
         p.add_argument("--flag-dir", metavar="DIR",
                        help="where the web servers look for flag files (the lab: next to "

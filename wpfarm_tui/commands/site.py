@@ -15,6 +15,7 @@ from rich.table import Table
 
 from wpfarm_tui.actions import ActionError, AuditLog, StepEvent, Verdict, execute
 from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
+from wpfarm_tui.commands import completion as complete
 from wpfarm_tui.commands.runner import (
     ExitCode,
     add_action_flags,
@@ -260,7 +261,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     create.set_defaults(func=cmd_create)
 
     delete = sub.add_parser("delete", help="delete a site (final backup first)")
-    delete.add_argument("domain", metavar="DOMAIN")
+    delete.add_argument("domain", metavar="DOMAIN").completer = complete.site_domains
     delete.add_argument("--no-backup", action="store_true", help="skip the final backup")
     add_action_flags(delete)
     delete.set_defaults(func=cmd_delete)
@@ -268,20 +269,20 @@ def register(verbs: argparse._SubParsersAction) -> None:
     for verb, text in (("suspend", "maintenance page (503 + Retry-After)"),
                        ("resume", "serve the site again")):
         p = sub.add_parser(verb, help=text)
-        p.add_argument("domain", metavar="DOMAIN")
+        p.add_argument("domain", metavar="DOMAIN").completer = complete.site_domains
         add_action_flags(p)
         p.set_defaults(func=cmd_suspend)
 
     for verb, text in (("list", "the registry's sites"), ("info", "one site")):
         p = sub.add_parser(verb, help=text)
         if verb == "info":
-            p.add_argument("domain", metavar="DOMAIN")
+            p.add_argument("domain", metavar="DOMAIN").completer = complete.site_domains
         p.add_argument("--state", choices=("active", "suspended", "creating", "deleting"))
         p.add_argument("--filter", metavar="TEXT", help="domains containing TEXT")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=cmd_list)
 
     logs = sub.add_parser("logs", help="the site's web server log lines")
-    logs.add_argument("domain", metavar="DOMAIN")
+    logs.add_argument("domain", metavar="DOMAIN").completer = complete.site_domains
     add_log_flags(logs)
     logs.set_defaults(func=cmd_logs)

@@ -148,8 +148,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     images.set_defaults(func=cmd_images)
 
     deploy = verbs.add_parser("deploy", help="deploy layers to the Swarm and wait for them")
-    deploy.add_argument("layer", nargs="*",
-                        help=f"layers ({', '.join(LAYERS)}); default: all")
+    deploy.add_argument("layer", nargs="*", help=f"layers ({', '.join(LAYERS)}); default: all"
+                        ).completer = lambda **_: list(LAYERS)
     deploy.add_argument("--render-dir", metavar="DIR", help="what `wpfarm render` wrote")
     deploy.add_argument("--override", metavar="DIR", action="append",
                         help="a directory of override files merged over the stack files")

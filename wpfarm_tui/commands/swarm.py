@@ -19,6 +19,7 @@ from wpfarm_tui.actions.swarm import (
     service_log_stream,
     task_shell,
 )
+from wpfarm_tui.commands import completion as complete
 from wpfarm_tui.commands.runner import (
     ExitCode,
     add_action_flags,
@@ -88,28 +89,28 @@ def run_shell(shell: TaskShell, audit: AuditLog | None = None) -> int:
 def register(verbs: argparse._SubParsersAction) -> None:
     node = verbs.add_parser("node", help="drain or activate a Swarm node")
     node.add_argument("node_verb", choices=("drain", "activate"))
-    node.add_argument("node", metavar="NODE")
+    node.add_argument("node", metavar="NODE").completer = complete.swarm_nodes
     add_action_flags(node)
     node.set_defaults(func=cmd_node)
 
     service = verbs.add_parser("service", help="scale, restart, roll back, logs, shell")
     sub = service.add_subparsers(dest="service_verb", metavar="SERVICE_VERB", required=True)
     scale = sub.add_parser("scale", help="set the number of replicas")
-    scale.add_argument("service", metavar="SERVICE")
+    scale.add_argument("service", metavar="SERVICE").completer = complete.services
     scale.add_argument("replicas", metavar="N")
     for verb, text in (("restart", "rolling restart"), ("rollback", "back to the previous spec")):
         p = sub.add_parser(verb, help=text)
-        p.add_argument("service", metavar="SERVICE")
+        p.add_argument("service", metavar="SERVICE").completer = complete.services
         add_action_flags(p)
         p.set_defaults(func=cmd_service)
     add_action_flags(scale)
     scale.set_defaults(func=cmd_service)
     logs = sub.add_parser("logs", help="the service's log lines (every task)")
-    logs.add_argument("service", metavar="SERVICE")
+    logs.add_argument("service", metavar="SERVICE").completer = complete.services
     add_log_flags(logs)
     logs.set_defaults(func=cmd_service)
     shell = sub.add_parser("shell", help="an interactive shell in one of the service's tasks")
-    shell.add_argument("service", metavar="SERVICE")
+    shell.add_argument("service", metavar="SERVICE").completer = complete.services
     shell.add_argument("--slot", type=whole(1, 10_000),
                        help="the task's slot (default: the lowest)")
     shell.add_argument("--known-hosts", metavar="PATH",
