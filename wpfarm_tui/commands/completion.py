@@ -115,5 +115,5 @@ def register(verbs: argparse._SubParsersAction) -> None:
                     "eval \"$(wpfarm completion bash)\" (in ~/.bashrc); zsh, after compinit: "
                     "eval \"$(wpfarm completion zsh)\" (in ~/.zshrc); fish: "
                     "wpfarm completion fish > ~/.config/fish/completions/wpfarm.fish")
-    p.add_argument("shell", choices=SHELLS)
+    p.add_argument("shell", metavar="SHELL", choices=SHELLS, help=", ".join(SHELLS))
     p.set_defaults(func=cmd_completion)
