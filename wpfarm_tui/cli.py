@@ -20,8 +20,9 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.table import Table
 
-from wpfarm_tui.commands.runner import ExitCode, console, exit_codes_text
-from wpfarm_tui.inventory import Farm, InventoryError, find_farm_file, load_farm
+from wpfarm_tui.commands.runner import ExitCode, console, exit_codes_text, farm_path_of
+from wpfarm_tui.contexts import ContextError
+from wpfarm_tui.inventory import Farm, InventoryError, load_farm
 from wpfarm_tui.programs import MissingPrograms
 from wpfarm_tui.status.thresholds import Level, worst
 
@@ -56,7 +57,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _load(args: argparse.Namespace) -> Farm:
-    return load_farm(find_farm_file(args.farm))
+    return load_farm(farm_path_of(args))
 
 
 # ---------------------------------------------------------------- status
@@ -157,7 +158,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     from wpfarm_tui.status.collectors import build_collectors
 
     try:
-        path = find_farm_file(args.farm)
+        path = farm_path_of(args)
     except InventoryError:
         if not sys.stdin.isatty():
             raise
@@ -218,6 +219,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
     parser.add_argument("--farm", metavar="PATH", default=default(None),
                         help="farm.yaml (default: $WPFARM_FARM, then ~/.config/wpfarm/farm.yaml)")
+    parser.add_argument("--context", metavar="NAME", default=default(None),
+                        help="a named farm: ~/.config/wpfarm/farms/NAME.yaml (production, "
+                             "staging, lab...)")
     parser.add_argument("--theme", default=default("wpfarm-dark"),
                         choices=("wpfarm-dark", "wpfarm-light"), help="console colours")
     parser.add_argument("--read-only", action="store_true", default=default(False),
@@ -283,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         return func(args)
     except InventoryError as exc:
         print(exc, file=sys.stderr)
+        return ExitCode.FAILED
+    except ContextError as exc:
+        print(f"wpfarm: {exc}", file=sys.stderr)
         return ExitCode.FAILED
     except MissingPrograms as exc:  # a message naming the packages, never a traceback
         print(f"wpfarm: {exc}", file=sys.stderr)

@@ -87,3 +87,19 @@ async def test_switching_to_a_broken_farm_keeps_this_one_open(config_home) -> No
         await pilot.pause()
         assert app.is_running
         assert any("broken.yaml" in str(n.title) for n in app._notifications)
+
+
+def test_cli_context_before_or_after_the_verb(config_home, tmp_path, capsys) -> None:
+    from wpfarm_tui import cli
+    from wpfarm_tui.commands.runner import ExitCode, farm_path_of
+
+    (config_home / "prod.yaml").write_text(farm_yaml())
+    args = cli.build_parser().parse_args(["render", "--context", "prod"])
+    assert farm_path_of(args) == config_home / "prod.yaml"
+    # render reads only the farm file: no network, whatever its addresses.
+    assert cli.main(["--context", "prod", "render", "--output", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out").is_dir()
+    assert cli.main(["render", "--context", "staging"]) == ExitCode.FAILED
+    assert "known contexts: prod" in capsys.readouterr().err
+    assert cli.main(["render", "--context", "prod", "--farm", "x.yaml"]) == ExitCode.FAILED
+    assert "give one of them" in capsys.readouterr().err

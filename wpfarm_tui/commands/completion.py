@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from wpfarm_tui.commands.runner import ExitCode
-from wpfarm_tui.inventory import Farm, find_farm_file, load_farm
+from wpfarm_tui.commands.runner import ExitCode, farm_path_of
+from wpfarm_tui.inventory import Farm, load_farm
 
 SHELLS = ("bash", "zsh", "fish")
 LOCAL_DOCKER_TIMEOUT = 1  # seconds; only ever a unix socket on this machine
@@ -24,7 +24,7 @@ LOCAL_DOCKER_TIMEOUT = 1  # seconds; only ever a unix socket on this machine
 
 def _farm(parsed_args: argparse.Namespace | None) -> Farm | None:
     try:
-        return load_farm(find_farm_file(getattr(parsed_args, "farm", None)))
+        return load_farm(farm_path_of(parsed_args))
     except Exception:  # a completer never breaks the shell: no farm, no names
         return None
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -30,6 +31,7 @@ from wpfarm_tui.actions import (
     guard_read_only,
     with_read_only,
 )
+from wpfarm_tui.contexts import ContextError, context_path
 from wpfarm_tui.farm.logs import LogStream
 from wpfarm_tui.inventory import Farm, find_farm_file, load_farm
 
@@ -101,10 +103,22 @@ def add_action_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
+def farm_path_of(args: argparse.Namespace) -> Path:
+    """Which farm.yaml: --context NAME (~/.config/wpfarm/farms/NAME.yaml) or --farm PATH,
+    else $WPFARM_FARM, else ~/.config/wpfarm/farm.yaml. The one place that decides it."""
+    context = getattr(args, "context", None)
+    explicit = getattr(args, "farm", None)
+    if context and explicit:
+        raise ContextError("--context and --farm both name a farm: give one of them")
+    if context:
+        return context_path(context)
+    return find_farm_file(explicit)
+
+
 def load_farm_of(args: argparse.Namespace) -> Farm:
-    """The farm a verb works on: --farm (or its defaults), with --read-only folded into
+    """The farm a verb works on (farm_path_of), with --read-only folded into
     farm.read_only once, here, for every verb."""
-    farm = load_farm(find_farm_file(getattr(args, "farm", None)))
+    farm = load_farm(farm_path_of(args))
     return with_read_only(farm, bool(getattr(args, "read_only", False)))
 
 
