@@ -376,13 +376,20 @@ def test_mutated_farm_files_load_or_fail_cleanly():
     assert summary["farms"] > 0 and summary["errors"] > 0, summary  # both roads were taken
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.iterdir()))
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.glob("*.yaml")))
 def test_corpus_file_loads_or_fails_cleanly(name):
     """Files that once crashed, hung or ballooned the loader."""
     t0 = time.perf_counter()
     kind, problem = verdict(CORPUS / name)
     assert kind != "bug", problem
     assert time.perf_counter() - t0 < MAX_LOAD_S
+
+
+def test_the_base_files_are_farms(tmp_path):
+    """Mutations start from valid farms: the example and the lab's."""
+    for i, data in enumerate(base_files()):
+        (tmp_path / f"{i}.yaml").write_bytes(data)
+        assert verdict(tmp_path / f"{i}.yaml") == ("farm", None)
 
 
 def test_the_fuzzer_is_deterministic():
