@@ -723,12 +723,15 @@ class _FarmParser(_Reader):
 
 
 # ---------------------------------------------------------------- entry points
+def _refused(source: str, problems: list[safe_yaml.YamlProblem]) -> InventoryError:
+    return InventoryError(source, [Problem(p.line, p.field, p.message, p.fix) for p in problems])
+
+
 def parse_farm(text: str, source: str = "farm.yaml") -> Farm:
     try:
         root = safe_yaml.load(text)
     except safe_yaml.YamlRefused as exc:
-        raise InventoryError(source, [Problem(p.line, p.field, p.message, p.fix)
-                                      for p in exc.problems]) from None
+        raise _refused(source, exc.problems) from None
     if root is None:
         raise InventoryError(source, [Problem(1, "", "the file is empty",
                                               "start from wpfarm_tui/data/farm.example.yaml")])
@@ -743,20 +746,19 @@ def load_farm(path: Path) -> Farm:
     """Read and check `path`; every failure is an InventoryError (never a hang: a FIFO or
     device is refused before reading, and more than 1 MiB is not read)."""
     try:
-        data = read_regular_file(path, safe_yaml.MAX_BYTES)
-        text = safe_yaml.decode(data)
+        text = safe_yaml.decode(read_regular_file(path, safe_yaml.MAX_BYTES))
     except OSError as exc:
         if exc.errno == errno.EFBIG:
-            p = safe_yaml.too_large()
-            raise InventoryError(str(path), [Problem(p.line, p.field, p.message, p.fix)]) from None
+            raise _refused(str(path), [safe_yaml.too_large()]) from None
+        fix = ("name the farm.yaml file itself" if exc.errno == errno.EINVAL
+               else "check the path and its permissions")
         raise InventoryError(str(path), [Problem(None, "", f"cannot read: {exc.strerror}",
-                                                 "check the path and its permissions")]) from None
+                                                 fix)]) from None
     except ValueError:  # a NUL in the path
         raise InventoryError(str(path), [Problem(None, "", "cannot read: not a usable path",
                                                  "check the path")]) from None
     except safe_yaml.YamlRefused as exc:
-        raise InventoryError(str(path), [Problem(p.line, p.field, p.message, p.fix)
-                                         for p in exc.problems]) from None
+        raise _refused(str(path), exc.problems) from None
     return parse_farm(text, str(path))
 
 

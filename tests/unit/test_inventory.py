@@ -358,7 +358,7 @@ def test_fifo_secret_and_fifo_farm_file_never_block(tmp_path):
     assert result == {"error": f"cannot read secret file:{fifo}: a FIFO, not a regular file"}
     result = _in_child(_LOAD_IN_CHILD.format(path=str(fifo)), timeout=10)
     assert result["problems"] == ["f: (top level): cannot read: a FIFO, not a regular file. "
-                                  "Fix: check the path and its permissions"]
+                                  "Fix: name the farm.yaml file itself"]
 
 
 def test_secret_file_over_64_kib_or_not_utf8_is_refused(tmp_path):
@@ -393,6 +393,8 @@ def _bad_farm_files(tmp_path: Path) -> dict[str, Path]:
     out["non-utf8"].write_bytes(example.replace("prod-eu1", "prod-\xe9u1").encode("latin-1"))
     out["fifo"] = tmp_path / "fifo.yaml"
     os.mkfifo(out["fifo"])
+    out["device"] = Path("/dev/zero")
+    out["directory"] = tmp_path
     return out
 
 
