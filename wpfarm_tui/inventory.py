@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from wpfarm_tui import safe_yaml
 from wpfarm_tui.safe_yaml import LocDict as _Loc
-from wpfarm_tui.safe_yaml import shown
+from wpfarm_tui.safe_yaml import cut, shown
 from wpfarm_tui.secrets import SECRET_KINDS, Secret, read_regular_file
 from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS, Threshold
 
@@ -254,7 +254,7 @@ class _Reader:
                 # difflib on a megabyte key would be slow, and no near miss is that long
                 close = difflib.get_close_matches(key, known, n=1) if len(key) < 100 else []
                 hint = f"did you mean `{close[0]}`?" if close else f"allowed: {', '.join(known)}"
-                name = key if len(key) <= 60 else key[:60] + "…"
+                name = cut(key, 60)
                 self.problem(mapping.lines.get(key), f"{path}.{name}" if path else name,
                              "unknown key", f"remove it or correct it ({hint})")
 

@@ -137,7 +137,7 @@ class _Builder:
         return f"{frame.path}.{frame.key}" if frame.path else frame.key
 
     def problem(self, line: int | None, field: str, message: str, fix: str) -> None:
-        self.problems.append(YamlProblem(line, _cut(field, 120), message, fix))
+        self.problems.append(YamlProblem(line, cut(field, 120), message, fix))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _Stop
 
@@ -160,7 +160,7 @@ class _Builder:
                 self.problems[at] = YamlProblem(p.line, p.field, message, p.fix)
 
     def fatal(self, line: int | None, message: str, fix: str) -> None:
-        self.problems.append(YamlProblem(line, _cut(self.path(), 120), message, fix))
+        self.problems.append(YamlProblem(line, cut(self.path(), 120), message, fix))
         raise _Stop
 
     # -- events
@@ -178,17 +178,17 @@ class _Builder:
                          and self.stack[-1].key is None)
         where = self.path()
         if isinstance(ev, yaml.AliasEvent):
-            self.once("alias", line, where, f"uses the alias *{_cut(ev.anchor)}; anchors and "
+            self.once("alias", line, where, f"uses the alias *{cut(ev.anchor)}; anchors and "
                       "aliases are not supported in a farm file", "write the value out in full")
             self.attach(None, line)
             return
         assert isinstance(ev, yaml.NodeEvent)
         if ev.anchor is not None:
-            self.once("anchor", line, where, f"defines the anchor &{_cut(ev.anchor)}; anchors "
+            self.once("anchor", line, where, f"defines the anchor &{cut(ev.anchor)}; anchors "
                       "and aliases are not supported in a farm file",
-                      f"remove `&{_cut(ev.anchor)}` and write the value out where it is used")
+                      f"remove `&{cut(ev.anchor)}` and write the value out where it is used")
         if ev.tag is not None:
-            tag = _cut("!!" + ev.tag[len(_TAG):] if ev.tag.startswith(_TAG) else ev.tag)
+            tag = cut("!!" + ev.tag[len(_TAG):] if ev.tag.startswith(_TAG) else ev.tag)
             self.problem(line, where, f"has the explicit tag {tag}; tags are not supported in "
                          "a farm file", f"remove `{tag}` and write a plain value (true, 5, name)")
         if isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
@@ -226,7 +226,7 @@ class _Builder:
                          "are not supported in a farm file", "write the merged keys out in full")
             frame.drop = True
         elif key in frame.container:
-            self.problem(line, field, f"is a duplicate key: `{_cut(key)}` is also on line "
+            self.problem(line, field, f"is a duplicate key: `{cut(key)}` is also on line "
                          f"{frame.container.lines[key]}", "keep one of the two lines")
             frame.drop = True
         frame.key = key
@@ -284,7 +284,8 @@ class _Stop(Exception):
     """Enough problems, or one that ends the parse."""
 
 
-def _cut(text: str, limit: int = 40) -> str:
+def cut(text: str, limit: int = 40) -> str:
+    """`text` cut to `limit` characters (and "…"), for names quoted in messages."""
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -318,7 +319,7 @@ def load(text: str) -> Any:
         else:
             line = None
         what = getattr(exc, "problem", None) or str(exc)
-        builder.problems.append(YamlProblem(line, _cut(builder.path(), 120),
+        builder.problems.append(YamlProblem(line, cut(builder.path(), 120),
                                             f"is not valid YAML: {what}",
                                             "check indentation and quoting on that line"))
     except _Stop:
