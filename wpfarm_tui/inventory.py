@@ -9,7 +9,9 @@ the default.
 from __future__ import annotations
 
 import difflib
+import errno
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -18,9 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
-
-from wpfarm_tui.secrets import SECRET_KINDS, Secret
+from wpfarm_tui import safe_yaml
+from wpfarm_tui.safe_yaml import LocDict as _Loc
+from wpfarm_tui.safe_yaml import cut, shown
+from wpfarm_tui.secrets import SECRET_KINDS, Secret, read_regular_file
 from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS, Threshold
 
 ROLES = ("manager", "worker", "db", "cache", "storage", "ops")
@@ -28,6 +31,10 @@ PROFILES = ("production", "small", "lab")
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+_DOCKER_SECRET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")  # a name, never a path
+MAX_SECONDS = 3600.0  # a timeout or poll interval beyond an hour is a typo
+MAX_SHOWN_PROBLEMS = 100
 
 
 # ---------------------------------------------------------------- the model
@@ -208,42 +215,11 @@ class InventoryError(Exception):
         self.file = file
         # In file order, so the operator fixes top to bottom.
         self.problems = sorted(problems, key=lambda p: p.line or 0)
-        lines = [p.render(file) for p in problems]
+        lines = [p.render(file) for p in self.problems[:MAX_SHOWN_PROBLEMS]]
+        if len(problems) > MAX_SHOWN_PROBLEMS:
+            lines.append(f"... and {len(problems) - MAX_SHOWN_PROBLEMS} more")
         head = f"{file}: {len(problems)} problem(s) in the farm definition"
         super().__init__(head + "\n  " + "\n  ".join(lines))
-
-
-# ---------------------------------------------------------------- YAML with line numbers
-class _Loc(dict):
-    """A mapping that remembers the line of each of its keys."""
-
-    lines: dict[str, int]
-    line: int
-
-
-class _LocList(list):
-    line: int
-
-
-def _to_python(node: yaml.Node) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        out = _Loc()
-        out.lines = {}
-        out.line = node.start_mark.line + 1
-        for key_node, value_node in node.value:
-            key = str(_to_python(key_node))
-            out[key] = _to_python(value_node)
-            out.lines[key] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        seq = _LocList(_to_python(v) for v in node.value)
-        seq.line = node.start_mark.line + 1
-        return seq
-    # Scalars: let PyYAML's safe resolver pick int/float/bool/null/str.
-    return yaml.SafeLoader.construct_object(_SCALAR_LOADER, node, deep=True)
-
-
-_SCALAR_LOADER = yaml.SafeLoader("")
 
 
 # ---------------------------------------------------------------- the reader
@@ -275,9 +251,11 @@ class _Reader:
     def unknown_keys(self, mapping: _Loc, path: str, known: tuple[str, ...]) -> None:
         for key in mapping:
             if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
+                # difflib on a megabyte key would be slow, and no near miss is that long
+                close = difflib.get_close_matches(key, known, n=1) if len(key) < 100 else []
                 hint = f"did you mean `{close[0]}`?" if close else f"allowed: {', '.join(known)}"
-                self.problem(mapping.lines.get(key), f"{path}.{key}" if path else key,
+                name = cut(key, 60)
+                self.problem(mapping.lines.get(key), f"{path}.{name}" if path else name,
                              "unknown key", f"remove it or correct it ({hint})")
 
     def value(
@@ -300,7 +278,8 @@ class _Reader:
             return check(raw)
         except (ValueError, TypeError) as exc:
             detail = f" ({exc})" if str(exc) else ""
-            self.problem(mapping.lines.get(key), full, f"must be {expected}, got {raw!r}{detail}",
+            self.problem(mapping.lines.get(key), full,
+                         f"must be {expected}, got {shown(raw)}{detail}",
                          f"set `{key}:` to {expected}")
             return default
 
@@ -318,7 +297,7 @@ class _Reader:
         out = []
         for i, item in enumerate(raw):
             if not isinstance(item, dict):
-                self.problem(raw.line + i, f"{full}[{i}]", "must be a mapping",
+                self.problem(raw.lines[i], f"{full}[{i}]", "must be a mapping",
                              "write the entry as `{name: ..., host: ..., port: ...}`")
                 continue
             out.append(item)
@@ -365,10 +344,29 @@ def _port(v: Any) -> int:
     return v
 
 
-def _positive(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+def _finite(v: Any) -> float:
+    """A number: int or float, but not a bool (YAML's `yes`) and not .nan or .inf."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError("")
+    if not math.isfinite(v):
+        raise ValueError("not a finite number")
     return float(v)
+
+
+def _positive(v: Any) -> float:
+    """Seconds: a timeout or an interval."""
+    if _finite(v) <= 0:
+        raise ValueError("")
+    if v > MAX_SECONDS:
+        raise ValueError(f"at most {MAX_SECONDS:.0f}")
+    return float(v)
+
+
+def _key_path(v: Any) -> Path:
+    try:
+        return Path(_str(v)).expanduser()
+    except RuntimeError:
+        raise ValueError("no such home directory") from None
 
 
 def _bool(v: Any) -> bool:
@@ -427,7 +425,27 @@ class _FarmParser(_Reader):
         if not isinstance(ref, str) or not ref.strip():
             self.problem(line, full, f"the {kind} reference is empty", f"name the {kind}")
             return None
-        return Secret(kind, ref.strip())
+        ref = ref.strip()
+        if kind == "env" and not _ENV_NAME_RE.match(ref):
+            self.problem(line, full, f"{shown(ref)} is not an environment variable name",
+                         "use letters, digits and _, e.g. `{env: WPFARM_DB_PASSWORD}`")
+            return None
+        if kind == "docker_secret" and not _DOCKER_SECRET_RE.match(ref):
+            self.problem(line, full, f"{shown(ref)} is not a Docker secret name",
+                         "name the secret (read from /run/secrets/NAME), not a path")
+            return None
+        if kind == "file":
+            try:
+                Path(ref).expanduser()
+            except RuntimeError:
+                self.problem(line, full, f"{shown(ref)}: no such home directory",
+                             "write the full path")
+                return None
+            if len(ref) > 4096:
+                self.problem(line, full, "the path is longer than 4096 characters",
+                             "write the real path of the secret file")
+                return None
+        return Secret(kind, ref)
 
     def host_ports(
         self, mapping: _Loc, key: str, path: str, required: bool
@@ -460,11 +478,11 @@ class _FarmParser(_Reader):
             ssh = SshSettings()
             ssh_map = self.section(item, "ssh", p, ("user", "port", "key"))
             if ssh_map is not None:
-                key = self.value(ssh_map, "key", f"{p}.ssh", _str, "a path to a private key")
+                key = self.value(ssh_map, "key", f"{p}.ssh", _key_path, "a path to a private key")
                 ssh = SshSettings(
                     user=self.value(ssh_map, "user", f"{p}.ssh", _str, "a user name", "root"),
                     port=self.value(ssh_map, "port", f"{p}.ssh", _port, "a port number", 22),
-                    key=Path(key).expanduser() if key else None,
+                    key=key,
                 )
             roles_raw = item.get("roles")
             roles: set[str] = set()
@@ -473,10 +491,10 @@ class _FarmParser(_Reader):
                              "must be a non-empty list", f"e.g. `roles: [manager]`; one or more "
                              f"of {', '.join(ROLES)}")
             else:
-                for role in roles_raw:
+                for j, role in enumerate(roles_raw):
                     if role not in ROLES:
-                        self.problem(item.lines.get("roles"), f"{p}.roles",
-                                     f"unknown role {role!r}", f"use {', '.join(ROLES)}")
+                        self.problem(roles_raw.lines[j], f"{p}.roles",
+                                     f"unknown role {shown(role)}", f"use {', '.join(ROLES)}")
                     else:
                         roles.add(role)
             if name in names:
@@ -587,8 +605,9 @@ class _FarmParser(_Reader):
                 try:
                     static.append(_domain(d))
                 except ValueError:
-                    self.problem(m.lines.get("static"), f"sites.static[{i}]",
-                                 f"{d!r} is not a domain name", "write a name like www.example.com")
+                    self.problem(raw.lines[i], f"sites.static[{i}]",
+                                 f"{shown(d)} is not a domain name",
+                                 "write a name like www.example.com")
         return SitesSettings(
             edge_url=self.value(m, "edge_url", "sites", _http_url, "an http(s):// URL"),
             registry=self.value(m, "registry", "sites", _choice(("galera", "none")),
@@ -660,8 +679,8 @@ class _FarmParser(_Reader):
                              f"write `{name}: {{warning: N, critical: N}}`")
                 continue
             self.unknown_keys(raw, p, ("warning", "critical"))
-            warning = self.value(raw, "warning", p, _number, "a number", base.warning)
-            critical = self.value(raw, "critical", p, _number, "a number", base.critical)
+            warning = self.value(raw, "warning", p, _finite, "a number", base.warning)
+            critical = self.value(raw, "critical", p, _finite, "a number", base.critical)
             in_order = warning <= critical if base.higher_is_worse else warning >= critical
             if not in_order:
                 word = "above" if base.higher_is_worse else "below"
@@ -703,39 +722,43 @@ class _FarmParser(_Reader):
                     read_only, backup)
 
 
-def _number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ValueError("")
-    return float(v)
-
-
 # ---------------------------------------------------------------- entry points
+def _refused(source: str, problems: list[safe_yaml.YamlProblem]) -> InventoryError:
+    return InventoryError(source, [Problem(p.line, p.field, p.message, p.fix) for p in problems])
+
+
 def parse_farm(text: str, source: str = "farm.yaml") -> Farm:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        fix = "check indentation and quoting on that line"
-        bad_yaml = Problem(line, "", f"not valid YAML: {problem}", fix)
-        raise InventoryError(source, [bad_yaml]) from None
+        root = safe_yaml.load(text)
+    except safe_yaml.YamlRefused as exc:
+        raise _refused(source, exc.problems) from None
     if root is None:
-        raise InventoryError(source, [Problem(None, "", "the file is empty",
+        raise InventoryError(source, [Problem(1, "", "the file is empty",
                                               "start from wpfarm_tui/data/farm.example.yaml")])
     parser = _FarmParser()
-    farm = parser.farm(_to_python(root), Path(source))
+    farm = parser.farm(root, Path(source))
     if farm is None:
         raise InventoryError(source, parser.problems)
     return farm
 
 
 def load_farm(path: Path) -> Farm:
+    """Read and check `path`; every failure is an InventoryError (never a hang: a FIFO or
+    device is refused before reading, and more than 1 MiB is not read)."""
     try:
-        text = path.read_text()
+        text = safe_yaml.decode(read_regular_file(path, safe_yaml.MAX_BYTES))
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise _refused(str(path), [safe_yaml.too_large()]) from None
+        fix = ("name the farm.yaml file itself" if exc.errno == errno.EINVAL
+               else "check the path and its permissions")
         raise InventoryError(str(path), [Problem(None, "", f"cannot read: {exc.strerror}",
-                                                 "check the path and its permissions")]) from None
+                                                 fix)]) from None
+    except ValueError:  # a NUL in the path
+        raise InventoryError(str(path), [Problem(None, "", "cannot read: not a usable path",
+                                                 "check the path")]) from None
+    except safe_yaml.YamlRefused as exc:
+        raise _refused(str(path), exc.problems) from None
     return parse_farm(text, str(path))
 
 
