@@ -99,3 +99,22 @@ def test_a_varnish_that_is_not_running_is_down_not_a_timeout(tmp_path) -> None:
     instance = VarnishInstance("varnish", str(tmp_path / "inst"))
     with pytest.raises(ConnectionError, match="varnishd"):
         farm_varnish.counters(FARM, instance, timeout=3.0)
+
+
+def test_machine_credentials_are_read_safely(tmp_path) -> None:
+    # A FIFO must not block the console; an alias bomb must not balloon it.
+    import os
+
+    from wpfarm_tui.farm.crowdsec import WatcherClient
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="FIFO"):
+        WatcherClient.from_credentials_file(str(fifo))
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("a: &a [x, x]\nb: &b [*a, *a]\nurl: *b\nlogin: m\npassword: p\n")
+    with pytest.raises(ValueError, match="credentials file"):
+        WatcherClient.from_credentials_file(str(bomb))
+    good = tmp_path / "ok.yaml"
+    good.write_text("url: http://127.0.0.1:1/\nlogin: m\npassword: p\n")
+    assert WatcherClient.from_credentials_file(str(good)).machine_id == "m"

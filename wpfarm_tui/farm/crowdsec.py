@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,11 +40,20 @@ class WatcherClient:
 
     @classmethod
     def from_credentials_file(cls, path: str, timeout: float = 5.0) -> WatcherClient:
-        """A `local_api_credentials.yaml` as `cscli machines add --auto` writes it."""
-        import yaml
+        """A `local_api_credentials.yaml` as `cscli machines add --auto` writes it: read as
+        a regular file of at most 64 KiB and parsed by the farm file's safe loader (no
+        anchors, tags or merge keys), so a FIFO or a billion-laughs file cannot hang or
+        balloon the console."""
+        from wpfarm_tui import safe_yaml
+        from wpfarm_tui.secrets import read_regular_file
 
-        with open(path) as fh:
-            data = yaml.safe_load(fh) or {}
+        try:
+            data = safe_yaml.load(safe_yaml.decode(read_regular_file(Path(path), 64 * 1024)))
+        except safe_yaml.YamlRefused as exc:
+            raise ValueError(f"{path}: not a credentials file the console accepts: {exc}"
+                             ) from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the machine credentials are not a YAML mapping")
         missing = [k for k in ("url", "login", "password") if not data.get(k)]
         if missing:
             raise ValueError(f"{path}: no {', '.join(missing)} in the machine credentials")
