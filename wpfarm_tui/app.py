@@ -645,7 +645,7 @@ def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK,
         switch_to = WpfarmApp(farm, collectors, theme=theme, read_only=read_only).run()
         if switch_to is None:
             return
-        farm, collectors = switch_to, build_collectors(switch_to)
+        farm, collectors = switch_to, build_collectors(switch_to, live=True)
 
 
 __all__ = ["PaneCommands", "SnapshotReady", "WpfarmApp", "run_console"]

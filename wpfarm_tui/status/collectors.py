@@ -19,13 +19,17 @@ from wpfarm_tui.status.sites import SitesCollector
 PANES = ("nodes", "sites", "galera", "caches", "bans", "edge", "backups")
 
 
-def build_collectors(farm: Farm) -> list[Collector]:
+def build_collectors(farm: Farm, live: bool = False) -> list[Collector]:
+    """Every pane's collector. `live` (the console): a pane shows what answered within one
+    refresh interval and marks a source still running as slow; otherwise (one-shot reads)
+    each poll waits for every source's answer or timeout."""
     thresholds = dict(farm.thresholds)
+    patience = farm.refresh.interval if live else None
     collectors: list[Collector] = [
         NodesCollector(farm.endpoints.docker),
         SitesCollector(farm),
         GaleraCollector(farm.endpoints.galera, thresholds),
-        CachesCollector(farm),
+        CachesCollector(farm, patience=patience),
         BansCollector(farm.endpoints.crowdsec),
         EdgeCollector(farm.endpoints.traefik),
     ]
