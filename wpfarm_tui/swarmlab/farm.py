@@ -321,7 +321,10 @@ class LabFarm:
         sql = (f"CREATE DATABASE IF NOT EXISTS {SITE_DB} CHARACTER SET utf8mb4 "
                f"COLLATE utf8mb4_unicode_ci; "
                f"ALTER USER 'wordpress'@'%' IDENTIFIED BY '{pw}' ACCOUNT UNLOCK;")
-        self.exec("db_mariadb-1", ["mariadb", "-e", sql])
+        # On stdin, from the exec's environment: `mariadb -e SQL` would put the password
+        # in the node's process list (printf is the shell's own, not a process).
+        self.exec("db_mariadb-1", ["sh", "-c", 'printf "%s" "$WPFARM_SQL" | mariadb'],
+                  env={"WPFARM_SQL": sql})
 
     def install_site(self) -> str:
         pw = self.secret_value("wordpress_admin_password").strip()
