@@ -164,17 +164,16 @@ class LabFarm:
                 "caServer": "https://127.0.0.1:1/directory",
                 "tlsChallenge": {}}}},
         }
-        security = {"http": {"middlewares": {
+        # The rendered file (its routers, e.g. the PURGE/BAN refusal, stay as in production)
+        # with the two middlewares that cannot work here replaced.
+        security = yaml.safe_load((d / "configs/traefik/dynamic/security.yml").read_text())
+        security["http"]["middlewares"].update({
             "cloudflare-only": {"ipAllowList": {"sourceRange": [
                 "127.0.0.1/32", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}},
             # Stand-in for the CrowdSec bouncer plugin (fetched from GitHub at start).
             "crowdsec": {"headers": {"customRequestHeaders": {"X-Wpfarm-Crowdsec":
                                                               "lab-standin"}}},
-            "internal-only": {"ipAllowList": {"sourceRange": [
-                "127.0.0.1/32", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}},
-            "dashboard-auth": {"basicAuth": {"usersFile": "/run/secrets/traefik_dashboard_users",
-                                             "realm": "swarmlab", "removeHeader": True}},
-        }}}
+        })
         tls = {"tls": {"options": {"default": {"minVersion": "VersionTLS12"}}}}
         (comp / "traefik.yml").write_text(_yaml({
             "services": {"traefik": {
