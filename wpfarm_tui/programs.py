@@ -69,6 +69,7 @@ PROGRAMS: dict[str, Program] = {
     **_deb("openssh-server", "sshd"),
     **_deb("tmux", "tmux"),
     **_deb("curl", "curl"),
+    **_deb("strace", "strace"),
     **_deb("git", "git"),
     **_deb("bash", "bash"),
     **_deb("zsh", "zsh"),  # the completion tests run each shell's script in the shell
