@@ -8,6 +8,7 @@ websocket with aiohttp (already here for textual-serve): one page target, flatte
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import itertools
 import json
 import os
@@ -33,17 +34,25 @@ def chromium_path() -> str | None:
     return shutil.which("chromium")
 
 
+def die_with_parent() -> None:
+    """preexec_fn: SIGTERM this child when the test process dies (a timeout's kill, Ctrl+C
+    twice), which runs no fixture teardown; Linux's PR_SET_PDEATHSIG."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 @contextmanager
 def chromium(user_data_dir: Path, timeout: float = 30.0) -> Iterator[str]:
     """Start Chromium with a fresh profile; yield its browser websocket URL; stop it."""
     user_data_dir.mkdir(parents=True, exist_ok=True)
+    port_file = user_data_dir / "DevToolsActivePort"
+    port_file.unlink(missing_ok=True)  # an earlier run's, naming a port now closed
     log = (user_data_dir.parent / "chromium.log").open("wb")
     proc = subprocess.Popen(
         [chromium_path() or "chromium", *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}",
          "about:blank"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=die_with_parent)
     try:
-        port_file = user_data_dir / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
         while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
             if proc.poll() is not None:
