@@ -236,10 +236,18 @@ async def test_read_only_reaches_the_served_console(lab, browser, tmp_path):
     assert "cache-purge" in audit and "refused" in audit
 
 
-def _session(pid: int) -> list[int]:
-    """The processes still in the session `pid` leads (the server, its consoles)."""
-    found = subprocess.run(["pgrep", "-s", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in found.stdout.split()]
+def _session(sid: int) -> list[int]:
+    """The processes still in session `sid` (the server's: it and its consoles), zombies
+    aside (the server is one until waited for)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if fields[0] != "Z" and int(fields[3]) == sid:  # state, ppid, pgrp, session
+            found.append(int(stat.parent.name))
+    return found
 
 
 @pytest.mark.lab

@@ -17,9 +17,10 @@ import socket
 import sys
 from pathlib import Path
 
-from wpfarm_tui.inventory import find_farm_file, load_farm
+from wpfarm_tui.actions.base import with_read_only
+from wpfarm_tui.commands.runner import ExitCode, farm_path_of
+from wpfarm_tui.inventory import load_farm
 
-EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 
 
@@ -93,21 +94,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host, port = args.host, args.port
     if not 0 < port < 65536:
         print(f"wpfarm serve: --port {port} is not a TCP port; give 1-65535", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     if not is_loopback(host):
         if not args.public:
             print(f"wpfarm serve: --host {host!r} is not a loopback address: anyone who "
                   "reaches it would drive the console. Pass --public to serve it there anyway, "
                   "or keep the default 127.0.0.1 and open an SSH tunnel to it.",
                   file=sys.stderr)
-            return EXIT_FAILED
+            return ExitCode.FAILED
         print(f"WARNING: serving the console on {host}:{port}, not on loopback: anyone who "
               "reaches this address drives the console and every action it can run. "
               "There is no login in front of it.", file=sys.stderr)
     # A bad farm file is an error here, at start, not in every browser that opens the page.
-    farm_file = find_farm_file(args.farm).resolve()
-    farm = load_farm(farm_file)
-    read_only = args.read_only or farm.read_only
+    farm_file = farm_path_of(args).resolve()
+    farm = with_read_only(load_farm(farm_file), args.read_only)
+    read_only = farm.read_only
 
     command = shlex.join(console_command(farm_file, read_only, args.theme))
     url = args.public_url or public_url(host, port)
@@ -120,8 +121,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"wpfarm serve: cannot listen on {host}:{port}: {exc.strerror or exc}; "
               "pass another --port", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -137,8 +138,4 @@ def register(verbs: argparse._SubParsersAction) -> None:
     serve.add_argument("--public-url", metavar="URL",
                        help="the address browsers use, when it is not http://HOST:PORT "
                             "(a reverse proxy, a tunnel)")
-    # Also after the verb (`wpfarm serve --read-only`); SUPPRESS keeps the global flag's value
-    # when it is not repeated here.
-    serve.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
-                       help="the served console refuses every action")
     serve.set_defaults(func=cmd_serve)
