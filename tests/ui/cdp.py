@@ -12,7 +12,6 @@ import ctypes
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -23,6 +22,8 @@ from typing import Any
 
 import aiohttp
 
+from wpfarm_tui import programs
+
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -31,7 +32,7 @@ CHROMIUM_FLAGS = (
 
 
 def chromium_path() -> str | None:
-    return shutil.which("chromium")
+    return programs.find("chromium")
 
 
 def die_with_parent() -> None:
