@@ -1303,7 +1303,8 @@ class Lab:
                         {"name": "varnish", "workdir": str(self._dir("varnish") / "inst")}
                     ],
                 },
-                "traefik": {"api": "http://127.0.0.1:16101", "timeout": 2},
+                "traefik": {"api": "http://127.0.0.1:16101",
+                            "metrics": "http://127.0.0.1:16101/metrics", "timeout": 2},
                 "crowdsec": {
                     "lapi": "http://127.0.0.1:16180",
                     "bouncer_key": {"file": str(self._secret_path("crowdsec_bouncer_key"))},

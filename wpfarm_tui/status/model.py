@@ -250,6 +250,12 @@ class Router:
     status: str  # enabled | disabled | warning
     provider: str
     error: str | None = None
+    # From Traefik's metrics (status/rates.py): None without a metrics endpoint or history.
+    requests_per_s: Rate | None = None  # last interval
+    errors_4xx_per_s: Rate | None = None
+    errors_5xx_per_s: Rate | None = None
+    latency_ms_1m: float | None = None  # mean over the last minute
+    p95_ms_1m: float | None = None  # from the latency buckets over the last minute
 
     @property
     def level(self) -> Level:
