@@ -1,0 +1,87 @@
+"""After `deploy` (no test-side provisioning): every database account logs in with its
+Docker secret from the bastion (the host, through each db node's published 3306), with
+no more than its grants; the console's account reads the site registry; a second deploy of
+the db layer changes nothing and still verifies; the console reaches Traefik's API."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from tests.swarm.deploying import deploy_layers, verdict_of
+from wpfarm_tui.actions import Step, StepEvent
+from wpfarm_tui.inventory import load_farm
+from wpfarm_tui.stacks.accounts import ACCOUNTS, CONSOLE_USER
+
+pytestmark = pytest.mark.swarm
+
+
+def _password(swarm_farm, secret: str) -> str:
+    value = swarm_farm.secret_value(secret)
+    if secret == "mysqld_exporter_my_cnf":
+        return next(line.split("=", 1)[1].strip() for line in value.splitlines()
+                    if line.startswith("password"))
+    return value.strip()
+
+
+def _connect(swarm_farm, user: str, password: str, host_index: int = 0):
+    node = load_farm(swarm_farm.lab.farm_file).endpoints.galera.nodes[host_index]
+    return pymysql.connect(host=node.host, port=node.port, user=user, password=password,
+                           connect_timeout=5)
+
+
+def test_every_account_logs_in_with_its_secret(deployed, swarm_farm):
+    for i, account in enumerate(ACCOUNTS):
+        # Each on another node: Galera replicated the accounts to all three.
+        conn = _connect(swarm_farm, account.user, _password(swarm_farm, account.secret),
+                        i % 3)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT CURRENT_USER()")
+            assert cur.fetchone()[0] == f"{account.user}@%"
+    conn = _connect(swarm_farm, CONSOLE_USER, _password(swarm_farm, "galera_monitor_password"))
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM wpfarm.sites LIMIT 1")
+        cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'")
+        assert cur.fetchone()[1] == "3"
+        # Least privilege: the console's login reads no site's rows and makes no account.
+        for sql in ("SELECT * FROM wp_swarmlab_test.wp_options LIMIT 1",
+                    "CREATE USER 'nobody'@'%'", "SELECT * FROM mysql.user"):
+            with pytest.raises(pymysql.err.OperationalError):
+                cur.execute(sql)
+    conn = _connect(swarm_farm, "wordpress", _password(swarm_farm, "mariadb_wordpress_password"))
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM wp_swarmlab_test.wp_options")
+        assert cur.fetchone()[0] > 0  # the site's database, made by the step
+        with pytest.raises(pymysql.err.OperationalError):
+            cur.execute("SELECT * FROM wpfarm.sites")
+
+
+def test_wrong_password_is_refused(deployed, swarm_farm):
+    with pytest.raises(pymysql.err.OperationalError):
+        _connect(swarm_farm, CONSOLE_USER, "not-the-secret")
+
+
+def test_second_deploy_of_db_is_a_noop_that_still_verifies(deployed, swarm_farm, tmp_path):
+    _a, planned = deploy_layers(swarm_farm, tmp_path, "db", dry_run=True)
+    plan = {s.name: s.detail for s in planned if isinstance(s, Step)}
+    assert "db accounts" in plan and CONSOLE_USER in plan["db accounts"], plan
+    _a, items = deploy_layers(swarm_farm, tmp_path, "db")
+    events = [i for i in items if isinstance(i, StepEvent)]
+    assert not [e for e in events if e.kind == "started" and e.step.startswith("db_")], events
+    step = [e for e in events if e.step == "db accounts" and e.kind in ("done", "failed")]
+    assert step and step[0].kind == "done", step
+    assert "password set" not in step[0].message, step[0].message  # nothing to change
+    assert all(a.user in step[0].message for a in ACCOUNTS), step[0].message
+    verdict = verdict_of(items)
+    assert verdict.ok, verdict
+    assert f"wpfarm.sites: readable by {CONSOLE_USER}" in verdict.details, verdict.details
+    for a in ACCOUNTS:
+        assert f"account {a.user}: logs in" in verdict.details, verdict.details
+
+
+def test_console_reaches_traefiks_api(deployed, swarm_farm):
+    from wpfarm_tui.farm.traefik import TraefikClient
+
+    farm = load_farm(swarm_farm.lab.farm_file)
+    snap = TraefikClient(farm.endpoints.traefik).snapshot()
+    assert any("console-api" in r.get("name", "") for r in snap["routers"]), snap["routers"]
