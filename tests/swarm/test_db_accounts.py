@@ -85,3 +85,27 @@ def test_console_reaches_traefiks_api(deployed, swarm_farm):
     farm = load_farm(swarm_farm.lab.farm_file)
     snap = TraefikClient(farm.endpoints.traefik).snapshot()
     assert any("console-api" in r.get("name", "") for r in snap["routers"]), snap["routers"]
+
+
+def test_a_missing_secret_names_the_step_left_and_how_to_run_it(deployed, swarm_farm,
+                                                                 tmp_path):
+    import contextlib
+
+    with contextlib.closing(swarm_farm.lab.client()) as cli:
+        # Only the accounts job mounts it: removable while the farm runs.
+        cli.secrets.get("galera_monitor_password").remove()
+    try:
+        _a, planned = deploy_layers(swarm_farm, tmp_path, "db", dry_run=True)
+        plan = {s.name: s.detail for s in planned if isinstance(s, Step)}
+        assert "Docker secret galera_monitor_password is missing" in plan["db accounts"]
+        _a, items = deploy_layers(swarm_farm, tmp_path, "db")
+        failed = [i for i in items if isinstance(i, StepEvent) and i.kind == "failed"]
+        assert [e.step for e in failed] == ["db accounts"], failed
+        assert "galera_monitor_password" in failed[0].message
+        assert "run `wpfarm deploy db` again" in failed[0].message
+        verdict = verdict_of(items)
+        assert not verdict.ok and "galera_monitor_password" in verdict.summary, verdict
+    finally:
+        swarm_farm.create_secrets(progress=lambda _m: None)  # the same value, from the lab
+    _a, items = deploy_layers(swarm_farm, tmp_path, "db")
+    assert verdict_of(items).ok, verdict_of(items)
