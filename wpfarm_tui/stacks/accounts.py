@@ -217,6 +217,10 @@ class AccountsJob:
                                "database login) is missing: create it, e.g. `wpfarm "
                                "bootstrap`, or `printf '%s' VALUE | docker secret create "
                                "galera_monitor_password -`")
+        # A job an interrupted run left (finished or not): never two at once.
+        for job in self.api.services(filters={"label": "wpfarm.job=db-accounts"}):
+            with contextlib.suppress(docker.errors.NotFound):
+                self.api.remove_service(job["ID"])
         ready, missing = self.split(have)
         body = script(ready, self.databases, self.hosts, check_only)
         names = sorted({ROOT_SECRET, *(a.secret for a in ready)})
