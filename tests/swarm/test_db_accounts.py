@@ -109,3 +109,46 @@ def test_a_missing_secret_names_the_step_left_and_how_to_run_it(deployed, swarm_
         swarm_farm.create_secrets(progress=lambda _m: None)  # the same value, from the lab
     _a, items = deploy_layers(swarm_farm, tmp_path, "db")
     assert verdict_of(items).ok, verdict_of(items)
+
+
+def test_no_account_password_in_any_command_line(deployed, swarm_farm, tmp_path):
+    """/proc/*/cmdline of every process here (the nodes' dockerds and their containers run
+    on this machine) scanned while the db layer is deployed again: the accounts job and
+    verify's job run `mariadb` a dozen times each."""
+    import threading
+    import time
+    from pathlib import Path
+
+    values = {s: _password(swarm_farm, s) for s in
+              {a.secret for a in ACCOUNTS} | {"mariadb_root_password"}}
+    found: list[str] = []
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def scan() -> None:
+        while not stop.is_set():
+            for proc in Path("/proc").iterdir():
+                if not proc.name.isdigit():
+                    continue
+                try:
+                    argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                        errors="replace")
+                except OSError:
+                    continue
+                if argv:
+                    seen.add(argv.split()[0].rsplit("/", 1)[-1])
+                # Named, never shown: the report must not leak it either.
+                found.extend(f"{name} in the argv of pid {proc.name} ({argv.split()[0]})"
+                             for name, value in values.items() if value in argv)
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=scan, daemon=True)
+    thread.start()
+    try:
+        _a, items = deploy_layers(swarm_farm, tmp_path, "db")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert verdict_of(items).ok, verdict_of(items)
+    assert not found, found
+    assert "mariadb" in seen, sorted(seen)[:80]  # the scan saw the jobs' clients
