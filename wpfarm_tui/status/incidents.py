@@ -140,15 +140,18 @@ class _Grouper:
     def site_evidence(self, alerts: Sequence[AlertLike]) -> list[str]:
         return [_site_status(self.rows[a.subject]) for a in alerts if a.subject in self.rows]
 
-    def restart_of(self, service: Any, what: str) -> tuple[str | None, dict[str, str],
-                                                              list[str]]:
-        """A Swarm service restart when the farm runs the part as a service; otherwise no
-        procedure, and how to start it by hand."""
+    def restart_of(self, service: Any, what: str
+                   ) -> tuple[str | None, dict[str, str], list[str], list[AlertLike]]:
+        """A Swarm service restart when the farm runs the part as a service (its own
+        alert, "0/2 running", folds under the cause); otherwise no procedure, and how to
+        start it by hand."""
         if service is not None:
+            own = self.take(lambda a: a.pane == "nodes" and a.subject == f"service "
+                            f"{service.name}")
             return ("service-restart", {"service": service.name},
-                    [f"logs: wpfarm service logs {service.name}"])
+                    [f"logs: wpfarm service logs {service.name}"], own)
         return (None, {}, [f"start {what} on its node; the loopback lab: `wpfarm lab up` "
-                           "starts what is missing"])
+                           "starts what is missing"], [])
 
     # ------------------------------------------------------------ rules
     def traefik(self) -> None:
@@ -163,11 +166,11 @@ class _Grouper:
             return
         own = self.take(lambda a: a.pane == "edge")
         affected = self.failing_sites()
-        proc, values, advice = self.restart_of(_swarm_service(self.snaps, "traefik"),
-                                               "Traefik")
+        proc, values, advice, svc = self.restart_of(
+            _swarm_service(self.snaps, "traefik"), "Traefik")
         n = len([a for a in affected if a.subject in self.rows])
         self.add("edge-down", "traefik", f"Traefik down, {_plural(n, 'site')} unreachable",
-                 own + affected, proc, values,
+                 own + svc + affected, proc, values,
                  [f"traefik API: {src.state}: {shown(src.error, '')}".rstrip(": "),
                   *_listed(self.site_evidence(affected))], advice)
 
@@ -187,10 +190,10 @@ class _Grouper:
         what = "Varnish down" if every and len(instances) == 1 else \
             ("every Varnish down" if every else
              f"Varnish {', '.join(sorted(names))} down ({len(down)} of {len(instances)})")
-        proc, values, advice = self.restart_of(_swarm_service(self.snaps, "varnish"),
-                                               "varnishd")
+        proc, values, advice, svc = self.restart_of(
+            _swarm_service(self.snaps, "varnish"), "varnishd")
         self.add("varnish-down", "varnish", f"{what}, {_plural(n, 'site')} affected",
-                 own + affected, proc, values,
+                 own + svc + affected, proc, values,
                  [*(f"{v.name}: {shown(v.error, 'down')}" for v in down),
                   *_listed(self.site_evidence(affected))], advice)
 
@@ -338,10 +341,10 @@ class _Grouper:
             self.add("credentials", "crowdsec", own[0].message if own else
                      "CrowdSec refused the bouncer key", own, evidence=[shown(src.error)])
             return
-        proc, values, advice = self.restart_of(_swarm_service(self.snaps, "crowdsec"),
-                                               "CrowdSec")
+        proc, values, advice, svc = self.restart_of(
+            _swarm_service(self.snaps, "crowdsec"), "CrowdSec")
         self.add("crowdsec-down", "crowdsec", "CrowdSec LAPI down: decisions are not "
-                 "read (the console's CrowdSec pane is blind)", own, proc, values,
+                 "read (the console's CrowdSec pane is blind)", own + svc, proc, values,
                  [f"crowdsec: {src.state}: {shown(src.error, '')}".rstrip(": ")], advice)
 
     def rest(self) -> None:
