@@ -284,7 +284,7 @@ class _Grouper:
                 self.add("galera-node-desynced", n.name, f"Galera node {n.name} desynced",
                          alerts, "galera-resync", {"node": n.name}, [a.message])
             else:
-                self.add("galera-node", n.name, f"Galera node {n.name}: {a.message}", alerts,
+                self.add("galera-node", n.name, f"Galera node {n.name}", alerts,
                          evidence=[a.message])
         self._redis()
         self._crowdsec()
@@ -296,7 +296,7 @@ class _Grouper:
                          "tasks)", [a], "service-restart", {"service": name}, [a.message],
                          [f"logs: wpfarm service logs {name}"])
             else:
-                self.add("service", name, f"service {name}: {a.message}", [a],
+                self.add("service", name, f"service {name}: not every task runs", [a],
                          evidence=[a.message])
 
     def _redis(self) -> None:
@@ -309,7 +309,7 @@ class _Grouper:
             if not alerts:
                 continue
             if r.reachable or r.denied:
-                self.add("redis", r.name, f"Redis {r.name}: {alerts[0].message}", alerts,
+                self.add("redis", r.name, f"Redis {r.name}", alerts,
                          evidence=[a.message for a in alerts])
                 continue
             # Down: the master only when the Sentinels still name it (after their own
@@ -357,9 +357,12 @@ class _Grouper:
                      affected, None, {}, [*_listed(self.site_evidence(affected)),
                                           *self._ruled_out()])
         for a in sorted(self.pool.values(), key=lambda a: a.key):
-            kind = "source-down" if "/source/" in a.key else "threshold"
-            cause = f"{a.subject} unreachable" if kind == "source-down" else a.subject
-            self.add(kind, a.key, f"{cause}: {a.message}", [a], evidence=[a.message])
+            # The alert's own message is shown beside the cause: not repeated in it.
+            if "/source/" in a.key:
+                kind, cause = "source-down", f"{a.subject} unreachable"
+            else:
+                kind, cause = "threshold", f"{a.subject}: past its {a.level.label} threshold"
+            self.add(kind, a.key, cause, [a], evidence=[a.message])
         self.pool.clear()
 
     def _ruled_out(self) -> list[str]:
@@ -381,7 +384,7 @@ class _Grouper:
 
 def incidents_from(snapshots: Mapping[str, Any], alerts: Sequence[AlertLike],
                    maintenance: frozenset[str] | None = None) -> list[Incident]:
-    """The alerts grouped by cause, worst first, newest first among equals. Every alert
+    """The alerts grouped by cause, worst first (then the widest, then the newest). Every alert
     lands in exactly one incident. `maintenance`: the maintenance flags set (see
     `maintenance_flags`), None when they cannot be read."""
     g = _Grouper(snapshots, alerts, maintenance)
@@ -391,4 +394,6 @@ def incidents_from(snapshots: Mapping[str, Any], alerts: Sequence[AlertLike],
     g.sites()
     g.parts()
     g.rest()
-    return sorted(g.out, key=lambda i: (-i.level, -i.at, i.key))
+    # Worst first; among equals the one with more symptoms (40 sites down before one
+    # Galera node), then the newest.
+    return sorted(g.out, key=lambda i: (-i.level, -len(i.symptoms), -i.at, i.key))
