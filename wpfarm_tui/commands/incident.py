@@ -103,27 +103,47 @@ def cmd_bans(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    """The incidents of one poll of every pane: the same grouping as the Alerts tab."""
     from wpfarm_tui.status.collectors import build_collectors, refresh_all
+    from wpfarm_tui.status.incidents import incidents_from, maintenance_flags
 
     farm = load_farm_of(args)
-    alerts = alerts_from(refresh_all(build_collectors(farm)).snapshots)
+    snapshots = refresh_all(build_collectors(farm)).snapshots
+    flags = maintenance_flags(Context.for_farm(farm).maintenance_dir)
+    incidents = incidents_from(snapshots, alerts_from(snapshots), flags)
     if args.json:
-        print(json.dumps([_alert_json(a) for a in alerts], indent=2))
-    else:
-        for a in alerts:
-            fix = f"  -> {' '.join(['wpfarm', *entry(a.procedure).cli_args(a.values)])}" \
-                if a.procedure else ""
-            print(f"{a.level.label.upper():8} {a.pane:7} {a.subject:20} {a.message}{fix}")
-        if not alerts:
-            print("no alerts")
+        print(json.dumps([incident_json(i) for i in incidents], indent=2))
+        return ExitCode.OK
+    for i in incidents:
+        print(f"{i.level.label.upper():8} {i.cause}")
+        if i.procedure:
+            print(f"{'':8}   procedure: {' '.join(_command(i.procedure, i.values))}")
+        else:
+            print(f"{'':8}   procedure: none fits; see the evidence")
+        for line in i.evidence:
+            print(f"{'':8}   evidence: {line}")
+        for line in i.advice:
+            print(f"{'':8}   by hand: {line}")
+        if len(i.symptoms) > 1:
+            for a in i.symptoms:
+                print(f"{'':8}   - {a.level.label:8} {a.pane:7} {a.subject:20} {a.message}")
+    if not incidents:
+        print("no alerts")
     return ExitCode.OK
 
 
-def _alert_json(a: Any) -> dict[str, Any]:
-    out = {"pane": a.pane, "subject": a.subject, "level": a.level.label, "message": a.message,
-           "at": a.at, "procedure": a.procedure}
-    if a.procedure:
-        out["command"] = ["wpfarm", *entry(a.procedure).cli_args(a.values)]
+def _command(procedure: str, values: Any) -> list[str]:
+    return ["wpfarm", *entry(procedure).cli_args(dict(values))]
+
+
+def incident_json(i: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "key": i.key, "kind": i.kind, "cause": i.cause, "level": i.level.label, "at": i.at,
+        "procedure": i.procedure, "evidence": list(i.evidence), "advice": list(i.advice),
+        "symptoms": [{"pane": a.pane, "subject": a.subject, "level": a.level.label,
+                      "message": a.message, "at": a.at} for a in i.symptoms]}
+    if i.procedure:
+        out["command"] = _command(i.procedure, i.values)
     return out
 
 
@@ -195,6 +215,7 @@ def register(verbs: Any) -> None:
                          else ("maintenance-off", "maintenance-all-off"))
         p.set_defaults(func=lambda a, s=single, e=every: _pick(a, s, e))
 
-    alerts = verbs.add_parser("alerts", help="everything past a threshold, with its procedure")
+    alerts = verbs.add_parser("alerts", help="everything past a threshold, grouped by "
+                                   "probable cause, with the procedure that fits")
     alerts.add_argument("--json", action="store_true", help="machine-readable output")
     alerts.set_defaults(func=cmd_alerts)
