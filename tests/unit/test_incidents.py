@@ -247,3 +247,15 @@ def test_no_user_facing_text_shows_a_python_repr():
     assert texts
     for t in texts:
         assert not re.search(r"\b(None|nan|NaN)\b", t), t
+
+
+@pytest.mark.parametrize("go,expected", [
+    ("3h59m12.123456789s", "3h59m"), ("4m59.619189396s", "4m59s"), ("59.9s", "59s"),
+    ("72h0m0s", "3d"), ("25h30m0s", "1d1h"), ("300ms", "0s"), ("-1.5s", "-1s"),
+    ("", "unknown"), ("banana", "banana")])
+def test_crowdsec_durations_read_like_3h59m(go, expected):
+    from wpfarm_tui.status.bans import ban_from_decision
+    from wpfarm_tui.status.texts import go_duration_text
+
+    assert go_duration_text(go) == expected
+    assert ban_from_decision({"id": 1, "duration": go}).expires_in == expected

@@ -18,6 +18,7 @@ from wpfarm_tui.farm import redis as farm_redis
 from wpfarm_tui.inventory import Farm, HostPort, RedisEndpoint
 from wpfarm_tui.secrets import SecretError
 from wpfarm_tui.status.base import credentials_message, credentials_refused, describe_error
+from wpfarm_tui.status.texts import duration_text, shown
 
 POLL = 0.2
 
@@ -96,7 +97,8 @@ class RedisFailover:
         views = sentinel_views(self.endpoint)
         known = {v for v in views.values() if v}
         if len(known) != 1:
-            yield StepEvent("failed", s, f"the Sentinels disagree or are down ({views}); "
+            seen = ", ".join(f"{k}: {v or 'down'}" for k, v in views.items())
+            yield StepEvent("failed", s, f"the Sentinels disagree or are down ({seen}); "
                             "fix that before a failover")
             return
         self.old_master = known.pop()
@@ -131,13 +133,14 @@ class RedisFailover:
                 break
             time.sleep(POLL)
         else:
+            seen = ", ".join(f"{k}: {v or 'down'}" for k, v in views.items())
             yield StepEvent("failed", s, f"no agreement on a new master after "
-                            f"{self.timeout:.0f} s: {views}")
+                            f"{duration_text(self.timeout)}: {seen}")
             return
         s = "check the new master"
         yield StepEvent("started", s)
         role = self._role(self.new_master)
-        yield StepEvent("done" if role == "master" else "failed", s, f"role {role}")
+        yield StepEvent("done" if role == "master" else "failed", s, f"role {shown(role)}")
 
     def _role(self, address: str | None) -> str | None:
         if not address:
@@ -168,9 +171,9 @@ class RedisFailover:
             role = info.get("role")
             follows = f"{info.get('master_host')}:{info.get('master_port')}"
             if node.address == master:
-                details.append(f"{node.name}: role {role}")
+                details.append(f"{node.name}: role {shown(role)}")
                 if role != "master":
-                    problems.append(f"{node.name} reports role {role}, not master")
+                    problems.append(f"{node.name} reports role {shown(role)}, not master")
             elif role == "master":
                 details.append(f"{node.name}: role master")
                 problems.append(f"{node.name} ({node.address}) still reports role master")
@@ -203,5 +206,6 @@ class RedisFailover:
         if problems:
             return Verdict(False, f"the Sentinels name {master}, the instances disagree: "
                                   + "; ".join(problems), details)
-        return Verdict(True, f"new master {master} (was {self.old_master}); every Sentinel "
-                             "and every instance that answers agrees", details)
+        was = f" (was {self.old_master})" if self.old_master else ""
+        return Verdict(True, f"new master {master}{was}; every Sentinel and every instance "
+                             "that answers agrees", details)
