@@ -371,6 +371,7 @@ class WpfarmApp(App[Farm | None]):
         if not self.screen_stack:
             return
         incidents = self.incidents()
+        self._journal(incidents)
         # Most polls change nothing an operator sees: skip the redraw then (it was the
         # largest share of the console's idle CPU).
         seen = (tuple((i.key, i.level, i.cause, tuple((a.key, a.level, a.message)
@@ -381,6 +382,21 @@ class WpfarmApp(App[Farm | None]):
         self._alerts_seen = seen
         self.alerts_pane.show(incidents, self.palette)
         self._set_tab_label("alerts", self._alerts_label(incidents))
+
+    def _journal(self, incidents: list[Incident]) -> None:
+        """The incident journal (actions/journal.py), once every pane has answered: a
+        half-polled farm would open incidents the next pane explains (a site's 503 before
+        the Caches pane says Varnish is down)."""
+        if not all(p in self.snapshots for p in self.pane_ids):
+            return
+        if getattr(self, "_incident_journal", None) is None:
+            from wpfarm_tui.actions.journal import IncidentJournal
+
+            self._incident_journal = IncidentJournal()
+        try:
+            self._incident_journal.observe(incidents)
+        except OSError as exc:  # a full disk must not take the console down
+            self.log.warning(f"incident journal: {exc}")
 
     @property
     def action_context(self) -> Context:

@@ -20,7 +20,7 @@ from wpfarm_tui.cli import build_parser, main
 pytestmark = pytest.mark.lab
 
 # Verbs that only read the farm, and verbs that do not work on a farm file at all.
-READS = {"status", "console", "alerts", "bans", "backups", "redis status", "site list",
+READS = {"status", "console", "alerts", "incidents", "bans", "backups", "redis status", "site list",
          "site info", "site logs", "service logs"}
 NOT_THE_FARM = {
     "init": "writes a new farm.yaml on this machine",

@@ -78,6 +78,11 @@ async def test_many_site_alerts_under_varnish_down_are_one_incident(tmp_path):
         # Enter on a folded symptom row selects its incident.
         pane.table.move_cursor(row=pane.table.get_row_index(keys[2]))
         assert pane.selected() is varnish[0]
+        # The journal (beside the tests' audit log) has it open.
+        from wpfarm_tui.actions.journal import IncidentJournal
+
+        open_now = {r.key for r in IncidentJournal().records() if r.cleared is None}
+        assert varnish[0].key in open_now
         # Enter on it: there is no Varnish procedure in the lab, and the pane says so.
         pane.table.move_cursor(row=pane.table.get_row_index(varnish[0].key))
         await pilot.press("enter")
