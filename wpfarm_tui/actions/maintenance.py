@@ -77,7 +77,7 @@ class Maintenance:
         elif self.farm.endpoints.varnish:
             steps.append(Step("ban cached pages", f"varnishadm ban {self._ban()}"))
         steps.append(Step("verify through the edge",
-                          "503 with Retry-After" if self.on else "no 5xx"))
+                          "503 with Retry-After" if self.on else "not 503"))
         return steps
 
     def run(self) -> Iterator[StepEvent]:
