@@ -13,6 +13,7 @@ import pytest
 from wpfarm_tui.actions.catalog import Context, alerts_from
 from wpfarm_tui.status.collectors import build_collectors, refresh_all
 from wpfarm_tui.status.incidents import incidents_from, maintenance_flags
+from wpfarm_tui.status.thresholds import Level
 
 pytestmark = pytest.mark.lab
 
@@ -51,3 +52,27 @@ def test_varnish_down_is_one_incident_and_clears(lab, lab_farm):
     while [i for i in _incidents(collectors, lab_farm) if i.kind == "varnish-down"]:
         assert time.monotonic() < deadline, "the incident did not clear with Varnish back"
         time.sleep(0.5)
+
+
+def test_a_site_in_maintenance_is_one_incident_with_maintenance_off(lab, lab_farm):
+    from wpfarm_tui.actions import AuditLog, execute
+    from wpfarm_tui.actions.maintenance import Maintenance
+
+    def run(on: bool) -> None:
+        list(execute(Maintenance(lab_farm, "site2.test", on=on, flag_dir=lab.maintenance_dir),
+                     audit=AuditLog()))
+
+    collectors = build_collectors(lab_farm)
+    run(True)
+    try:
+        found = _incidents(collectors, lab_farm)
+        mine = [i for i in found if any(a.subject == "site2.test" for a in i.symptoms)]
+        assert len(mine) == 1, [(i.kind, i.cause) for i in found]
+        assert mine[0].kind == "site-maintenance"
+        assert (mine[0].procedure, dict(mine[0].values)) == ("maintenance-off",
+                                                             {"domain": "site2.test"})
+    finally:
+        run(False)
+    found = _incidents(collectors, lab_farm)
+    assert not [i for i in found if any(a.subject == "site2.test" and a.level == Level.CRITICAL
+                                        for a in i.symptoms)]
