@@ -6,11 +6,13 @@ constructed snapshots in tests/unit/test_incidents.py)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from wpfarm_tui.actions.catalog import Context, alerts_from
+from wpfarm_tui.cli import main
 from wpfarm_tui.status.collectors import build_collectors, refresh_all
 from wpfarm_tui.status.incidents import incidents_from, maintenance_flags
 from wpfarm_tui.status.thresholds import Level
@@ -54,7 +56,7 @@ def test_varnish_down_is_one_incident_and_clears(lab, lab_farm):
         time.sleep(0.5)
 
 
-def test_a_site_in_maintenance_is_one_incident_with_maintenance_off(lab, lab_farm):
+def test_a_site_in_maintenance_is_one_incident_with_maintenance_off(lab, lab_farm, capsys):
     from wpfarm_tui.actions import AuditLog, execute
     from wpfarm_tui.actions.maintenance import Maintenance
 
@@ -71,6 +73,12 @@ def test_a_site_in_maintenance_is_one_incident_with_maintenance_off(lab, lab_far
         assert mine[0].kind == "site-maintenance"
         assert (mine[0].procedure, dict(mine[0].values)) == ("maintenance-off",
                                                              {"domain": "site2.test"})
+        # `wpfarm alerts --json` says the same, with the command to run.
+        assert main(["--farm", str(lab.farm_file), "alerts", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        mine = [i for i in out if any(a["subject"] == "site2.test" for a in i["symptoms"])]
+        assert [(i["kind"], i["command"]) for i in mine] == [
+            ("site-maintenance", ["wpfarm", "maintenance", "off", "site2.test"])]
     finally:
         run(False)
     found = _incidents(collectors, lab_farm)

@@ -104,6 +104,9 @@ def cmd_bans(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+SHOWN_SYMPTOMS = 20  # per incident in the human output; --json has every one
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     """The incidents of one poll of every pane: the same grouping as the Alerts tab."""
     from wpfarm_tui.actions.journal import IncidentJournal
@@ -132,8 +135,11 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         for line in i.advice:
             print(f"{'':8}   by hand: {line}")
         if len(i.symptoms) > 1:
-            for a in i.symptoms:
+            for a in i.symptoms[:SHOWN_SYMPTOMS]:
                 print(f"{'':8}   - {a.level.label:8} {a.pane:7} {a.subject:20} {a.message}")
+            if len(i.symptoms) > SHOWN_SYMPTOMS:
+                print(f"{'':8}   - ... and {len(i.symptoms) - SHOWN_SYMPTOMS} more (--json "
+                      "lists them all)")
     if not incidents:
         print("no alerts")
     return ExitCode.OK
