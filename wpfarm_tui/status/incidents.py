@@ -228,16 +228,23 @@ class _Grouper:
         """Per-site causes: the maintenance flag, the site's own service."""
         from wpfarm_tui.sites.naming import names_for
 
-        flags = self.maintenance
-        for a in self.take(lambda a: a.pane == "sites" and a.subject in self.rows
-                           and self._maintenance(self.rows[a.subject])):
-            every = flags is not None and "all" in flags
-            proc = "maintenance-all-off" if every and a.subject not in flags else \
-                "maintenance-off"
+        flags = self.maintenance or frozenset()
+        flagged = self.take(lambda a: a.pane == "sites" and a.subject in self.rows
+                            and self._maintenance(self.rows[a.subject]))
+        # Under the `all` flag: one incident for every site it holds, not one per site.
+        by_all = [a for a in flagged if a.subject not in flags]
+        if by_all:
+            n = len(by_all)
+            self.add("site-maintenance", "all", f"every site in maintenance (flag all set), "
+                     f"{_plural(n, 'site')} answering 503", by_all, "maintenance-all-off", {},
+                     [*_listed(self.site_evidence(by_all)), "the maintenance flag `all` is set"],
+                     level=Level.WARNING)
+        for a in flagged:
+            if a.subject not in flags:
+                continue
             self.add("site-maintenance", a.subject,
-                     f"{a.subject} in maintenance (flag "
-                     f"{'all' if proc == 'maintenance-all-off' else a.subject} set)",
-                     [a], proc, {"domain": a.subject} if proc == "maintenance-off" else {},
+                     f"{a.subject} in maintenance (its flag is set)", [a], "maintenance-off",
+                     {"domain": a.subject},
                      [_site_status(self.rows[a.subject]), "its maintenance flag is set"],
                      level=Level.WARNING)
         for a in list(self.pool.values()):
