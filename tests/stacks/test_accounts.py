@@ -4,19 +4,18 @@ the job, the job's output parsed into what deploy reports."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
+from wpfarm_tui import programs
 from wpfarm_tui.stacks.accounts import ACCOUNTS, CONSOLE_USER, parse, script
 
 
 @pytest.mark.parametrize("check_only", [False, True])
 def test_script_is_valid_sh_and_names_every_account(check_only: bool) -> None:
     text = script(ACCOUNTS, ["wp_example_test"], ["mariadb-1", "mariadb-2"], check_only)
-    sh = shutil.which("dash") or shutil.which("sh")
-    assert sh
+    sh = programs.path("sh")  # Debian's dash: the POSIX shell the image runs it with
     res = subprocess.run([sh, "-n"], input=text, capture_output=True, text=True, timeout=10)
     assert res.returncode == 0, res.stderr
     for a in ACCOUNTS:
