@@ -32,10 +32,10 @@ from typing import Any
 import docker
 import yaml
 
-from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.stacks.accounts import ACCOUNTS, CONSOLE_USER, AccountsJob
 from wpfarm_tui.stacks.render import NETWORKS
+from wpfarm_tui.steps import ActionError, Step, StepEvent, Verdict
 
 #: layer -> ((stack name, stack file), ...), in the order a full deploy runs them.
 # In deploy order: Varnish resolves its one backend (Traefik's `sites` entry point) when it
