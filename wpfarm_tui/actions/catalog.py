@@ -351,6 +351,8 @@ def _rows(pane: str, snap: Any, at: float) -> list[Alert]:
         for n in snap.nodes:
             if n.denied:  # up, unreadable: no procedure, the password reference is wrong
                 add(n.name, Level.CRITICAL, _source_message(pane, n.health, n.error))
+            elif n.health == "slow":  # answering late: no procedure until it is down
+                add(n.name, n.level, n.error or "slow to answer")
             elif not n.reachable:
                 add(n.name, Level.CRITICAL, n.error or "down", "galera-rejoin", node=n.name)
             elif n.local_state == "Donor/Desynced":

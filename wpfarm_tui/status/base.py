@@ -102,8 +102,10 @@ class SourcePoll(Generic[K, R]):
     `gather` starts a call for every source that has none running, waits at most `patience`
     seconds, and returns what finished. A source still running is left running (its call
     has its own timeout) and is reported as pending: the pane shows its other rows now
-    instead of waiting for its slowest source, and the hung one as slow, then as timed out
-    once its call gives up. patience=None waits for every call (one-shot reads)."""
+    instead of waiting for its slowest source, and the hung one as slow (with its previous
+    values), then as timed out once its call gives up. A source never heard from yet is
+    waited for in full: "slow" always has a previous answer to show, never a guess.
+    patience=None waits for every call (one-shot reads)."""
 
     def __init__(self, pool: ThreadPoolExecutor) -> None:
         self._pool = pool
@@ -117,8 +119,8 @@ class SourcePoll(Generic[K, R]):
         for key, call in calls.items():
             if key not in self._running:
                 self._running[key] = (self._pool.submit(call), now)
-        futures = [self._running[k][0] for k in calls]
-        wait(futures, timeout=patience)
+        wait([self._running[k][0] for k in calls if k not in self.last])  # first answers
+        wait([self._running[k][0] for k in calls if k in self.last], timeout=patience)
         done: dict[K, R] = {}
         pending: dict[K, float] = {}
         for key in calls:

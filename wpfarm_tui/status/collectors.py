@@ -28,7 +28,7 @@ def build_collectors(farm: Farm, live: bool = False) -> list[Collector]:
     collectors: list[Collector] = [
         NodesCollector(farm.endpoints.docker),
         SitesCollector(farm),
-        GaleraCollector(farm.endpoints.galera, thresholds),
+        GaleraCollector(farm.endpoints.galera, thresholds, patience=patience),
         CachesCollector(farm, patience=patience),
         BansCollector(farm.endpoints.crowdsec),
         EdgeCollector(farm.endpoints.traefik),

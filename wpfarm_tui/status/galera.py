@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.inventory import GaleraEndpoint, HostPort
-from wpfarm_tui.status.base import probe
+from wpfarm_tui.status.base import SourcePoll, probe, slow_health
 from wpfarm_tui.status.model import GaleraNode, GaleraSnapshot, SourceHealth
 from wpfarm_tui.status.rates import MINUTE, GraphSeries, Histories
 from wpfarm_tui.status.thresholds import Level, Threshold, worst
@@ -84,13 +85,26 @@ class GaleraCollector:
     pane = "galera"
     title = "Galera"
 
-    def __init__(self, endpoint: GaleraEndpoint | None, thresholds: dict[str, Threshold]):
+    def __init__(self, endpoint: GaleraEndpoint | None, thresholds: dict[str, Threshold],
+                 patience: float | None = None):
+        """`patience`: how long a poll waits for its slowest node once every node has
+        answered once (status/base.py SourcePoll); None waits for every answer."""
         self.endpoint = endpoint
         self.thresholds = thresholds
+        self.patience = patience
         self._db = GaleraConnections(endpoint) if endpoint else None
         workers = len(endpoint.nodes) if endpoint else 1
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="galera")
         self.history = Histories()  # counters between polls, for rates over windows
+        self._poll: SourcePoll[str, tuple[GaleraNode, SourceHealth]] = SourcePoll(self._pool)
+
+    def _slow(self, node: HostPort, seconds: float) -> tuple[GaleraNode, SourceHealth]:
+        """A node still answering after the patience: its previous row, at least a warning,
+        marked slow (not down: its own timeout decides that)."""
+        health = slow_health(node.name, seconds)
+        row = self._poll.last[node.name][0]
+        return dataclasses.replace(row, level=max(row.level, Level.WARNING), health="slow",
+                                   error=health.error), health
 
     def _one(self, node: HostPort) -> tuple[GaleraNode, SourceHealth]:
         assert self.endpoint is not None and self._db is not None
@@ -117,7 +131,10 @@ class GaleraCollector:
     def collect(self) -> GaleraSnapshot:
         if self.endpoint is None:
             return GaleraSnapshot((SourceHealth("galera", "disabled", "no endpoints.galera"),))
-        results = list(self._pool.map(self._one, self.endpoint.nodes))
+        calls = {node.name: partial(self._one, node) for node in self.endpoint.nodes}
+        done, pending = self._poll.gather(calls, self.patience)
+        results = [done[n.name] if n.name in done else self._slow(n, pending[n.name])
+                   for n in self.endpoint.nodes]
         nodes = tuple(r[0] for r in results)
         primary = [n for n in nodes if n.reachable and n.cluster_status == "Primary"]
         expected = len(self.endpoint.nodes)
