@@ -57,6 +57,9 @@ class LabSiteRuntime:
         self.lab = lab
         self.root = lab.root
 
+    def close(self) -> None:
+        """Nothing to close: files and signals only."""
+
     # ------------------------------------------------------------ paths
     def _nginx_conf(self, n: SiteNames) -> Path:
         return self.root / "nginx" / "sites" / f"{n.domain}.conf"
