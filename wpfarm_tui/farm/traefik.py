@@ -14,6 +14,9 @@ class TraefikClient:
         # Kept open: a new httpx.Client costs ~30 ms (TLS context), more than the requests.
         self._http = httpx.Client(base_url=endpoint.api, timeout=endpoint.timeout)
 
+    def close(self) -> None:
+        self._http.close()
+
     def _get(self, path: str) -> Any:
         response = self._http.get(path)
         response.raise_for_status()

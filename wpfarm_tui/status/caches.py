@@ -138,6 +138,9 @@ class CachesCollector:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="caches")
         self.history = Histories()  # counters between polls, for rates over windows
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     def _varnish(self, instance: VarnishInstance) -> tuple[VarnishStats, SourceHealth]:
         endpoint = self.farm.endpoints.varnish
         assert endpoint is not None

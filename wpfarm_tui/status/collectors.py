@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -34,6 +36,16 @@ def build_collectors(farm: Farm) -> list[Collector]:
 
         collectors.append(BackupsCollector(farm))
     return collectors
+
+
+def close_collectors(collectors: Iterable[Collector]) -> None:
+    """When a console (or a farm in it) is done: every collector lets go of what it keeps
+    open between polls; one that fails to close does not keep the others open."""
+    for collector in collectors:
+        close = getattr(collector, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ class EdgeCollector:
         self.endpoint = endpoint
         self._client = TraefikClient(endpoint) if endpoint else None
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
     def collect(self) -> EdgeSnapshot:
         if self.endpoint is None:
             return EdgeSnapshot((SourceHealth("traefik", "disabled", "no endpoints.traefik"),))

@@ -92,6 +92,11 @@ class GaleraCollector:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="galera")
         self.history = Histories()  # counters between polls, for rates over windows
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._db is not None:
+            self._db.close()
+
     def _one(self, node: HostPort) -> tuple[GaleraNode, SourceHealth]:
         assert self.endpoint is not None and self._db is not None
         db = self._db

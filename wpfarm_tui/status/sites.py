@@ -85,6 +85,12 @@ class SitesCollector:
                                     limits=httpx.Limits(max_connections=CONCURRENT_PROBES))
         self._pool = ThreadPoolExecutor(max_workers=CONCURRENT_PROBES, thread_name_prefix="probe")
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+        if self._db is not None:
+            self._db.close()
+
     def _registry(self) -> dict[str, tuple[str, str]]:
         """domain -> (state, database name)."""
         if self._db is None:
