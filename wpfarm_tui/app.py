@@ -648,7 +648,7 @@ def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK,
             close_collectors(collectors)  # the farm left behind keeps no connection open
         if switch_to is None:
             return
-        farm, collectors = switch_to, build_collectors(switch_to)
+        farm, collectors = switch_to, build_collectors(switch_to, live=True)
 
 
 __all__ = ["PaneCommands", "SnapshotReady", "WpfarmApp", "run_console"]

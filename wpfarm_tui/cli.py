@@ -173,7 +173,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     if os.environ.get("NO_COLOR") == "":
         # no-color.org: an empty NO_COLOR means colour; Textual goes monochrome on any.
         del os.environ["NO_COLOR"]
-    run_console(farm, build_collectors(farm), theme=args.theme, read_only=args.read_only)
+    run_console(farm, build_collectors(farm, live=True), theme=args.theme, read_only=args.read_only)
     return ExitCode.OK
 
 

@@ -21,11 +21,15 @@ from wpfarm_tui.status.sites import SitesCollector
 PANES = ("nodes", "sites", "galera", "caches", "bans", "edge", "backups")
 
 
-def build_collectors(farm: Farm) -> list[Collector]:
+def build_collectors(farm: Farm, live: bool = False) -> list[Collector]:
+    """`live`: for the console, whose polls must come back within a refresh (the Sites
+    pane shows its rows at once and probe results as they come); one-shot reads (`wpfarm
+    status`) wait for every probe."""
     thresholds = dict(farm.thresholds)
+    probe_wait_s = max(0.2, farm.refresh.interval / 2) if live else None
     collectors: list[Collector] = [
         NodesCollector(farm.endpoints.docker),
-        SitesCollector(farm),
+        SitesCollector(farm, probe_wait_s=probe_wait_s),
         GaleraCollector(farm.endpoints.galera, thresholds),
         CachesCollector(farm),
         BansCollector(farm.endpoints.crowdsec),
