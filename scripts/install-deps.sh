@@ -36,7 +36,8 @@ PACKAGES=(
   crowdsec
   docker.io busybox-static debootstrap docker-registry iptables util-linux
   restic
-  curl iproute2 procps tmux openssh-server openssh-client git zsh fish
+  curl iproute2 procps tmux openssh-server openssh-client git zsh fish strace
+  chromium
   python3 python3-pip python3-venv
 )
 apt-get update

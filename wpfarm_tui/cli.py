@@ -13,6 +13,7 @@ import json
 import os
 import pkgutil
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Any, NoReturn
@@ -132,11 +133,27 @@ def _rows_of(pane: str, snap: Any) -> list[tuple[Level, dict[str, Any]]]:
     return []
 
 
+def _sample_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (text.isascii() and 0 < value <= 300):
+        raise argparse.ArgumentTypeError(f"{text[:20]!r}: give seconds between 0 and 300, "
+                                         "e.g. --sample 5")
+    return value
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from wpfarm_tui.status.collectors import build_collectors, refresh_all
 
     farm = _load(args)
-    result = refresh_all(build_collectors(farm))
+    collectors = build_collectors(farm)
+    if args.sample:
+        # Rates need two samples: poll, wait, poll; the figures cover that window.
+        refresh_all(collectors)
+        time.sleep(args.sample)
+    result = refresh_all(collectors)
     overall = worst([s.level for s in result.snapshots.values()])
     if args.json:
         print(json.dumps({
@@ -173,7 +190,8 @@ def cmd_console(args: argparse.Namespace) -> int:
     if os.environ.get("NO_COLOR") == "":
         # no-color.org: an empty NO_COLOR means colour; Textual goes monochrome on any.
         del os.environ["NO_COLOR"]
-    run_console(farm, build_collectors(farm, live=True), theme=args.theme, read_only=args.read_only)
+    run_console(farm, build_collectors(farm, live=True), theme=args.theme,
+                read_only=args.read_only)
     return ExitCode.OK
 
 
@@ -260,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = verbs.add_parser("status", help="poll every source once and report")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--sample", type=_sample_seconds, default=0.0, metavar="SECONDS",
+                        help="poll twice SECONDS apart, so rates (requests/s, hit %% over the "
+                             "window, commits/s) cover that window; default: one poll, no rates")
     status.set_defaults(func=cmd_status)
 
     lab = verbs.add_parser("lab", help="a local farm of real servers on loopback")

@@ -113,6 +113,9 @@ class VarnishEndpoint:
 class TraefikEndpoint:
     api: str
     timeout: float = 2.0
+    # Traefik's Prometheus metrics (/metrics on its metrics entry point): per router
+    # requests, status classes and latency. None: the Edge pane shows no rates.
+    metrics: str | None = None
 
 
 @dataclass(frozen=True)
@@ -570,12 +573,13 @@ class _FarmParser(_Reader):
             varnish = VarnishEndpoint(tuple(instances),
                                       self.value(m, "timeout", p, _positive, "seconds > 0", 3.0))
 
-        if (m := self.section(ep, "traefik", P, ("api", "timeout"))) is not None:
+        if (m := self.section(ep, "traefik", P, ("api", "timeout", "metrics"))) is not None:
             p = f"{P}.traefik"
             api = self.value(m, "api", p, _http_url, "an http(s):// URL", required=True)
+            metrics = self.value(m, "metrics", p, _http_url, "an http(s):// URL")
             if api:
                 traefik = TraefikEndpoint(api, self.value(m, "timeout", p, _positive,
-                                                          "seconds > 0", 2.0))
+                                                          "seconds > 0", 2.0), metrics)
 
         known_cs = ("lapi", "bouncer_key", "timeout", "machine_credentials")
         if (m := self.section(ep, "crowdsec", P, known_cs)):

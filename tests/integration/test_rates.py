@@ -132,3 +132,19 @@ def test_known_commits_give_galera_commits_per_second(lab_farm) -> None:
     assert n <= round(rate.value * rate.covered) <= n + 20, rate
     assert second.flow_control_1m is not None and second.flow_control_1m.value is not None
     assert 0 <= second.flow_control_1m.value <= 100
+
+
+def test_status_sample_carries_rates_and_their_window(lab) -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "wpfarm_tui", "--farm", str(lab.farm_file),
+                           "status", "--sample", "1", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    report = json.loads(done.stdout)
+    varnish = report["panes"]["caches"]["varnish"][0]["requests_per_s"]
+    assert varnish["value"] is not None and varnish["value"] >= 0
+    assert varnish["covered"] >= 1.0  # the window the figure covers, at least the sample
+    commits = report["panes"]["galera"]["nodes"][0]["commits_per_s"]
+    assert commits["covered"] >= 1.0

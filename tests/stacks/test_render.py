@@ -178,3 +178,72 @@ def test_galera_bootstrap_is_explicit_and_placed_by_label(tmp_path: Path) -> Non
     for hg in ("writer_hostgroup=10", "backup_writer_hostgroup=20", "reader_hostgroup=30",
                "offline_hostgroup=9999"):
         assert hg in proxysql
+
+
+def test_purge_token_is_generated_mounted_and_required(tmp_path: Path) -> None:
+    from wpfarm_tui.actions.bootstrap import GENERATED_SECRETS, OPERATOR_SECRETS
+    from wpfarm_tui.stacks.render import PURGE_TOKEN_HEADER, PURGE_TOKEN_SECRET
+
+    render_farm(parse_farm(farm_yaml()), tmp_path)
+    compose = tmp_path / "docker/compose"
+    varnish = yaml.safe_load((compose / "varnish.yml").read_text())
+    assert PURGE_TOKEN_SECRET in varnish["services"]["varnish"]["secrets"]
+    wordpress = yaml.safe_load((compose / "wordpress.yml").read_text())
+    for svc in wordpress["services"].values():
+        assert PURGE_TOKEN_SECRET in svc["secrets"]
+    # bootstrap creates every secret a stack names (or tells the operator to).
+    named = set()
+    for stack in compose.glob("*.yml"):
+        named |= set(yaml.safe_load(stack.read_text()).get("secrets") or {})
+    assert PURGE_TOKEN_SECRET in GENERATED_SECRETS
+    assert named <= set(GENERATED_SECRETS) | set(OPERATOR_SECRETS)
+    vcl = (tmp_path / "docker/configs/varnish/default.vcl").read_text()
+    recv = vcl[vcl.index("sub vcl_recv"):]
+    # The token check runs before anything can return from vcl_recv.
+    assert recv.index("call wpfarm_purge;") < recv.index("return (")
+    check = vcl[vcl.index("sub wpfarm_purge"):vcl.index('if (req.method == "PURGE") {')]
+    assert f'std.fileread("/run/secrets/{PURGE_TOKEN_SECRET}")' in check
+    assert f"req.http.{PURGE_TOKEN_HEADER} !=" in check and "synth(403" in check
+    entrypoint = (tmp_path / "docker/images/wordpress/entrypoint.sh").read_text()
+    assert "['wp_filter']['varnish_http_purge_headers']" in entrypoint
+    assert f"$headers['{PURGE_TOKEN_HEADER}'] = wpfarm_secret('{PURGE_TOKEN_SECRET}')" \
+        in entrypoint
+
+
+def test_public_entry_points_refuse_purge_and_ban(tmp_path: Path) -> None:
+    render_farm(parse_farm(farm_yaml()), tmp_path)
+    security = yaml.safe_load(
+        (tmp_path / "docker/configs/traefik/dynamic/security.yml").read_text())["http"]
+    refuse = security["routers"]["refuse-cache-invalidation"]
+    assert refuse["rule"] == "Method(`PURGE`) || Method(`BAN`)"
+    assert set(refuse["entryPoints"]) == {"web", "websecure"}
+    assert refuse["middlewares"] == ["deny-all"]
+    assert security["middlewares"]["deny-all"]["ipAllowList"]["sourceRange"] == ["0.0.0.0/32"]
+    # Above every public router: explicit priorities, and the default (the rule's length)
+    # even for the longest domain name.
+    labels = yaml.safe_load((tmp_path / "docker/compose/wordpress.yml").read_text())
+    for svc in labels["services"].values():
+        for key, value in svc["deploy"]["labels"].items():
+            if key.endswith(".priority"):
+                assert int(value) < refuse["priority"], key
+    longest = f"Host(`{'a' * 253}`) || Host(`www.{'a' * 253}`)"
+    assert len(longest) * 2 < refuse["priority"]
+
+
+def test_the_loopback_lab_uses_the_farms_purge_rules(tmp_path: Path) -> None:
+    from importlib import resources
+
+    lab_edge = yaml.safe_load(resources.files("wpfarm_tui.lab").joinpath(
+        "templates", "traefik-edge.yml").read_text())["http"]
+    render_farm(parse_farm(farm_yaml()), tmp_path)
+    farm = yaml.safe_load(
+        (tmp_path / "docker/configs/traefik/dynamic/security.yml").read_text())["http"]
+    lab_router = dict(lab_edge["routers"]["refuse-cache-invalidation"])
+    farm_router = dict(farm["routers"]["refuse-cache-invalidation"])
+    assert lab_router.pop("entryPoints") == ["web"]  # the lab's one public entry point
+    farm_router.pop("entryPoints")
+    assert lab_router == farm_router
+    assert lab_edge["middlewares"]["deny-all"] == farm["middlewares"]["deny-all"]
+    vcl = resources.files("wpfarm_tui.lab").joinpath("templates", "default.vcl").read_text()
+    assert "@@VCL_PURGE@@" in vcl and "call wpfarm_purge;" in vcl
+

@@ -12,17 +12,20 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -165,6 +168,57 @@ def test_varnish_vcl_compiles(rendered: Path, open_tmp: Path) -> None:
     assert "unset resp.http.x-host" in vcl and "obj.http.x-host ==" in vcl
 
 
+def _main_counters(varnishstat: str, workdir: Path) -> dict[str, int]:
+    out = subprocess.run([varnishstat, "-j", "-n", str(workdir)], capture_output=True,
+                         text=True, timeout=10, check=True).stdout
+    data = json.loads(out)
+    return {k.removeprefix("MAIN."): int(v["value"])
+            for k, v in data.get("counters", data).items() if k.startswith("MAIN.")}
+
+
+def test_varnish_accepts_purge_and_ban_only_with_the_token(rendered: Path,
+                                                           open_tmp: Path) -> None:
+    """varnishd on the rendered VCL (backend and secret path moved to this machine): PURGE
+    and BAN without the token, with a wrong or an empty one, are refused and change
+    nothing; with the token from the secret file they purge and ban."""
+    varnishd = need("varnishd")
+    varnishstat = need("varnishstat")
+    token = "purge-token-for-this-test"
+    secret = open_tmp / "varnish_purge_token"
+    secret.write_text(token + "\n")  # a trailing newline, as `docker secret create` may keep
+    secret.chmod(0o644)
+    vcl = (rendered / "configs/varnish/default.vcl").read_text()
+    assert '"/run/secrets/varnish_purge_token"' in vcl
+    copy = open_tmp / "default.vcl"
+    copy.write_text(vcl.replace('.host = "traefik"', '.host = "127.0.0.1"')
+                    .replace("/run/secrets/varnish_purge_token", str(secret)))
+    port = free_port(16600, 16699)
+    workdir = open_tmp / "n"
+    with server([varnishd, "-F", "-a", f"127.0.0.1:{port}", "-T", "none", "-n", str(workdir),
+                 "-f", str(copy), "-s", "malloc,16m"], open_tmp / "varnishd.log"), \
+            httpx.Client(timeout=5) as client:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(lambda: client.request("OPTIONS", url).status_code > 0, 30, "varnishd",
+                 open_tmp / "varnishd.log")
+        before = _main_counters(varnishstat, workdir)
+        for method in ("PURGE", "BAN"):
+            for headers in ({}, {"X-Purge-Token": "wrong"}, {"X-Purge-Token": ""},
+                            {"X-Purge-Token": token[:-1]}):
+                r = client.request(method, url, headers={"Host": "example.com",
+                                                         "X-Ban-Url": ".*", **headers})
+                assert r.status_code == 403, (method, headers, r.status_code, r.text)
+        refused = _main_counters(varnishstat, workdir)
+        assert (refused["bans_added"], refused["n_purges"]) == (
+            before["bans_added"], before["n_purges"])
+        for method, answer in (("PURGE", "Purged"), ("BAN", "Banned")):
+            r = client.request(method, url, headers={"Host": "example.com",
+                                                     "X-Purge-Token": token})
+            assert r.status_code == 200 and answer in r.text, (method, r.status_code, r.text)
+        after = _main_counters(varnishstat, workdir)
+    assert after["bans_added"] == before["bans_added"] + 1
+    assert after["n_purges"] == before["n_purges"] + 1
+
+
 # ---------------------------------------------------------------- wordpress image
 def test_nginx_accepts_the_image_config(rendered: Path, tmp_path: Path) -> None:
     nginx = need("nginx")
@@ -224,12 +278,17 @@ def _get_json(url: str):  # noqa: ANN202
         return json.loads(resp.read())
 
 
-def test_traefik_loads_static_dynamic_and_labels(rendered: Path, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _rendered_traefik(rendered: Path, tmp_path: Path, backend: str,
+                      loopback_client: bool = False) -> Iterator[dict]:
+    """Traefik started on the rendered static and dynamic configs and the stacks' labels;
+    yields the entry points' ports, the routers and middlewares it was given.
+    `loopback_client`: the test's client on 127.0.0.1 is let in as Cloudflare would be, and
+    without a certificate for the site's name (no ACME here) sniStrict is off."""
     traefik = need("traefik")
     taken: set[int] = set()
     ports = {ep: free_port(16600, 16699, taken) for ep in ("web", "websecure", "traefik",
                                                            "metrics", "sites")}
-    backend = f"http://127.0.0.1:{free_port(16600, 16699, taken)}"
     static = yaml.safe_load((rendered / "configs/traefik/traefik.yml").read_text())
     for ep, port in ports.items():
         static["entryPoints"][ep]["address"] = f"127.0.0.1:{port}"
@@ -249,26 +308,29 @@ def test_traefik_loads_static_dynamic_and_labels(rendered: Path, tmp_path: Path)
     digest = base64.b64encode(hashlib.sha1(b"pw").digest()).decode()
     users.write_text(f"admin:{{SHA}}{digest}\n")
     middlewares: set[str] = set()
+    routers: set[str] = set()
     for name in ("middlewares.yml", "security.yml", "tls.yml"):
         doc = yaml.safe_load((rendered / "configs/traefik/dynamic" / name).read_text())
         mws = doc.get("http", {}).get("middlewares", {})
         mws.pop("crowdsec", None)
-        for mw in mws.values():
+        for mw_name, mw in mws.items():
             if "chain" in mw:
                 chain = mw["chain"]["middlewares"]
                 mw["chain"]["middlewares"] = [m for m in chain if m != "crowdsec"]
             if "basicAuth" in mw:
                 mw["basicAuth"]["usersFile"] = str(users)  # the Docker secret's stand-in
+            if mw_name == "cloudflare-only" and loopback_client:
+                mw["ipAllowList"]["sourceRange"] = ["127.0.0.1/32"]
+        if name == "tls.yml" and loopback_client:
+            doc["tls"]["options"]["default"]["sniStrict"] = False
         middlewares |= set(mws)
+        routers |= set(doc.get("http", {}).get("routers", {}))
         (dyn_dir / name).write_text(yaml.safe_dump(doc))
     labels = _labels_to_dynamic(
         [rendered / "compose" / n for n in ("traefik.yml", "varnish.yml", "wordpress.yml",
                                              "observability.yml", "management.yml")], backend)
     (dyn_dir / "labels.yml").write_text(yaml.safe_dump(labels))
-    routers = set(labels["http"]["routers"])
-    assert {"dashboard", "console-api", "site-example-com", "site-example-com-admin",
-            "site-example-com-xmlrpc", "site-example-com-origin", "grafana",
-            "portainer"} <= routers
+    routers |= set(labels["http"]["routers"])
 
     api = f"http://127.0.0.1:{ports['traefik']}"
     with server([traefik, f"--configFile={tmp_path / 'traefik.yml'}"],
@@ -276,9 +338,19 @@ def test_traefik_loads_static_dynamic_and_labels(rendered: Path, tmp_path: Path)
         # The console's API router (label-defined, internal-only middleware) serves /api.
         wait_for(lambda: _get_json(f"{api}/api/http/routers"), 20, "traefik API",
                  tmp_path / "traefik.log")
+        yield {"ports": ports, "api": api, "routers": routers, "middlewares": middlewares}
+
+
+def test_traefik_loads_static_dynamic_and_labels(rendered: Path, tmp_path: Path) -> None:
+    backend = f"http://127.0.0.1:{free_port(16600, 16699)}"
+    with _rendered_traefik(rendered, tmp_path, backend) as t:
+        api, routers, middlewares = t["api"], t["routers"], t["middlewares"]
         got_routers = {r["name"]: r for r in _get_json(f"{api}/api/http/routers?per_page=200")}
         got_mws = {m["name"]: m for m in _get_json(f"{api}/api/http/middlewares?per_page=200")}
         overview = _get_json(f"{api}/api/overview")
+    assert {"dashboard", "console-api", "site-example-com", "site-example-com-admin",
+            "site-example-com-xmlrpc", "site-example-com-origin", "grafana",
+            "portainer", "refuse-cache-invalidation"} <= routers
     for name in routers:
         router = got_routers.get(f"{name}@file")
         assert router, f"router {name} missing: {sorted(got_routers)}"
@@ -290,6 +362,65 @@ def test_traefik_loads_static_dynamic_and_labels(rendered: Path, tmp_path: Path)
         assert mw["status"] == "enabled", mw
     assert overview["http"]["routers"]["errors"] == 0, overview
     assert overview["http"]["middlewares"]["errors"] == 0, overview
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A backend that answers every method with 200 and remembers which it saw."""
+
+    seen: list[str] = []
+
+    def _answer(self) -> None:
+        self.seen.append(self.command)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_GET = do_HEAD = do_PURGE = do_BAN = _answer  # noqa: N815 - http.server's names
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_traefik_refuses_purge_and_ban_on_the_public_entry_points(rendered: Path,
+                                                                  tmp_path: Path) -> None:
+    """What the internet sees: GET reaches the site's backend (Varnish), PURGE and BAN are
+    answered by Traefik itself and never reach it, whatever the Host."""
+    port = free_port(16600, 16699, {p for p in range(16600, 16700) if not _free(p)})
+    backend_server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Recorder)
+    thread = threading.Thread(target=backend_server.serve_forever, daemon=True)
+    thread.start()
+    _Recorder.seen = []
+    try:
+        with _rendered_traefik(rendered, tmp_path, f"http://127.0.0.1:{port}",
+                               loopback_client=True) as t, \
+                httpx.Client(verify=False, timeout=5) as client:
+            url = f"https://127.0.0.1:{t['ports']['websecure']}/"
+            wait_for(lambda: client.get(url, headers={"Host": "example.com"}).status_code
+                     == 200, 20, "the site's router", tmp_path / "traefik.log")
+            assert _Recorder.seen and set(_Recorder.seen) == {"GET"}
+            for method in ("PURGE", "BAN"):
+                for host in ("example.com", "www.example.com", "unknown.example"):
+                    r = client.request(method, url, headers={"Host": host,
+                                                             "X-Ban-Url": ".*"})
+                    assert r.status_code == 403, (method, host, r.status_code, r.text)
+                    plain = client.request(
+                        method, f"http://127.0.0.1:{t['ports']['web']}/",
+                        headers={"Host": host})
+                    assert plain.status_code in (301, 302, 307, 308, 403), plain
+    finally:
+        backend_server.shutdown()
+        backend_server.server_close()
+    assert "PURGE" not in _Recorder.seen and "BAN" not in _Recorder.seen, _Recorder.seen
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- galera

@@ -34,7 +34,7 @@ GENERATED_SECRETS = (
     "mariadb_root_password", "mariadb_wordpress_password", "mariadb_backup_password",
     "galera_sst_password", "proxysql_admin_password", "proxysql_monitor_password",
     "redis_password", "crowdsec_bouncer_key", "grafana_admin_password",
-    "portainer_admin_password", "restic_password", "wordpress_salt",
+    "portainer_admin_password", "restic_password", "wordpress_salt", "varnish_purge_token",
 )
 OPERATOR_SECRETS = ("cloudflare_dns_api_token", "s3_access_key_id", "s3_secret_access_key",
                     "traefik_dashboard_users", "mysqld_exporter_my_cnf")

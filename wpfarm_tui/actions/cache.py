@@ -2,7 +2,9 @@
 
 Varnish: a ban on `obj.http.x-host` (the VCL copies the request's Host onto every object,
 so the ban lurker can apply it without waiting for requests), through `varnishadm -n
-WORKDIR` where varnishd runs (locally, or over SSH on the instance's node).
+WORKDIR` where varnishd runs (locally, or over SSH on the instance's node). A Swarm farm
+without Varnish endpoints in its farm file is banned from inside the farm: the site
+runtime's one-off job sends BAN, with the purge token, to every Varnish task.
 
 Redis object cache: the farm's convention is that each site's WordPress object cache uses
 the key prefix `wp:<domain>:` (WP_REDIS_PREFIX / WP_CACHE_KEY_SALT set to it by the site
@@ -31,6 +33,7 @@ from wpfarm_tui.sites.registry import Registry
 
 REDIS_PREFIX = "wp:{domain}:"
 VERIFY_SAMPLE = 5  # sites probed to verify a purge of all
+RUNTIME_BAN = "ban varnish (every task)"
 
 
 def check_domain(value: str | None) -> str:
@@ -88,7 +91,8 @@ def _age(farm: Farm, domain: str) -> tuple[str | None, float | None]:
 class CachePurge:
     title = "Cache purge"
 
-    def __init__(self, farm: Farm, domain: str | None = None, *, all_sites: bool = False):
+    def __init__(self, farm: Farm, domain: str | None = None, *, all_sites: bool = False,
+                 runtime: Any = None):
         if all_sites == (domain is not None):
             raise ActionError("domain: give one site's domain, or --all for every site")
         self.farm = farm
@@ -96,7 +100,13 @@ class CachePurge:
         self.all_sites = all_sites
         self.destructive = all_sites
         self.name = "cache-purge-all" if all_sites else "cache-purge"
-        if farm.endpoints.varnish is None and farm.endpoints.redis is None:
+        if runtime is None and farm.endpoints.varnish is None and not farm.is_loopback_lab:
+            # A Swarm farm: its Varnish tasks are reached from inside, by the site runtime.
+            from wpfarm_tui.sites.runtime import runtime_for
+
+            runtime, _host = runtime_for(farm)
+        self.runtime = runtime if farm.endpoints.varnish is None else None
+        if farm.endpoints.varnish is None and farm.endpoints.redis is None and not self.runtime:
             raise ActionError("endpoints.varnish / endpoints.redis: neither is in the farm "
                               "file; there is no cache to purge")
         self.purged_at: float | None = None
@@ -115,6 +125,10 @@ class CachePurge:
             where = f"on {inst.node}" if inst.node else "locally"
             steps.append(Step(f"ban varnish {inst.name}", f"varnishadm -n {inst.workdir} ban "
                               f"{self.ban_expression} ({where})", destructive=self.all_sites))
+        if self.runtime is not None:
+            steps.append(Step(RUNTIME_BAN, f"BAN {self.domain or 'every registered site'} in "
+                              "every Varnish task (a one-off job on the farm's network, with "
+                              "the purge token)", destructive=self.all_sites))
         if self.farm.endpoints.redis is not None:
             steps.append(Step("delete redis keys", f"SCAN MATCH {redis_prefix(self.domain)}* + "
                               "UNLINK on the master", destructive=self.all_sites))
@@ -133,6 +147,23 @@ class CachePurge:
                 yield StepEvent("failed", s, str(exc))
                 return
             yield StepEvent("done", s)
+        if self.runtime is not None:
+            yield StepEvent("started", RUNTIME_BAN)
+            try:
+                if self.domain is None:
+                    said = self.runtime.purge_all(site_domains(self.farm))
+                else:
+                    from wpfarm_tui.sites.naming import names_for
+
+                    said = self.runtime.purge(names_for(self.domain))
+            except Exception as exc:  # noqa: BLE001 - reported as the step's failure
+                yield StepEvent("failed", RUNTIME_BAN, str(exc).splitlines()[0])
+                return
+            if said.startswith("banned in 0 "):
+                yield StepEvent("failed", RUNTIME_BAN, f"{said}: no Varnish task accepted the "
+                                "BAN; see `wpfarm service logs cache_varnish`")
+                return
+            yield StepEvent("done", RUNTIME_BAN, said)
         endpoint = self.farm.endpoints.redis
         if endpoint is not None:
             s = "delete redis keys"

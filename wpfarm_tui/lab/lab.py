@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -34,6 +35,7 @@ import yaml
 
 from wpfarm_tui import programs
 from wpfarm_tui.lab.reloads import Reloads
+from wpfarm_tui.stacks.render import vcl_purge
 
 Progress = Callable[[str], None]
 
@@ -691,19 +693,54 @@ class Lab:
             )
             shutil.chown(conf, "root", "www-data")  # holds the DB password: www-data only
 
+    @property
+    def purge_token_file(self) -> Path:
+        """Who holds this token may PURGE and BAN the lab's Varnish (as the farm's Docker
+        secret varnish_purge_token); the console itself bans through varnishadm."""
+        return self._dir("varnish") / "purge_token"
+
     def _prepare_edge(self) -> None:
         v = self._dir("varnish")
-        _write(v / "default.vcl", _template("default.vcl"))
+        token = self.purge_token_file
+        if not token.exists():
+            _write(token, secrets.token_urlsafe(32) + "\n", mode=0o640)
+        # Read by varnishd's worker (user vcache, group varnish) when a PURGE or BAN comes.
+        shutil.chown(token, "root", "varnish")
+        _write(v / "default.vcl", _template("default.vcl", VCL_PURGE=vcl_purge(str(token))))
         if not (v / "secret").exists():
             _write(v / "secret", secrets.token_hex(32) + "\n", mode=0o600)
         t = self._dir("traefik")
         _write(t / "traefik.yml", _template("traefik.yml", DIR=t))
-        dynamic = _template("traefik-dynamic.yml")
         (t / "dynamic.d").mkdir(exist_ok=True)
-        # Only when changed: Traefik watches the directory and would reload for nothing.
-        lab_routes = t / "dynamic.d" / "lab.yml"
-        if not lab_routes.exists() or lab_routes.read_text() != dynamic:
-            _write(lab_routes, dynamic)
+        for name, text in (("lab.yml", _template("traefik-dynamic.yml")),
+                           ("edge.yml", _template("traefik-edge.yml"))):
+            # Only when changed: Traefik watches the directory and would reload for nothing.
+            path = t / "dynamic.d" / name
+            if not path.exists() or path.read_text() != text:
+                _write(path, text)
+
+    def _varnish_vcl(self, say: Progress) -> None:
+        """A varnishd that was already running keeps the VCL it started with: when the
+        file changed since, load it and switch to it (the cache is kept)."""
+        vcl = self._dir("varnish") / "default.vcl"
+        text = vcl.read_text()
+        listing = self._varnishadm("vcl.list")
+        active = next((line.split()[-1] for line in listing.splitlines()
+                       if line.startswith("active")), "")
+        if active and self._varnishadm("vcl.show", active).strip() == text.strip():
+            return
+        name = f"lab_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        if name not in listing.split():
+            self._varnishadm("vcl.load", name, str(vcl))
+        self._varnishadm("vcl.use", name)
+        say(f"varnish: {vcl} changed since varnishd started; loaded it as {name}")
+
+    def _varnishadm(self, *args: str) -> str:
+        done = subprocess.run(["varnishadm", "-n", str(self._dir("varnish") / "inst"), *args],
+                              capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise LabError(f"varnishadm {args[0]}: {(done.stdout + done.stderr).strip()[:300]}")
+        return done.stdout
 
     def _prepare_crowdsec(self) -> None:
         c = self._dir("crowdsec")
@@ -814,6 +851,7 @@ class Lab:
             "crowdsec": self._crowdsec_setup,
             "dockerd": self._docker_setup,
             "redis-master": self._redis_seed,
+            "varnish": self._varnish_vcl,
         }.get(component)
         if post:
             post(say)
@@ -1273,7 +1311,8 @@ class Lab:
                         {"name": "varnish", "workdir": str(self._dir("varnish") / "inst")}
                     ],
                 },
-                "traefik": {"api": "http://127.0.0.1:16101", "timeout": 2},
+                "traefik": {"api": "http://127.0.0.1:16101",
+                            "metrics": "http://127.0.0.1:16101/metrics", "timeout": 2},
                 "crowdsec": {
                     "lapi": "http://127.0.0.1:16180",
                     "bouncer_key": {"file": str(self._secret_path("crowdsec_bouncer_key"))},

@@ -35,6 +35,7 @@ from wpfarm_tui.inventory import Farm
 from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for, validate_domain
 from wpfarm_tui.sites.runtime import SiteConfig
 from wpfarm_tui.stacks.deploy import SPEC_LABEL, Refs, Stack, load_stack, service_spec
+from wpfarm_tui.stacks.render import PURGE_TOKEN_HEADER, PURGE_TOKEN_SECRET
 
 STACK = "wp"
 DB_SECRET_TARGET = "mariadb_wordpress_password"  # the file name the image reads
@@ -277,15 +278,23 @@ class SwarmSiteRuntime:
 
     # ------------------------------------------------------------ media
     def _media_job(self, names: SiteNames, script: str, what: str, media: bool = True,
-                   env: dict[str, str] | None = None) -> str:
+                   env: dict[str, str] | None = None, secrets: Sequence[str] = ()) -> str:
         """A shell script in the site's image, on the site's networks; with `media`, every
-        site's media directory mounted at /sites."""
+        site's media directory mounted at /sites; of the site's secrets only `secrets`."""
         root, _target = self._media_source(self.example)
         spec = self.spec(names)
         container = spec["TaskTemplate"]["ContainerSpec"]
         container["Mounts"] = [{"Type": "bind", "Source": root, "Target": "/sites",
                                 "ReadOnly": False}] if media else []
-        container.pop("Secrets", None)
+        kept = [s for s in container.pop("Secrets", None) or [] if s["File"]["Name"] in secrets]
+        missing = set(secrets) - {s["File"]["Name"] for s in kept}
+        if missing:
+            raise SwarmRuntimeError(
+                f"{self.stack.file}: the site's service mounts no secret "
+                f"{', '.join(sorted(missing))}; run `wpfarm render` and `wpfarm deploy app` "
+                "(the farm predates it)")
+        if kept:
+            container["Secrets"] = kept
         container["Command"] = ["/bin/sh", "-c", script]
         container.pop("Args", None)
         container["Env"] = [f"D={names.domain}", *(f"{k}={v}" for k, v in (env or {}).items())]
@@ -339,19 +348,23 @@ class SwarmSiteRuntime:
 
     def purge(self, names: SiteNames) -> str:
         """BAN the site's pages in every Varnish task (the console cannot reach Varnish's
-        admin port inside the overlay; the VCL accepts BAN from the farm's networks)."""
+        admin port inside the overlay): from the farm's network, with the purge token."""
         return self._ban_job(names, [names.domain], "purge")
 
     def _ban_job(self, names: SiteNames, domains: Sequence[str], what: str) -> str:
         """A Varnish that fails one BAN is given up on and not counted (not waited on once
-        per domain)."""
+        per domain). The token goes to curl in a private header file (`-H @file`), never
+        on its command line."""
+        token = f"/run/secrets/{PURGE_TOKEN_SECRET}"
         out = self._media_job(names, (
-            "set -f; ips=$({ getent ahostsv4 tasks.cache_varnish; getent ahostsv4 varnish; } "
+            f'set -f; umask 077; h=$(mktemp) || exit 1; trap \'rm -f "$h"\' EXIT; '
+            f'printf \'{PURGE_TOKEN_HEADER}: %s\\n\' "$(tr -d \'\\n\' < {token})" > "$h"; '
+            "ips=$({ getent ahostsv4 tasks.cache_varnish; getent ahostsv4 varnish; } "
             "| awk '{print $1}' | sort -u); n=0; for ip in $ips; do ok=1; "
-            'for d in $DOMAINS; do curl -fsS -o /dev/null -m 5 -X BAN -H "Host: $d" '
+            'for d in $DOMAINS; do curl -fsS -o /dev/null -m 5 -X BAN -H @"$h" -H "Host: $d" '
             '"http://$ip/" || { ok=0; break; }; done; [ $ok = 1 ] && n=$((n+1)); done; '
             'echo "banned in $n varnish"'), what, media=False,
-            env={"DOMAINS": domain_words(domains)})
+            env={"DOMAINS": domain_words(domains)}, secrets=[PURGE_TOKEN_SECRET])
         return next((line for line in out.splitlines() if line.startswith("banned")),
                     out.strip()[-200:])
 

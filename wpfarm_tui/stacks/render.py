@@ -48,6 +48,11 @@ NETWORKS: dict[str, bool] = {
     "wpfarm_monitoring": True,
 }
 
+#: Who may PURGE and BAN Varnish: the holder of this Docker secret, sent in this header
+#: (fragments/purge.vcl). Varnish, the WordPress services and the console's BAN job mount it.
+PURGE_TOKEN_SECRET = "varnish_purge_token"
+PURGE_TOKEN_HEADER = "X-Purge-Token"
+
 #: The stack files, in deploy order, under docker/compose/.
 STACK_FILES = (
     "traefik.yml",
@@ -290,6 +295,14 @@ def _vcl_parts(ctx: _Ctx) -> tuple[str, str]:
     return backends, routing
 
 
+def vcl_purge(token_file: str) -> str:
+    """The VCL that decides who may PURGE and BAN, reading the purge token from
+    `token_file`: the farm's VCL and the loopback lab's use this same text."""
+    return _fill(_template("fragments/purge.vcl"),
+                 {"PURGE_TOKEN_FILE": token_file, "PURGE_HEADER": PURGE_TOKEN_HEADER},
+                 "purge.vcl")
+
+
 def _dashboards(ctx: _Ctx) -> dict[str, str]:
     out: dict[str, str] = {}
     for uid, title in DASHBOARDS.items():
@@ -381,6 +394,9 @@ def _render_all(ctx: _Ctx) -> dict[str, str]:
         "CLOUDFLARE_IPS_12": _yaml_list(ctx.cloudflare, 12),
         "VCL_BACKENDS": backends,
         "VCL_ROUTING": routing,
+        "VCL_PURGE": vcl_purge(f"/run/secrets/{PURGE_TOKEN_SECRET}"),
+        "PURGE_TOKEN_SECRET": PURGE_TOKEN_SECRET,
+        "PURGE_TOKEN_HEADER": PURGE_TOKEN_HEADER,
         "SENTINEL_MONITORS": _sentinel_monitors(ctx),
         "SENTINEL_MASTER_NAMES": "wpfarm-cache wpfarm-sessions",
         "GALERA_MEMBERS": ",".join(f"mariadb-{i}" for i in range(1, len(ctx.dbs) + 1)),

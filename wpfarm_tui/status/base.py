@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Generic, Protocol, TypeVar
 
 from wpfarm_tui.status.model import Snapshot, SourceHealth
 
@@ -90,3 +91,52 @@ def probe(
         state, message = describe_error(exc, timeout)
         return None, SourceHealth(name, state, message, duration_s=time.monotonic() - started)
     return value, SourceHealth(name, "ok", duration_s=time.monotonic() - started)
+
+
+R = TypeVar("R")
+
+
+K = TypeVar("K")
+
+
+class SourcePoll(Generic[K, R]):
+    """The sources of one pane, each polled on its own.
+
+    `gather` starts a call for every source that has none running, waits at most `patience`
+    seconds, and returns what finished. A source still running is left running (its call
+    has its own timeout) and is reported as pending: the pane shows its other rows now
+    instead of waiting for its slowest source, and the hung one as slow, then as timed out
+    once its call gives up. patience=None waits for every call (one-shot reads)."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+        self._running: dict[K, tuple[Future[R], float]] = {}
+        self.last: dict[K, R] = {}
+
+    def gather(self, calls: Mapping[K, Callable[[], R]], patience: float | None
+               ) -> tuple[dict[K, R], dict[K, float]]:
+        """(results of the calls that finished, seconds each pending one has been running)."""
+        now = time.monotonic()
+        for key, call in calls.items():
+            if key not in self._running:
+                self._running[key] = (self._pool.submit(call), now)
+        futures = [self._running[k][0] for k in calls]
+        wait(futures, timeout=patience)
+        done: dict[K, R] = {}
+        pending: dict[K, float] = {}
+        for key in calls:
+            future, started = self._running[key]
+            if future.done():
+                del self._running[key]
+                done[key] = self.last[key] = future.result()
+            else:
+                pending[key] = time.monotonic() - started
+        for key in [k for k in self.last if k not in calls]:  # a source that left the farm
+            del self.last[key]
+        return done, pending
+
+
+def slow_health(name: str, seconds: float) -> SourceHealth:
+    """A source whose call is still running after the pane's patience: not down (yet)."""
+    return SourceHealth(name, "slow", f"no answer for {seconds:.1f} s yet",
+                        duration_s=seconds)

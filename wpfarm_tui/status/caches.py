@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from wpfarm_tui.farm import redis as farm_redis
 from wpfarm_tui.farm import varnish as farm_varnish
 from wpfarm_tui.inventory import Farm, HostPort, RedisEndpoint, VarnishInstance
-from wpfarm_tui.status.base import probe
+from wpfarm_tui.status.base import SourcePoll, probe, slow_health
 from wpfarm_tui.status.model import (
     CachesSnapshot,
     RedisStats,
@@ -132,11 +134,16 @@ class CachesCollector:
     pane = "caches"
     title = "Caches"
 
-    def __init__(self, farm: Farm):
+    def __init__(self, farm: Farm, patience: float | None = None):
+        """`patience`: how long a poll waits for its slowest source (status/base.py
+        SourcePoll); None waits for every answer."""
         self.farm = farm
+        self.patience = patience
         self.thresholds = dict(farm.thresholds)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="caches")
         self.history = Histories()  # counters between polls, for rates over windows
+        self._poll: SourcePoll[tuple[str, str], tuple[Any, SourceHealth]] = SourcePoll(
+            self._pool)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -192,19 +199,43 @@ class CachesCollector:
                                 "cache_hit_ratio")]
         return out
 
+    def _slow(self, key: tuple[str, str], address: str, seconds: float
+              ) -> tuple[Any, SourceHealth]:
+        """A source still running after the patience: its previous row (or an empty one),
+        at least a warning, with a health saying how long it has been silent."""
+        kind, name = key
+        health = slow_health(name, seconds)
+        previous = self._poll.last.get(key)
+        if previous is not None:
+            row = previous[0]
+            return dataclasses.replace(row, level=max(row.level, Level.WARNING)), health
+        if kind == "varnish":
+            return VarnishStats(name, False, health.error, level=Level.WARNING), health
+        if kind == "redis":
+            return RedisStats(name, address, False, health.error, level=Level.WARNING,
+                              health="slow"), health
+        return SentinelView(name, address, False, health.error, level=Level.WARNING), health
+
     def collect(self) -> CachesSnapshot:
         endpoints = self.farm.endpoints
-        v_jobs = [self._pool.submit(self._varnish, i)
-                  for i in (endpoints.varnish.instances if endpoints.varnish else ())]
-        r_jobs, s_jobs = [], []
+        calls: dict[tuple[str, str], Callable[[], tuple[Any, SourceHealth]]] = {}
+        addresses: dict[tuple[str, str], str] = {}
+        for i in endpoints.varnish.instances if endpoints.varnish else ():
+            calls[("varnish", i.name)] = partial(self._varnish, i)
+            addresses[("varnish", i.name)] = ""
         if endpoints.redis:
-            r_jobs = [self._pool.submit(self._redis, endpoints.redis, n)
-                      for n in endpoints.redis.instances]
-            s_jobs = [self._pool.submit(self._sentinel, endpoints.redis, n)
-                      for n in endpoints.redis.sentinels]
-        varnish = [j.result() for j in v_jobs]
-        redis = [j.result() for j in r_jobs]
-        sentinels = [j.result() for j in s_jobs]
+            for n in endpoints.redis.instances:
+                calls[("redis", n.name)] = partial(self._redis, endpoints.redis, n)
+                addresses[("redis", n.name)] = n.address
+            for n in endpoints.redis.sentinels:
+                calls[("sentinel", n.name)] = partial(self._sentinel, endpoints.redis, n)
+                addresses[("sentinel", n.name)] = n.address
+        done, pending = self._poll.gather(calls, self.patience)
+        rows = {key: done[key] if key in done else self._slow(key, addresses[key], pending[key])
+                for key in calls}
+        varnish = [r for (kind, _), r in rows.items() if kind == "varnish"]
+        redis = [r for (kind, _), r in rows.items() if kind == "redis"]
+        sentinels = [r for (kind, _), r in rows.items() if kind == "sentinel"]
         sources = tuple(h for _, h in (*varnish, *redis, *sentinels))
         if not sources:
             sources = (SourceHealth("caches", "disabled", "no endpoints.varnish or .redis"),)

@@ -22,16 +22,18 @@ PANES = ("nodes", "sites", "galera", "caches", "bans", "edge", "backups")
 
 
 def build_collectors(farm: Farm, live: bool = False) -> list[Collector]:
-    """`live`: for the console, whose polls must come back within a refresh (the Sites
-    pane shows its rows at once and probe results as they come); one-shot reads (`wpfarm
-    status`) wait for every probe."""
+    """Every pane's collector. `live` (the console): a pane shows what answered within one
+    refresh interval and marks a source still running as slow (the Sites pane: its rows
+    at once, probe results as they come); otherwise (one-shot reads) each poll waits for
+    every source's answer or timeout."""
     thresholds = dict(farm.thresholds)
+    patience = farm.refresh.interval if live else None
     probe_wait_s = max(0.2, farm.refresh.interval / 2) if live else None
     collectors: list[Collector] = [
         NodesCollector(farm.endpoints.docker),
         SitesCollector(farm, probe_wait_s=probe_wait_s),
         GaleraCollector(farm.endpoints.galera, thresholds),
-        CachesCollector(farm),
+        CachesCollector(farm, patience=patience),
         BansCollector(farm.endpoints.crowdsec),
         EdgeCollector(farm.endpoints.traefik),
     ]

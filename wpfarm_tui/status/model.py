@@ -20,7 +20,8 @@ class SourceHealth:
 
     name: str  # "galera-1", "traefik", "docker", ...
     # denied: the server answered and refused our credentials (up, but unseen)
-    state: str  # ok | down | timeout | denied | error | disabled
+    # slow: still running after the pane's patience (its own timeout will tell)
+    state: str  # ok | slow | down | timeout | denied | error | disabled
     error: str | None = None  # "connection refused", "timeout after 2.0 s", ...
     checked_at: float = field(default_factory=time.time)
     duration_s: float = 0.0
@@ -35,6 +36,8 @@ class SourceHealth:
             return Level.OK
         if self.state == "disabled":
             return Level.UNKNOWN
+        if self.state == "slow":
+            return Level.WARNING
         return Level.CRITICAL
 
 
@@ -247,6 +250,12 @@ class Router:
     status: str  # enabled | disabled | warning
     provider: str
     error: str | None = None
+    # From Traefik's metrics (status/rates.py): None without a metrics endpoint or history.
+    requests_per_s: Rate | None = None  # last interval
+    errors_4xx_per_s: Rate | None = None
+    errors_5xx_per_s: Rate | None = None
+    latency_ms_1m: float | None = None  # mean over the last minute
+    p95_ms_1m: float | None = None  # from the latency buckets over the last minute
 
     @property
     def level(self) -> Level:

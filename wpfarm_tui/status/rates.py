@@ -123,6 +123,10 @@ class Histories:
             if value is not None:
                 self._by_key.setdefault((source, name), CounterHistory()).add(now, float(value))
 
+    def names(self, source: Hashable) -> list[str]:
+        """The counters followed for `source`."""
+        return [key[1] for key in self._by_key if isinstance(key, tuple) and key[0] == source]
+
     def history(self, source: Hashable, name: str) -> CounterHistory | None:
         return self._by_key.get((source, name))
 
@@ -174,3 +178,23 @@ class Histories:
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """The q-quantile from cumulative bucket counts [(upper bound, count)] as Prometheus's
+    histogram_quantile computes it: linear inside the bucket it falls in; the largest finite
+    bound when it falls in +Inf. None without observations."""
+    ordered = sorted(buckets)
+    if not ordered or ordered[-1][1] <= 0:
+        return None
+    rank = q * ordered[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in ordered:
+        if count >= rank:
+            if math.isinf(bound):
+                return lower_bound
+            inside = count - lower_count
+            share = (rank - lower_count) / inside if inside > 0 else 1.0
+            return lower_bound + (bound - lower_bound) * share
+        lower_bound, lower_count = bound, count
+    return lower_bound

@@ -17,6 +17,11 @@ from wpfarm_tui.widgets.keyed_table import KeyedTable
 COLUMNS = (
     ("level", "Lvl"),
     ("name", "Router"),
+    ("req", "Req/s", "right"),
+    ("4xx", "4xx/s", "right"),
+    ("5xx", "5xx/s", "right"),
+    ("mean", "ms 1m", "right"),
+    ("p95", "p95 1m", "right"),
     ("rule", "Rule"),
     ("service", "Service"),
     ("entrypoints", "Entrypoints"),
@@ -60,7 +65,15 @@ class EdgePane(BasePane):
         return (
             c.level_cell(router.level, self.palette),
             c.text(router.name, style="bold"),
-            c.clip(router.rule, 40),
+            c.rate(router.requests_per_s),
+            c.rate(router.errors_4xx_per_s),
+            c.rate(router.errors_5xx_per_s, style=self.colour(Level.CRITICAL) if (
+                router.errors_5xx_per_s and router.errors_5xx_per_s.value) else ""),
+            c.number(router.latency_ms_1m, "{:.0f}"),
+            c.number(router.p95_ms_1m, "{:.0f}", style=self.colour(
+                self.threshold_level("response_time_ms", router.p95_ms_1m))
+                if router.p95_ms_1m is not None else ""),
+            c.clip(router.rule, 32),
             c.text(router.service),
             c.text(",".join(router.entrypoints)),
             c.text(router.status, style=self.colour(status_level)),

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from wpfarm_tui.status.model import SourceHealth
+from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.widgets.cells import Palette
 
 
@@ -67,10 +68,11 @@ class StatusBar(Static):
             for i, source in enumerate(self.problems):
                 if i:
                     line.append("  ·  ")
-                critical = self.palette.critical
-                line.append(f"✖ {source.name} {source.state}", style=f"bold {critical}")
+                colour = self.palette.of(source.level)  # slow is a warning, down critical
+                mark = "▲" if source.level is Level.WARNING else "✖"
+                line.append(f"{mark} {source.name} {source.state}", style=f"bold {colour}")
                 if source.error:
-                    line.append(f": {source.error}", style=critical)
+                    line.append(f": {source.error}", style=colour)
         self.update(line)
         self.tooltip = self.problem_text or None
 

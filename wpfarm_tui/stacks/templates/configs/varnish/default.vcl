@@ -5,35 +5,10 @@ vcl 4.1;
 import std;
 
 @@VCL_BACKENDS@@
-# Who may PURGE and BAN: the farm's private networks (the WordPress containers and the
-# wpfarm console). Never the internet: Traefik does not forward these methods' origin.
-acl purgers {
-    "127.0.0.1";
-    "10.0.0.0"/8;
-    "172.16.0.0"/12;
-    "192.168.0.0"/16;
-}
-
+@@VCL_PURGE@@
 sub vcl_recv {
 @@VCL_ROUTING@@
-    if (req.method == "PURGE") {
-        if (!client.ip ~ purgers) {
-            return (synth(405, "PURGE not allowed"));
-        }
-        return (purge);
-    }
-    if (req.method == "BAN") {
-        if (!client.ip ~ purgers) {
-            return (synth(405, "BAN not allowed"));
-        }
-        # Lurker-friendly: match only obj.* so the ban lurker can evict in the background.
-        if (req.http.X-Ban-Url) {
-            ban("obj.http.x-host == " + req.http.host + " && obj.http.x-url ~ " + req.http.X-Ban-Url);
-        } else {
-            ban("obj.http.x-host == " + req.http.host);
-        }
-        return (synth(200, "Banned"));
-    }
+    call wpfarm_purge;
     if (req.method != "GET" && req.method != "HEAD") {
         return (pass);
     }

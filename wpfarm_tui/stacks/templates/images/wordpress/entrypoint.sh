@@ -66,6 +66,13 @@ define('WP_REDIS_PREFIX', getenv('WPFARM_REDIS_PREFIX'));
 define('WP_CACHE_KEY_SALT', getenv('WPFARM_REDIS_PREFIX'));
 // Proxy Cache Purge (plugin varnish-http-purge): purge requests go to Varnish.
 define('VHP_VARNISH_IP', getenv('WPFARM_VARNISH_HOST'));
+// ... with the farm's purge token, without which Varnish refuses PURGE and BAN. Set as a
+// pre-initialised hook: WordPress adopts $wp_filter entries made before it loads.
+$GLOBALS['wp_filter']['varnish_http_purge_headers'][10][] = ['accepted_args' => 1,
+    'function' => function ($headers) {
+        $headers['@@PURGE_TOKEN_HEADER@@'] = wpfarm_secret('@@PURGE_TOKEN_SECRET@@');
+        return $headers;
+    }];
 define('WP_CACHE', true);
 if (!defined('ABSPATH')) { define('ABSPATH', __DIR__ . '/'); }
 require_once ABSPATH . 'wp-settings.php';
