@@ -8,6 +8,7 @@ which is the number that crossed the limit in issue #18."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -64,10 +65,11 @@ class Watch:
 
 
 def bulk(lab, sites: Path, concurrency: int) -> subprocess.Popen:
+    # A session of its own, like a command on a terminal: Ctrl-C is the group's SIGINT.
     return subprocess.Popen(
         [sys.executable, "-m", "wpfarm_tui", "--farm", str(lab.farm_file), "site", "create",
          "--from-file", str(sites), "--concurrency", str(concurrency), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def summary(stdout: str) -> dict:
@@ -160,12 +162,16 @@ def test_ctrl_c_stops_starting_sites_and_a_rerun_resumes(lab, lab_farm, tmp_path
     assert proc.stdout is not None
     first = json.loads(proc.stdout.readline())  # a line as soon as one site is done
     assert first["type"] == "site" and first["result"] == "created"
-    proc.send_signal(signal.SIGINT)
+    # Ctrl-C as a terminal sends it: to the whole process group (the installers too).
+    os.killpg(proc.pid, signal.SIGINT)
     rest, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err
+    assert "interrupted: starting no more sites" in err
     assert "Resume: run the same command again" in err
     results = {s["domain"]: s["result"] for s in summary(rest)["sites"]}
     assert "not started" in results.values(), results
+    # The sites in flight at the Ctrl-C were let finish, not cut down half-way.
+    assert "failed" not in results.values(), results
     # In-flight sites finished (or were undone): nothing is left half-made.
     registry = Registry(lab_farm.endpoints.galera)
     states = {d: getattr(registry.get(d), "state", None) for d in domains}

@@ -85,7 +85,8 @@ class _Interrupt:
 
     def __init__(self, say: Callable[[str], None]) -> None:
         self.stopping = threading.Event()
-        self.in_flight = 0
+        self._presses = 0  # Ctrl-Cs so far; the main loop says something for each new one
+        self._said = 0
         self._say = say
         self._old: Any = None
 
@@ -99,10 +100,17 @@ class _Interrupt:
             signal.signal(signal.SIGINT, self._old)
 
     def _handle(self, _sig: int, _frame: object) -> None:
-        first = not self.stopping.is_set()
+        # Only flags here: printing from a signal handler can interrupt a print in progress.
+        self._presses += 1
         self.stopping.set()
-        self._say(("interrupted: starting no more sites; " if first else "still ")
-                  + f"waiting for {self.in_flight} in flight to finish or undo")
+
+    def report(self, in_flight: int) -> None:
+        """From the main loop: a line for each Ctrl-C not yet answered."""
+        if self._presses > self._said:
+            first = self._said == 0
+            self._said = self._presses
+            self._say(("interrupted: starting no more sites; " if first else "still ")
+                      + f"waiting for {in_flight} in flight to finish or undo")
 
 
 def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
@@ -207,7 +215,7 @@ def _bulk_run(farm: Farm, args: argparse.Namespace, entries: list[tuple[str, str
             while queue_ and len(running) < args.concurrency and \
                     not interrupt.stopping.is_set():
                 running.add(workers.submit(create, *queue_.pop()))
-            interrupt.in_flight = len(running)
+            interrupt.report(len(running))
             done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 result = future.result()

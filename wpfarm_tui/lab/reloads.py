@@ -60,7 +60,7 @@ class Reloads:
               wait_for: Path | None = None) -> bool:
         """Write (text) or remove (None) `files`, check, reload `component`; False when
         nothing changed. On any failure the files are put back as they were."""
-        from wpfarm_tui.lab.lab import _write
+        from wpfarm_tui.lab.lab import _write  # lab.py imports this module
 
         with self.lock():
             before = {p: p.read_text() if p.exists() else None for p in files}
@@ -95,7 +95,8 @@ class Reloads:
                     "-p", f"{d}/", "-e", str(d / "error.log")]
         else:
             return
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        # Its own process group: a terminal's Ctrl-C to a bulk run must not fail the check.
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, process_group=0)
         if out.returncode != 0:
             words = " ".join((out.stderr or out.stdout).split())[-400:]
             raise ReloadError(f"{component}: the new configuration fails its check "
@@ -120,7 +121,9 @@ class Reloads:
         os.kill(pid, sig)
         deadline = time.monotonic() + 30
         while True:
-            if self.lab._pid_of(component) is None:
+            # The pid, not _pid_of: php-fpm re-executes itself under the same pid, and its
+            # command line (which _pid_of reads) is briefly not yet its own while it does.
+            if not _alive(pid):
                 raise ReloadError(f"{component} exited on reload; see {log}")
             if component == "php-fpm":
                 done = _php_fpm_reloaded(log, offset)
@@ -131,6 +134,12 @@ class Reloads:
             if time.monotonic() > deadline:
                 raise ReloadError(f"{component} did not finish reloading in 30 s; see {log}")
             time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    from wpfarm_tui.lab.lab import _alive as alive
+
+    return alive(pid)
 
 
 def _children(pid: int) -> set[int]:

@@ -172,7 +172,9 @@ class LabSiteRuntime:
         out = subprocess.run(
             [programs.path("runuser"), "-u", "www-data", "--", programs.path("php"), str(script),
              config.names.domain, config.title],
-            env=env, capture_output=True, text=True, timeout=120)
+            # Its own process group: a Ctrl-C on the terminal of a bulk run reaches the
+            # run (which lets in-flight sites finish), not the installer half-way.
+            env=env, capture_output=True, text=True, timeout=120, process_group=0)
         if out.returncode != 0 or "installed" not in out.stdout:
             tail = (out.stderr or out.stdout).strip()[-300:]
             raise RuntimeError(f"WordPress install failed: {tail}")
