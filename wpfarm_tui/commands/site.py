@@ -199,9 +199,13 @@ def _bulk_run(farm: Farm, args: argparse.Namespace, entries: list[tuple[str, str
             print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
     def create(domain: str, title: str) -> dict:
-        with pool.lease() as db:
-            action = CreateSite(farm, runtime, domain, title, db_user_host=host, db=db)
-            return _run_one(action, audit, farm, args)
+        try:
+            with pool.lease() as db:
+                action = CreateSite(farm, runtime, domain, title, db_user_host=host, db=db)
+                return _run_one(action, audit, farm, args)
+        except Exception as exc:  # noqa: BLE001 - one site's crash is its line, not the run's
+            return {"domain": domain, "result": "failed", "detail": f"{type(exc).__name__}: "
+                    f"{exc}", "seconds": 0.0, "slowest_step": "", "slowest_s": 0.0}
 
     with _Interrupt(say) as interrupt, \
             Progress(console=out, disable=not live_bar, transient=True) as progress, \
