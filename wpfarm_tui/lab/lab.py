@@ -632,7 +632,15 @@ class Lab:
     def _prepare_web(self) -> None:
         fpm = self._dir("php-fpm")
         pools = "".join(_template("php-fpm-pool.conf", SITE=site, DIR=fpm) for site in SITES)
-        _write(fpm / "php-fpm.conf", _template("php-fpm.conf", DIR=fpm, POOLS=pools))
+        fpm_conf = _template("php-fpm.conf", DIR=fpm, POOLS=pools)
+        if not (fpm / "php-fpm.conf").exists() or (fpm / "php-fpm.conf").read_text() != fpm_conf:
+            # A running php-fpm reloads a changed config (e.g. after a lab upgrade) the one
+            # way shared servers change: serialised with site creates, checked first.
+            with self.reloads.lock():
+                _write(fpm / "php-fpm.conf", fpm_conf)
+                if self._pid_of("php-fpm") is not None:
+                    self.reloads.check("php-fpm")
+                    self.reloads.reload("php-fpm")
         (fpm / "pools").mkdir(exist_ok=True)
         ngx = self._dir("nginx")
         for sub in ("body", "fastcgi", "proxy", "uwsgi", "scgi"):
