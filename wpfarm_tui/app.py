@@ -37,6 +37,7 @@ from wpfarm_tui.screens.graphs import GraphScreen
 from wpfarm_tui.screens.help import HelpScreen
 from wpfarm_tui.status.backups import BackupsSnapshot
 from wpfarm_tui.status.base import Collector
+from wpfarm_tui.status.incidents import Incident, incidents_from, maintenance_flags
 from wpfarm_tui.status.model import (
     BansSnapshot,
     CachesSnapshot,
@@ -349,29 +350,53 @@ class WpfarmApp(App[Farm | None]):
     def alerts_pane(self) -> AlertsPane:
         return self.screen_stack[0].query_one("#alerts-pane", AlertsPane)
 
-    def _alerts_label(self, alerts: list | None = None) -> Text:
-        alerts = alerts_from(self.snapshots) if alerts is None else alerts
-        level = max((a.level for a in alerts), default=Level.OK)
+    def incidents(self) -> list[Incident]:
+        """The Alerts tab's rows: the alerts of the current snapshots grouped by cause
+        (status/incidents.py; `wpfarm alerts` prints the same)."""
+        flags = maintenance_flags(self.action_context.maintenance_dir)
+        return incidents_from(self.snapshots, alerts_from(self.snapshots), flags)
+
+    def _alerts_label(self, incidents: list[Incident] | None = None) -> Text:
+        incidents = self.incidents() if incidents is None else incidents
+        level = max((i.level for i in incidents), default=Level.OK)
         colour = self.palette.of(level)
         label = Text()
         label.append(cells.marker(level), style=f"bold {colour}")
         label.append(" Alerts")
-        if alerts:
-            label.append(f" {len(alerts)}", style=f"bold {colour}")
+        if incidents:
+            label.append(f" {len(incidents)}", style=f"bold {colour}")
         return label
 
     def _update_alerts(self) -> None:
         if not self.screen_stack:
             return
-        alerts = alerts_from(self.snapshots)
+        incidents = self.incidents()
+        self._journal(incidents)
         # Most polls change nothing an operator sees: skip the redraw then (it was the
         # largest share of the console's idle CPU).
-        seen = (tuple((a.key, a.level, a.message) for a in alerts), self.theme)
+        seen = (tuple((i.key, i.level, i.cause, tuple((a.key, a.level, a.message)
+                                                      for a in i.symptoms))
+                      for i in incidents), self.theme)
         if seen == getattr(self, "_alerts_seen", None):
             return
         self._alerts_seen = seen
-        self.alerts_pane.show(alerts, self.palette)
-        self._set_tab_label("alerts", self._alerts_label(alerts))
+        self.alerts_pane.show(incidents, self.palette)
+        self._set_tab_label("alerts", self._alerts_label(incidents))
+
+    def _journal(self, incidents: list[Incident]) -> None:
+        """The incident journal (actions/journal.py), once every pane has answered: a
+        half-polled farm would open incidents the next pane explains (a site's 503 before
+        the Caches pane says Varnish is down)."""
+        if not all(p in self.snapshots for p in self.pane_ids):
+            return
+        if getattr(self, "_incident_journal", None) is None:
+            from wpfarm_tui.actions.journal import IncidentJournal
+
+            self._incident_journal = IncidentJournal()
+        try:
+            self._incident_journal.observe(incidents)
+        except OSError as exc:  # a full disk must not take the console down
+            self.log.warning(f"incident journal: {exc}")
 
     @property
     def action_context(self) -> Context:
@@ -385,9 +410,9 @@ class WpfarmApp(App[Farm | None]):
                                       values=values))
 
     def on_alerts_pane_open_procedure(self, message: AlertsPane.OpenProcedure) -> None:
-        alert = message.alert
-        if alert.procedure:
-            self.open_action(alert.procedure, dict(alert.values))
+        incident = message.incident
+        if incident.procedure:
+            self.open_action(incident.procedure, dict(incident.values))
 
     def on_backups_pane_restore_requested(self, message: BackupsPane.RestoreRequested) -> None:
         """The restore screen needs the site's snapshots: read them off the UI thread."""

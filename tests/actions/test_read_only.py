@@ -20,8 +20,10 @@ from wpfarm_tui.cli import build_parser, main
 pytestmark = pytest.mark.lab
 
 # Verbs that only read the farm, and verbs that do not work on a farm file at all.
-READS = {"status", "console", "alerts", "bans", "backups", "redis status", "site list",
-         "site info", "site logs", "service logs"}
+# `serve` is the console in a browser: its actions go through the same guard
+# (tests/ui/test_serve_browser.py shows a refusal there).
+READS = {"status", "console", "serve", "alerts", "incidents", "bans", "backups",
+         "redis status", "site list", "site info", "site logs", "service logs"}
 NOT_THE_FARM = {
     "init": "writes a new farm.yaml on this machine",
     "render": "writes the stack files on this machine; `deploy` is what changes the farm",

@@ -83,7 +83,9 @@ def test_new_crowdsec_decisions_per_minute(lab, lab_farm) -> None:
     first = collector.collect()
     assert first.sources[0].ok, first.sources
     assert first.new_per_minute is not None and first.new_per_minute.value is None
-    added = ["198.51.100.71", "198.51.100.72", "198.51.100.73"]
+    # Outside the lab's seeded 198.51.100.0/24: `cscli decisions delete --ip` deletes
+    # every decision covering the address, the seeded range included.
+    added = ["198.18.42.71", "198.18.42.72", "198.18.42.73"]
     for address in added:
         lab._cscli("decisions", "add", "--ip", address, "--duration", "5m",
                    "--reason", "wpfarm rates test")

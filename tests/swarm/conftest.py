@@ -54,14 +54,15 @@ def swarm_farm(swarmlab):
 
 @pytest.fixture(scope="session")
 def deployed(swarm_farm, tmp_path_factory):
-    """db, app, cache and edge deployed (about 5 min on a purged lab; idempotent)."""
+    """db, app, cache and edge deployed (about 5 min on a purged lab; idempotent). No
+    test-side provisioning: the db layer's accounts step makes the accounts, the site's
+    database and the registry; only the lab's WordPress install (wp-install.php) is here."""
     tmp = tmp_path_factory.mktemp("deploy")
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     _a, items = deploy_layers(swarm_farm, tmp, "db")
     assert verdict_of(items).ok, verdict_of(items)
     timings["db"] = time.monotonic() - t0
-    swarm_farm.provision_db()
     t0 = time.monotonic()
     _a, items = deploy_layers(swarm_farm, tmp, "app")
     assert verdict_of(items).ok, verdict_of(items)

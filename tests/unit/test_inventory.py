@@ -194,7 +194,9 @@ _LOAD_IN_CHILD = """
     except InventoryError as exc:
         result = {{"problems": [p.render("f") for p in exc.problems]}}
     result["seconds"] = time.perf_counter() - t0
-    result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: ru_maxrss survives execve and would report pytest's own size.
+    result["maxrss_mb"] = int(next(line for line in open("/proc/self/status")
+                                   if line.startswith("VmHWM:")).split()[1]) / 1024
     print(json.dumps(result))
 """
 
@@ -417,12 +419,12 @@ _CLI_IN_CHILD = """
 def test_cli_prints_the_error_and_exits_1_never_a_traceback(tmp_path):
     """`wpfarm --farm BAD status`: the report and exit code 1, in one child for all files
     (starting the CLI costs seconds on a loaded box)."""
-    from wpfarm_tui.cli import EXIT_FAILED
+    from wpfarm_tui.commands.runner import ExitCode
 
     files = {name: str(path) for name, path in _bad_farm_files(tmp_path).items()}
     results = _in_child(_CLI_IN_CHILD.format(files=files), timeout=60)
     for name, (rc, stderr) in results.items():
-        assert rc == EXIT_FAILED, (name, stderr[-2000:])
+        assert rc == ExitCode.FAILED, (name, stderr[-2000:])
         assert "Traceback" not in stderr, (name, stderr[-2000:])
         assert stderr.startswith(f"{files[name]}: "), (name, stderr)
         assert " problem(s) in the farm definition" in stderr, (name, stderr)

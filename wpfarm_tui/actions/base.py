@@ -19,20 +19,19 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from wpfarm_tui.inventory import Farm
 
-EventKind = Literal["started", "output", "done", "failed", "skipped"]
-
-
-class ActionError(Exception):
-    """Bad input or a refused action; the message names the field and the fix."""
-
-
-class ReadOnlyError(ActionError):
-    pass
+from wpfarm_tui.steps import (  # noqa: F401 - the procedure layer's names for them
+    ActionError,
+    EventKind,
+    ReadOnlyError,
+    Step,
+    StepEvent,
+    Verdict,
+)
 
 
 def refusal(what: str, problems: Iterable[tuple[str, str]]) -> str:
@@ -43,28 +42,6 @@ def refusal(what: str, problems: Iterable[tuple[str, str]]) -> str:
         grouped.setdefault(why, []).append(node)
     return f"{what} refused, nothing was changed: " + "; ".join(
         f"{', '.join(nodes)}: {why}" for why, nodes in grouped.items())
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str  # "stop galera-2"
-    detail: str = ""  # what exactly will be done, for the plan table
-    destructive: bool = False
-
-
-@dataclass(frozen=True)
-class StepEvent:
-    kind: EventKind
-    step: str
-    message: str = ""
-    at: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    summary: str
-    details: tuple[str, ...] = ()
 
 
 class Action(Protocol):

@@ -32,7 +32,8 @@ REGISTRY_PORT = 5000
 # value exists elsewhere: a DNS API token, S3 keys, a dashboard htpasswd).
 GENERATED_SECRETS = (
     "mariadb_root_password", "mariadb_wordpress_password", "mariadb_backup_password",
-    "galera_sst_password", "proxysql_admin_password", "proxysql_monitor_password",
+    "galera_sst_password", "galera_monitor_password", "proxysql_admin_password",
+    "proxysql_monitor_password",
     "redis_password", "crowdsec_bouncer_key", "grafana_admin_password",
     "portainer_admin_password", "restic_password", "wordpress_salt", "varnish_purge_token",
 )
@@ -40,7 +41,8 @@ OPERATOR_SECRETS = ("cloudflare_dns_api_token", "s3_access_key_id", "s3_secret_a
                     "traefik_dashboard_users", "mysqld_exporter_my_cnf")
 # The console keeps its own copy of these (farm.yaml references them by file):
 # Docker secrets cannot be read back once created.
-CONSOLE_COPIES = {"proxysql_admin_password": "proxysql_admin_password",
+CONSOLE_COPIES = {"galera_monitor_password": "galera_monitor_password",
+                  "proxysql_admin_password": "proxysql_admin_password",
                   "redis_password": "redis_password",
                   "crowdsec_bouncer_key": "crowdsec_bouncer_key"}
 

@@ -11,8 +11,8 @@ the key prefix `wp:<domain>:` (WP_REDIS_PREFIX / WP_CACHE_KEY_SALT set to it by 
 template), so one site's keys are deleted with SCAN MATCH `wp:<domain>:*` + UNLINK on the
 master; purge all deletes `wp:*` (never FLUSHALL: sessions and locks live there too).
 
-Verify: the next probe through the edge is a MISS (or a HIT on an object younger than the
-purge, which only a concurrent visitor can have fetched).
+Verify: the next probe through the edge is a MISS (or a HIT on an object whose Age proves
+it was fetched after the purge, which only a concurrent visitor can have done).
 """
 
 from __future__ import annotations
@@ -189,7 +189,12 @@ class CachePurge:
                 ok = False
                 details.append(f"{domain}: probe failed: {exc}")
                 continue
-            fresh = verdict == "MISS" or (age is not None and age <= since + 1)
+            # A MISS, or a HIT on an object fetched after the purge by someone else: its
+            # Age (whole seconds, rounded down) is at most `since - 1`. An object fetched
+            # just before the purge has Age > since - 1: a tolerance beyond that would
+            # call a purge that never happened fresh.
+            fresh = verdict == "MISS" or (verdict == "HIT" and age is not None
+                                          and age <= since - 1)
             ok = ok and fresh
             details.append(f"{domain}: {verdict or 'no cache header'}"
                            + (f", Age {age:.0f} s" if age is not None else ""))

@@ -8,6 +8,7 @@ it too).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from wpfarm_tui.actions.base import Action, ActionError
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.base import credentials_message
 from wpfarm_tui.status.rates import Rate
+from wpfarm_tui.status.texts import shown
 from wpfarm_tui.status.thresholds import Level
 
 
@@ -283,7 +285,18 @@ def _source_message(pane: str, state: str, error: str | None) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.1f} %"
+    return "unknown" if value is None or math.isnan(value) else f"{value:.1f} %"
+
+
+def _site_text(s: Any) -> str:
+    """A site's probe as a sentence: no `None` for what did not come back."""
+    if s.error:
+        return s.error
+    parts = [f"HTTP {shown(s.http_status, 'no status')}"]
+    if s.ttfb_ms is not None:
+        parts.append(f"{s.ttfb_ms:.0f} ms")
+    parts.append(f"cache {s.cache}" if s.cache else "no cache header")
+    return ", ".join(parts)
 
 
 def _hit_text(minute: Rate | None, since_start: float | None) -> str:
@@ -346,28 +359,33 @@ def _rows(pane: str, snap: Any, at: float) -> list[Alert]:
                 fc = n.flow_control_1m
                 paused = (f", flow control paused {fc.value:.1f} % of the last minute"
                           if fc is not None and fc.value else "")
-                add(n.name, n.level, f"{n.cluster_status} {n.local_state}{paused}")
+                add(n.name, n.level, f"{shown(n.cluster_status, 'cluster status unknown')} "
+                    f"{shown(n.local_state, '')}".rstrip() + paused)
     elif pane == "sites":
         for s in snap.sites:
-            msg = s.error or f"HTTP {s.http_status}, {s.ttfb_ms} ms, cache {s.cache}"
-            proc = "maintenance-off" if s.http_status == 503 and s.state == "active" else \
-                "cache-purge"
-            add(s.domain, s.level, msg, proc, domain=s.domain)
+            # No procedure here: a 503 is maintenance only when the flag is set, a 5xx
+            # comes from somewhere on the request path (status/incidents.py decides).
+            add(s.domain, s.level, _site_text(s))
     elif pane == "caches":
+        # A down instance is the master only while the Sentinels still name it: after
+        # their own failover it is a replica, and a failover would demote the new master.
+        masters = {s.master_address for s in snap.sentinels if s.master_address}
         for r in snap.redis:
             if r.denied:  # up, unreadable: a failover would demote a master we cannot see
                 add(r.name, r.level, _source_message(pane, r.health, r.error))
                 continue
-            proc = "redis-failover" if (not r.reachable and r.role != "slave") else None
+            proc = "redis-failover" if not r.reachable and (r.address in masters or (
+                not masters and r.role != "slave")) else None
             link = f", link {r.master_link}" if r.master_link else ""
-            add(r.name, r.level, r.error or f"{r.role}, {_hit_text(r.hit_ratio_1m, r.hit_ratio)}"
-                f", memory {_pct(r.memory_pct)}{link}", proc)
+            add(r.name, r.level, r.error or f"{shown(r.role, 'role unknown')}, "
+                f"{_hit_text(r.hit_ratio_1m, r.hit_ratio)}, memory {_pct(r.memory_pct)}{link}",
+                proc)
         for s in snap.sentinels:
-            add(s.name, s.level, s.error or f"master {s.master_address} "
-                f"{s.master_flags}", "redis-failover" if s.reachable else None)
+            add(s.name, s.level, s.error or f"master {shown(s.master_address)} "
+                f"{shown(s.master_flags, '')}".rstrip(), "redis-failover" if s.reachable else None)
         for v in snap.varnish:
-            add(v.name, v.level, v.error or _hit_text(v.hit_ratio_1m, v.hit_ratio),
-                "cache-purge-all" if v.reachable else None)
+            # A low hit ratio is not fixed by a purge (it empties the cache further).
+            add(v.name, v.level, v.error or _hit_text(v.hit_ratio_1m, v.hit_ratio))
     elif pane == "nodes":
         for n in snap.nodes:
             add(n.hostname, n.level, f"{n.state}, {n.availability}")

@@ -190,6 +190,18 @@ def list_bans(farm: Farm, ip: str | None = None, scope: str | None = None) -> li
     return bans
 
 
+def covering(farm: Farm, value: str, scope: str) -> list[Ban]:
+    """Every active decision that covers an address (`scope` Ip) or a whole range (Range),
+    as the LAPI itself matches them for its bouncers: a /24 ban covers its addresses."""
+    client = CrowdSecClient(crowdsec_endpoint(farm))
+    raw = client.decisions(ip=value) if scope == "Ip" else client.decisions(range_=value)
+    return sorted((ban_from_decision(d) for d in raw), key=lambda b: -b.id)
+
+
+def _decision_text(b: Ban) -> str:
+    return f"decision {b.id} ({b.scope} {b.value}, {b.type}, expires in {b.expires_in})"
+
+
 def _active(farm: Farm, value: str) -> list[Ban]:
     return [b for b in list_bans(farm) if b.value == value and b.type == "ban"]
 
@@ -286,23 +298,32 @@ class UnbanAction:
         return {"value": self.value, "scope": self.scope}
 
     def plan(self) -> list[Step]:
-        key = "ip" if self.scope == "Ip" else "range"
+        # The bouncer view is what the bouncers ask: GET /v1/decisions?ip= (ranges included).
         return [Step("log in as the machine",
                      f"POST /v1/watchers/login ({self.credentials.name})"),
-                Step(f"unban {self.value}", f"DELETE /v1/decisions?{key}={self.value}"),
+                Step(f"unban {self.value}", f"DELETE /v1/decisions/ID of each decision on "
+                     f"exactly {self.value}"),
                 Step("verify", "the bouncer view no longer lists it")]
 
     def run(self) -> Iterator[StepEvent]:
         s = f"unban {self.value}"
-        if not [b for b in list_bans(self.farm) if b.value == self.value]:
-            yield StepEvent("skipped", s, "no active decision for it")
+        found = covering(self.farm, self.value, self.scope)
+        exact = [b for b in found if b.value == self.value]
+        if not exact:
+            others = "; still covered by " + ", ".join(_decision_text(b) for b in found) \
+                if found else ""
+            yield StepEvent("skipped", s, f"no decision on exactly {self.value}{others}")
             return
         watcher = yield from _login(self.credentials, self.endpoint.timeout)
         if watcher is None:
             return
-        yield StepEvent("started", s)
+        yield StepEvent("started", s, ", ".join(f"decision {b.id}" for b in exact))
+        deleted = 0
         try:
-            deleted = watcher.delete_decisions(self.value, self.scope)
+            # By id: DELETE ?ip=ADDRESS would also delete every range covering it, unbanning
+            # addresses nobody asked to unban.
+            for b in exact:
+                deleted += watcher.delete_decision(b.id)
         except httpx.HTTPError as exc:
             yield StepEvent("failed", s, str(exc))
             return
@@ -311,7 +332,17 @@ class UnbanAction:
         yield StepEvent("done", s, f"{deleted} decision(s) deleted")
 
     def verify(self) -> Verdict:
-        left = [b for b in list_bans(self.farm) if b.value == self.value]
-        if left:
-            return Verdict(False, f"{self.value} still has {len(left)} decision(s)")
-        return Verdict(True, f"{self.value} is no longer banned")
+        """The effect, not the request: does any decision, a range included, still cover
+        it? (What the bouncers ask the LAPI.)"""
+        left = covering(self.farm, self.value, self.scope)
+        if not left:
+            return Verdict(True, f"{self.value} is no longer banned: no decision covers it")
+        details = tuple(_decision_text(b) for b in left)
+        fixes = sorted({b.value for b in left if b.value != self.value})
+        how = "; ".join(f"remove it with `wpfarm unban {v}`" for v in fixes)
+        if any(b.value == self.value for b in left):
+            how = "; ".join(filter(None, [f"a decision on {self.value} itself is still there: "
+                                          f"run `wpfarm unban {self.value}` again", how]))
+        return Verdict(False, f"{self.value} is still banned: {details[0]}"
+                       + (f" and {len(left) - 1} more" if len(left) > 1 else "")
+                       + f"; {how}", details)

@@ -49,6 +49,7 @@ from wpfarm_tui.farm.galera_control import (
 )
 from wpfarm_tui.inventory import Farm, GaleraEndpoint, HostPort
 from wpfarm_tui.status.base import credentials_message, describe_error
+from wpfarm_tui.status.texts import duration_text, shown
 
 SYNC_TIMEOUT = 120.0  # a joiner may need a full SST
 POLL = 0.2
@@ -166,7 +167,7 @@ def wait_synced(endpoint: GaleraEndpoint, control: GaleraControl | None, node: H
             return False, f"{node.name} exited while starting; see {control.log_hint(node.name)}"
         time.sleep(POLL)
     state = status.get("wsrep_local_state_comment") or f"not answering, {status.why()}"
-    return False, f"not Synced after {timeout:.0f} s (state: {state})"
+    return False, f"not Synced after {duration_text(timeout)} (state: {state})"
 
 
 def settle_node(endpoint: GaleraEndpoint, control: GaleraControl, node: HostPort,
@@ -200,8 +201,8 @@ def _cluster_verdict(endpoint: GaleraEndpoint, uuid: str | None) -> Verdict:
         size = status.get("wsrep_cluster_size")
         state = status.get("wsrep_local_state_comment")
         node_uuid = status.get("wsrep_cluster_state_uuid")
-        details.append(f"{name}: {status.get('wsrep_cluster_status')} {state}, size {size}, "
-                       f"uuid {node_uuid}")
+        details.append(f"{name}: {shown(status.get('wsrep_cluster_status'))} {shown(state)}, "
+                       f"size {shown(size)}, uuid {shown(node_uuid)}")
         if not _synced(status) or size != str(expected):
             ok = False
         if uuid and node_uuid != uuid:
@@ -578,7 +579,7 @@ class GaleraRejoin:
         status = node_status(self.endpoint, self.node)
         if _synced(status):
             return Verdict(True, f"{self.node.name} is Synced, cluster size "
-                                 f"{status.get('wsrep_cluster_size')}")
+                                 f"{shown(status.get('wsrep_cluster_size'))}")
         state = status.get("wsrep_local_state_comment") or f"not answering ({status.why()})"
         return Verdict(False, f"{self.node.name} is {state}")
 
@@ -641,11 +642,15 @@ class GaleraDesync:
                 yield StepEvent("done", s)
                 return
             time.sleep(POLL)
-        yield StepEvent("failed", s, f"still {state} after {self.timeout:.0f} s")
+        yield StepEvent("failed", s, f"still {shown(state, 'not answering')} after "
+                        f"{duration_text(self.timeout)}")
 
     def verify(self) -> Verdict:
         status = node_status(self.endpoint, self.node) or {}
         value = "ON" if self.on else "OFF"
         ok = status.get("wsrep_desync") == value
-        return Verdict(ok, f"{self.node.name}: wsrep_desync={status.get('wsrep_desync')}, "
-                           f"{status.get('wsrep_local_state_comment')}")
+        if not status:
+            return Verdict(False, f"{self.node.name}: not answering")
+        return Verdict(ok, f"{self.node.name}: wsrep_desync="
+                           f"{shown(status.get('wsrep_desync'))}, "
+                           f"{shown(status.get('wsrep_local_state_comment'), 'state unknown')}")

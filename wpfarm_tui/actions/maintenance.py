@@ -182,8 +182,9 @@ class Maintenance:
                     details.append(f"{domain}: probe failed: {exc}")
                     continue
                 retry = r.headers.get("retry-after")
+                # Off: the site serves again, so any 5xx (a 502 is not "back") fails it.
                 good = (r.status_code == 503 and bool(retry)) if self.on else \
-                    r.status_code != 503
+                    r.status_code < 500
                 ok = ok and good
                 details.append(f"{domain}: HTTP {r.status_code}"
                                + (f", Retry-After {retry}" if retry else ""))
@@ -192,7 +193,7 @@ class Maintenance:
             summary = f"{what} in maintenance (503 + Retry-After)" if ok else \
                 f"{what} does not answer 503 with Retry-After"
         else:
-            summary = f"{what} serves again" if ok else f"{what} still answers 503"
+            summary = f"{what} serves again" if ok else f"{what} does not serve again (5xx)"
         return Verdict(ok, summary, tuple(details))
 
 

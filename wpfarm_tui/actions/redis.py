@@ -18,6 +18,7 @@ from wpfarm_tui.farm import redis as farm_redis
 from wpfarm_tui.inventory import Farm, HostPort, RedisEndpoint
 from wpfarm_tui.secrets import SecretError
 from wpfarm_tui.status.base import credentials_message, credentials_refused, describe_error
+from wpfarm_tui.status.texts import duration_text, shown
 
 POLL = 0.2
 
@@ -61,9 +62,12 @@ class RedisFailover:
     title = "Redis: Sentinel failover"
     destructive = True  # every client reconnects; writes in flight may fail
 
-    def __init__(self, farm: Farm, timeout: float = 30.0):
+    def __init__(self, farm: Farm, timeout: float = 30.0, settle_s: float = 20.0):
         self.endpoint = redis_endpoint(farm)
         self.timeout = timeout
+        # How long verify waits for every instance to follow: the old master, when it is
+        # up, turns replica ~10 s after the Sentinels moved on.
+        self.settle_s = settle_s
         self.old_master: str | None = None
         self.new_master: str | None = None
 
@@ -93,7 +97,8 @@ class RedisFailover:
         views = sentinel_views(self.endpoint)
         known = {v for v in views.values() if v}
         if len(known) != 1:
-            yield StepEvent("failed", s, f"the Sentinels disagree or are down ({views}); "
+            seen = ", ".join(f"{k}: {v or 'down'}" for k, v in views.items())
+            yield StepEvent("failed", s, f"the Sentinels disagree or are down ({seen}); "
                             "fix that before a failover")
             return
         self.old_master = known.pop()
@@ -128,13 +133,14 @@ class RedisFailover:
                 break
             time.sleep(POLL)
         else:
+            seen = ", ".join(f"{k}: {v or 'down'}" for k, v in views.items())
             yield StepEvent("failed", s, f"no agreement on a new master after "
-                            f"{self.timeout:.0f} s: {views}")
+                            f"{duration_text(self.timeout)}: {seen}")
             return
         s = "check the new master"
         yield StepEvent("started", s)
         role = self._role(self.new_master)
-        yield StepEvent("done" if role == "master" else "failed", s, f"role {role}")
+        yield StepEvent("done" if role == "master" else "failed", s, f"role {shown(role)}")
 
     def _role(self, address: str | None) -> str | None:
         if not address:
@@ -149,17 +155,57 @@ class RedisFailover:
         except redis.RedisError as exc:
             return f"unknown ({exc})"
 
+    def _instances_view(self, master: str) -> tuple[list[str], list[str]]:
+        """(disagreements, details): what every instance's INFO says of `master`. One that
+        is down is reported, not a disagreement (a down old master is why one fails over);
+        the new master down is."""
+        problems, details = [], []
+        for node in self.endpoint.instances:
+            try:
+                info = farm_redis.info(self.endpoint, node)
+            except (redis.RedisError, SecretError, OSError) as exc:
+                details.append(f"{node.name}: down ({describe_error(exc)[1]})")
+                if node.address == master:
+                    problems.append(f"{node.name}, the new master, does not answer")
+                continue
+            role = info.get("role")
+            follows = f"{info.get('master_host')}:{info.get('master_port')}"
+            if node.address == master:
+                details.append(f"{node.name}: role {shown(role)}")
+                if role != "master":
+                    problems.append(f"{node.name} reports role {shown(role)}, not master")
+            elif role == "master":
+                details.append(f"{node.name}: role master")
+                problems.append(f"{node.name} ({node.address}) still reports role master")
+            else:
+                link = info.get("master_link_status")
+                details.append(f"{node.name}: replica of {follows}, link {link}")
+                if follows != master:
+                    problems.append(f"{node.name} follows {follows}, not {master}")
+        return problems, details
+
     def verify(self) -> Verdict:
+        """The effect: every Sentinel names one new master, and every instance's INFO
+        agrees (the master says master, the others follow it)."""
         views = sentinel_views(self.endpoint)
         values = set(views.values())
         details = tuple(f"{k}: {v or 'down'}" for k, v in views.items())
         if len(values) != 1 or None in values:
             return Verdict(False, "the Sentinels do not agree on the master", details)
         master = values.pop()
+        assert master is not None
         if master == self.old_master:
             return Verdict(False, f"the master is still {master}", details)
-        role = self._role(master)
-        if role != "master":
-            return Verdict(False, f"{master} reports role {role}", details)
-        return Verdict(True, f"new master {master} (was {self.old_master}); every Sentinel "
-                             "agrees", details)
+        deadline = time.monotonic() + self.settle_s
+        while True:
+            problems, seen = self._instances_view(master)
+            if not problems or time.monotonic() >= deadline:
+                break
+            time.sleep(POLL)
+        details = (*details, *seen)
+        if problems:
+            return Verdict(False, f"the Sentinels name {master}, the instances disagree: "
+                                  + "; ".join(problems), details)
+        was = f" (was {self.old_master})" if self.old_master else ""
+        return Verdict(True, f"new master {master}{was}; every Sentinel and every instance "
+                             "that answers agrees", details)

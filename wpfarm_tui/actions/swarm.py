@@ -19,7 +19,7 @@ import docker
 
 from wpfarm_tui import programs
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
-from wpfarm_tui.farm import docker as farm_docker
+from wpfarm_tui.farm.docker import manager_client
 from wpfarm_tui.farm.logs import ServiceLogStream
 from wpfarm_tui.farm.ssh import default_known_hosts
 from wpfarm_tui.inventory import Farm
@@ -33,22 +33,6 @@ def _local_program(name: str, purpose: str) -> str:
         return programs.path(name, purpose)
     except programs.MissingPrograms as exc:
         raise ActionError(str(exc)) from None
-
-
-def manager_client(farm: Farm) -> docker.DockerClient:
-    if farm.endpoints.docker is None:
-        raise ActionError("endpoints.docker: missing in farm.yaml; Swarm actions talk to a "
-                          "manager's Docker API")
-    client = None
-    try:
-        client = farm_docker.client(farm.endpoints.docker)
-        client.ping()
-        return client
-    except docker.errors.DockerException as exc:
-        if client is not None:
-            client.close()
-        raise ActionError(f"endpoints.docker: {farm.endpoints.docker.host} does not answer "
-                          f"({str(exc).splitlines()[0][:160]})") from None
 
 
 def _node(client: docker.DockerClient, name: str) -> Any:

@@ -25,7 +25,7 @@ LOCAL_DOCKER_TIMEOUT = 1  # seconds; only ever a unix socket on this machine
 def _farm(parsed_args: argparse.Namespace | None) -> Farm | None:
     try:
         return load_farm(farm_path_of(parsed_args))
-    except Exception:  # a completer never breaks the shell: no farm, no names
+    except Exception:  # noqa: BLE001 - a completer never breaks the shell: no farm, no names
         return None
 
 
@@ -43,7 +43,7 @@ def _local_swarm(farm: Farm) -> tuple[list[str], list[str]]:
                     [s.name for s in client.services.list()])
         finally:
             client.close()
-    except Exception:
+    except Exception:  # noqa: BLE001 - no Swarm or a slow one: complete without its names
         return [], []
 
 

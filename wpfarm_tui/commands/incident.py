@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,29 +104,107 @@ def cmd_bans(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+SHOWN_SYMPTOMS = 20  # per incident in the human output; --json has every one
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
+    """The incidents of one poll of every pane: the same grouping as the Alerts tab."""
+    from wpfarm_tui.actions.journal import IncidentJournal
     from wpfarm_tui.status.collectors import build_collectors, refresh_all
+    from wpfarm_tui.status.incidents import incidents_from, maintenance_flags
 
     farm = load_farm_of(args)
-    alerts = alerts_from(refresh_all(build_collectors(farm)).snapshots)
+    snapshots = refresh_all(build_collectors(farm)).snapshots
+    flags = maintenance_flags(Context.for_farm(farm).maintenance_dir)
+    incidents = incidents_from(snapshots, alerts_from(snapshots), flags)
+    try:
+        IncidentJournal().observe(incidents)
+    except OSError as exc:  # the answer still stands; say why the journal missed it
+        print(f"wpfarm: incident journal: {exc}", file=sys.stderr)
     if args.json:
-        print(json.dumps([_alert_json(a) for a in alerts], indent=2))
-    else:
-        for a in alerts:
-            fix = f"  -> {' '.join(['wpfarm', *entry(a.procedure).cli_args(a.values)])}" \
-                if a.procedure else ""
-            print(f"{a.level.label.upper():8} {a.pane:7} {a.subject:20} {a.message}{fix}")
-        if not alerts:
-            print("no alerts")
+        print(json.dumps([incident_json(i) for i in incidents], indent=2))
+        return ExitCode.OK
+    for i in incidents:
+        print(f"{i.level.label.upper():8} {i.cause}")
+        if i.procedure:
+            print(f"{'':8}   procedure: {' '.join(_command(i.procedure, i.values))}")
+        else:
+            print(f"{'':8}   procedure: none fits; see the evidence")
+        for line in i.evidence:
+            print(f"{'':8}   evidence: {line}")
+        for line in i.advice:
+            print(f"{'':8}   by hand: {line}")
+        if len(i.symptoms) > 1:
+            for a in i.symptoms[:SHOWN_SYMPTOMS]:
+                print(f"{'':8}   - {a.level.label:8} {a.pane:7} {a.subject:20} {a.message}")
+            if len(i.symptoms) > SHOWN_SYMPTOMS:
+                print(f"{'':8}   - ... and {len(i.symptoms) - SHOWN_SYMPTOMS} more (--json "
+                      "lists them all)")
+    if not incidents:
+        print("no alerts")
     return ExitCode.OK
 
 
-def _alert_json(a: Any) -> dict[str, Any]:
-    out = {"pane": a.pane, "subject": a.subject, "level": a.level.label, "message": a.message,
-           "at": a.at, "procedure": a.procedure}
-    if a.procedure:
-        out["command"] = ["wpfarm", *entry(a.procedure).cli_args(a.values)]
+def _command(procedure: str, values: Any) -> list[str]:
+    return ["wpfarm", *entry(procedure).cli_args(dict(values))]
+
+
+def incident_json(i: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "key": i.key, "kind": i.kind, "cause": i.cause, "level": i.level.label, "at": i.at,
+        "procedure": i.procedure, "evidence": list(i.evidence), "advice": list(i.advice),
+        "symptoms": [{"pane": a.pane, "subject": a.subject, "level": a.level.label,
+                      "message": a.message, "at": a.at} for a in i.symptoms]}
+    if i.procedure:
+        out["command"] = _command(i.procedure, i.values)
     return out
+
+
+_SINCE = re.compile(r"([0-9]{1,6})([smhd])")
+
+
+def parse_since(value: str | None, now: float) -> float | None:
+    """`--since`: a duration back from now (30m, 4h, 7d) or an ISO date/time (UTC unless
+    it says otherwise)."""
+    if not value:
+        return None
+    text = value.strip()
+    if m := _SINCE.fullmatch(text.lower()):
+        return now - int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ActionError(f"--since: {value!r} is neither a duration (30m, 4h, 7d) nor a "
+                          "date (2026-11-28 or 2026-11-28T14:00)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    """The journal: every incident seen by a console or `wpfarm alerts`, with the actions
+    taken while it was open."""
+    from wpfarm_tui.actions.journal import IncidentJournal
+
+    journal = IncidentJournal()
+    try:
+        since = parse_since(args.since, journal.clock())
+    except ActionError as exc:
+        return _error(args, exc)
+    records = journal.records(since, with_actions=True)
+    if args.json:
+        print(json.dumps([r.as_json() for r in records], indent=2))
+        return ExitCode.OK
+    for r in records:
+        j = r.as_json()
+        state = f"cleared {j['cleared']}" if r.cleared else f"OPEN, last seen {j['last_seen']}"
+        print(f"{j['first_seen']}  {j['duration']:>7}  {r.level.upper():8} {r.cause}  ({state})")
+        for a in r.actions:
+            print(f"{'':30}{a['at']}  {a['who']}: {a['action']} -> {a['result']}")
+    if not records:
+        print("no incidents" + (" since then" if since is not None else "") +
+              f" in {journal.path}")
+    return ExitCode.OK
 
 
 # ---------------------------------------------------------------- wiring
@@ -195,6 +275,14 @@ def register(verbs: Any) -> None:
                          else ("maintenance-off", "maintenance-all-off"))
         p.set_defaults(func=lambda a, s=single, e=every: _pick(a, s, e))
 
-    alerts = verbs.add_parser("alerts", help="everything past a threshold, with its procedure")
+    alerts = verbs.add_parser("alerts", help="everything past a threshold, grouped by "
+                                   "probable cause, with the procedure that fits")
     alerts.add_argument("--json", action="store_true", help="machine-readable output")
     alerts.set_defaults(func=cmd_alerts)
+
+    incidents = verbs.add_parser("incidents", help="the incident journal: first/last seen, "
+                                 "cleared, duration, actions taken meanwhile")
+    incidents.add_argument("--since", metavar="WHEN",
+                           help="a duration back (30m, 4h, 7d) or a date (2026-11-28T14:00)")
+    incidents.add_argument("--json", action="store_true", help="machine-readable output")
+    incidents.set_defaults(func=cmd_incidents)

@@ -20,9 +20,13 @@ class CrowdSecClient:
     def close(self) -> None:
         self._http.close()
 
-    def decisions(self) -> list[dict[str, Any]]:
-        """Active decisions (GET /v1/decisions with the bouncer's X-Api-Key)."""
-        response = self._http.get("/v1/decisions",
+    def decisions(self, *, ip: str | None = None, range_: str | None = None
+                  ) -> list[dict[str, Any]]:
+        """Active decisions (GET /v1/decisions with the bouncer's X-Api-Key). With `ip`,
+        the decisions covering that address, ranges included; with `range_`, those
+        covering the whole range (the LAPI's own matching, as its bouncers see it)."""
+        params = {k: v for k, v in (("ip", ip), ("range", range_)) if v}
+        response = self._http.get("/v1/decisions", params=params,
                                   headers={"X-Api-Key": self.endpoint.bouncer_key.reveal()})
         if response.status_code == 403:
             raise PermissionError(f"LAPI refused the bouncer key {self.endpoint.bouncer_key} (403)")
@@ -104,6 +108,14 @@ class WatcherClient:
         """DELETE /v1/decisions?ip= (or range=); how many decisions went."""
         key = "ip" if scope == "Ip" else "range"
         response = self._http.delete("/v1/decisions", params={key: value},
+                                     headers=self._headers())
+        response.raise_for_status()
+        return int((response.json() or {}).get("nbDeleted", 0))
+
+    def delete_decision(self, decision_id: int) -> int:
+        """DELETE /v1/decisions/{id}: exactly that decision (DELETE ?ip= would also delete
+        every range covering the address); how many went (0 or 1)."""
+        response = self._http.delete(f"/v1/decisions/{int(decision_id)}",
                                      headers=self._headers())
         response.raise_for_status()
         return int((response.json() or {}).get("nbDeleted", 0))

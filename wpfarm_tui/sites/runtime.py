@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from wpfarm_tui.actions.base import ActionError
 from wpfarm_tui.farm.logs import LogStream
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for, validate_domain
+from wpfarm_tui.steps import ActionError
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import Any
 
 import docker
 
-from wpfarm_tui.actions.swarm import manager_client
+from wpfarm_tui.farm.docker import manager_client
 from wpfarm_tui.farm.logs import LogStream, ServiceLogStream
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for, validate_domain

@@ -32,9 +32,10 @@ from typing import Any
 import docker
 import yaml
 
-from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
 from wpfarm_tui.inventory import Farm
+from wpfarm_tui.stacks.accounts import ACCOUNTS, CONSOLE_USER, AccountsJob
 from wpfarm_tui.stacks.render import NETWORKS
+from wpfarm_tui.steps import ActionError, Step, StepEvent, Verdict
 
 #: layer -> ((stack name, stack file), ...), in the order a full deploy runs them.
 # In deploy order: Varnish resolves its one backend (Traefik's `sites` entry point) when it
@@ -60,6 +61,16 @@ _SIZE = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 class DeployError(ActionError):
     """A stack file cannot be translated or the Swarm refused it; names the fix."""
+
+
+ACCOUNTS_RERUN = ("the db accounts step is left: fix the above, then run `wpfarm deploy db` "
+                  "again (it changes nothing that already works)")
+
+
+def _left_locked(secret: str) -> str:
+    user = next(a.user for a in ACCOUNTS if a.secret == secret)
+    return (f"account {user} has no login: Docker secret {secret} is missing; create it, "
+            "then run `wpfarm deploy db` again")
 
 
 # ---------------------------------------------------------------- compose -> spec
@@ -502,6 +513,8 @@ class DeployAction:
                 continue
             for svc, why in stack.removed.items():
                 steps.append(Step(f"leave out {stack.name}_{svc}", why))
+        if "db" in self.layers:
+            steps.append(self._accounts_plan(stacks, refs))
         for p in planned:
             spec = p.spec
             mode = spec["Mode"]
@@ -567,9 +580,13 @@ class DeployAction:
                     p.spec = service_spec(p.stack, p.short, p.stack.services[p.short], refs)
                 waves = [first, [p for p in batch if not is_first(p)],
                          [p for p in batch if is_first(p)]]
-            for wave in waves:
+            for i, wave in enumerate(waves):
                 failed = yield from self._apply(api, wave, layer)
                 if failed:
+                    return
+                # After the first wave: a new cluster's joiners then find the SST account
+                # usable on their donor.
+                if layer == "db" and i == 0 and not (yield from self._accounts_step(stacks)):
                     return
 
     def _stack_objects(self, stack: Stack) -> Iterator[StepEvent]:
@@ -718,8 +735,84 @@ class DeployAction:
         if bad:
             return Verdict(False, f"{len(bad)} of {len(states)} service(s) not converged",
                            details)
-        return Verdict(True, f"{len(states)} service(s) converged ({', '.join(self.layers)})",
-                       details)
+        summary = f"{len(states)} service(s) converged ({', '.join(self.layers)})"
+        if "db" not in self.layers:
+            return Verdict(True, summary, details)
+        # The effect of the accounts step, checked afresh: each account logs in with its
+        # secret, the console's account reads the site registry.
+        try:
+            outcome = self._accounts_job(self._stacks(dict(self.env))).run(check_only=True)
+        except (RuntimeError, DeployError, docker.errors.APIError) as exc:
+            return Verdict(False, f"{summary}; the database accounts could not be checked: "
+                           f"{exc}", (*details, ACCOUNTS_RERUN))
+        registry = (f"readable by {CONSOLE_USER}" if outcome.registry == "ok"
+                    else outcome.registry)
+        acct = (*(f"account {u}: {'logs in' if st == 'ok' else st}"
+                  for u, st in outcome.accounts.items()),
+                f"wpfarm.sites: {registry}",
+                *(_left_locked(s) for s in outcome.missing))
+        if outcome.problems:
+            return Verdict(False, f"{summary}; database accounts not usable: "
+                           + "; ".join(outcome.problems), (*details, *acct, ACCOUNTS_RERUN))
+        return Verdict(True, f"{summary}; {len(outcome.accounts)} database account(s) log in "
+                       "with their secrets, the site registry exists", (*details, *acct))
+
+    # -------------------------------------------------------------- db accounts
+    def _accounts_job(self, stacks: list[tuple[str, Stack]]) -> AccountsJob:
+        """The job on the db stack's network, in its image; the databases of the sites
+        the app stack carries (read even when the app layer is not deployed now)."""
+        db = next((s for lay, s in stacks if lay == "db" and s.name == "db"), None)
+        if db is None or not db.services:
+            raise DeployError("the db stack has no Galera service: run `wpfarm render`")
+        first = next(iter(db.services.values()))
+        net_key = next(iter(first.get("networks") or ["db"]))
+        network = _ext_name(db, "networks", net_key)
+        databases: list[str] = []
+        app = self.render_dir / "docker" / "compose" / "wordpress.yml"
+        if app.exists():
+            wp = load_stack("wp", app, self.override_dirs, self.env)
+            for svc in wp.services.values():
+                env = dict(e.split("=", 1) for e in _env(svc) if "=" in e)
+                if env.get("WORDPRESS_DB_NAME"):
+                    databases.append(env["WORDPRESS_DB_NAME"])
+        return AccountsJob(self.client.api, image=first["image"],
+                           network=self._refs().networks.get(network, network),
+                           hosts=list(db.services), databases=databases,
+                           placement=["node.labels.wpfarm.role.db == true"],
+                           timeout=self.timeout, poll=self.poll)
+
+    def _accounts_plan(self, stacks: list[tuple[str, Stack]], refs: Refs) -> Step:
+        ready = [a for a in ACCOUNTS if a.secret in refs.secrets]
+        missing = [a.secret for a in ACCOUNTS if a.secret not in refs.secrets]
+        detail = ("one-off job on the db network: each of "
+                  f"{', '.join(a.user for a in ready) or 'no account'} logs in with its "
+                  "Docker secret, or gets it as password and is unlocked; site databases and "
+                  "the site registry (wpfarm.sites) created if missing")
+        if missing:
+            detail += "; " + "; ".join(_left_locked(s) for s in missing)
+        return Step("db accounts", detail)
+
+    def _accounts_step(self, stacks: list[tuple[str, Stack]]) -> Iterator[StepEvent]:
+        step = "db accounts"
+        yield StepEvent("started", step, "one-off job on the db network")
+        try:
+            outcome = self._accounts_job(stacks).run(check_only=False)
+        except (RuntimeError, docker.errors.APIError) as exc:
+            yield StepEvent("failed", step, f"{exc}. {ACCOUNTS_RERUN}")
+            return False
+        for s in outcome.missing:
+            yield StepEvent("output", step, _left_locked(s))
+        if outcome.problems:
+            yield StepEvent("failed", step, "; ".join(outcome.problems) + f". {ACCOUNTS_RERUN}")
+            return False
+        done = [u for u, st in outcome.accounts.items() if st == "set"]
+        kept = [u for u, st in outcome.accounts.items() if st == "ok"]
+        yield StepEvent("done", step,
+                        (f"password set from its secret and unlocked: {', '.join(done)}; "
+                         if done else "")
+                        + (f"already usable: {', '.join(kept)}; " if kept else "")
+                        + f"wpfarm.sites readable by {CONSOLE_USER} (via {outcome.host})")
+        return True
 
     @property
     def results(self) -> list[ServiceState]:

@@ -10,13 +10,16 @@ from wpfarm_tui.inventory import CrowdSecEndpoint
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import Ban, BansSnapshot, SourceHealth
 from wpfarm_tui.status.rates import MINUTE, GraphSeries, Histories
+from wpfarm_tui.status.texts import go_duration_text
 
 
 def ban_from_decision(raw: dict[str, Any]) -> Ban:
     return Ban(
         id=int(raw.get("id", 0)), value=str(raw.get("value", "")), scope=str(raw.get("scope", "")),
         type=str(raw.get("type", "")), origin=str(raw.get("origin", "")),
-        reason=str(raw.get("scenario", "")), expires_in=str(raw.get("duration", "")),
+        reason=str(raw.get("scenario", "")),
+        # "3h59m12.123456789s" as the LAPI says it; "3h59m" as an operator reads it.
+        expires_in=go_duration_text(str(raw.get("duration", ""))),
     )
 
 

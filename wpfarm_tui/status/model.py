@@ -226,7 +226,7 @@ class Ban:
     type: str  # ban | captcha
     origin: str  # crowdsec | cscli | CAPI | lists
     reason: str  # the scenario
-    expires_in: str  # CrowdSec's duration string, e.g. "3h59m12s"
+    expires_in: str  # CrowdSec's duration, shortened for reading: "3h59m", "4m59s"
 
 
 @dataclass(frozen=True)

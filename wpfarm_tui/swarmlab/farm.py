@@ -38,6 +38,7 @@ import docker
 import yaml
 
 from wpfarm_tui.inventory import load_farm
+from wpfarm_tui.stacks.accounts import ACCOUNTS
 from wpfarm_tui.stacks.images import build as build_image
 from wpfarm_tui.stacks.images import farm_builds, push
 from wpfarm_tui.stacks.render import render_farm
@@ -56,7 +57,6 @@ from wpfarm_tui.swarmlab.variants import (
 Progress = Callable[[str], None]
 SITE = "swarmlab.test"
 SITE_SERVICE = "site-swarmlab-test"
-SITE_DB = "wp_swarmlab_test"
 
 
 def _yaml(doc: dict, note: str) -> str:
@@ -206,6 +206,8 @@ class LabFarm:
                 (self.secrets_dir / "traefik_dashboard_password").write_text(pw)
                 sha = base64.b64encode(hashlib.sha1(pw.encode()).digest()).decode()
                 value = f"admin:{{SHA}}{sha}\n"
+            elif name == "mysqld_exporter_my_cnf":  # a my.cnf, as mysqld_exporter reads it
+                value = f"[client]\nuser=exporter\npassword={secrets.token_hex(16)}\n"
             else:
                 value = secrets.token_hex(16)
             path.write_text(value)
@@ -213,8 +215,9 @@ class LabFarm:
         return path.read_text()
 
     def create_secrets(self, progress: Progress = print) -> list[str]:
-        """Every external secret the rendered stacks name, with a random value kept here."""
-        names: set[str] = set()
+        """Every external secret the rendered stacks and the database accounts name (as
+        `wpfarm bootstrap` makes them), with a random value kept here."""
+        names: set[str] = {a.secret for a in ACCOUNTS}
         for f in (self.render_dir / "docker" / "compose").glob("*.yml"):
             doc = yaml.safe_load(f.read_text()) or {}
             for key, val in (doc.get("secrets") or {}).items():
@@ -312,18 +315,6 @@ class LabFarm:
         if code != 0:
             raise SwarmLabError(f"{service}: `{cmd[0]}` exited {code}: {text.strip()[-400:]}")
         return text
-
-    def provision_db(self) -> None:
-        """What the production deploy step does from the secrets: unlock the WordPress
-        account with its password, and create the site's database."""
-        pw = self.secret_value("mariadb_wordpress_password").strip().replace("'", "''")
-        sql = (f"CREATE DATABASE IF NOT EXISTS {SITE_DB} CHARACTER SET utf8mb4 "
-               f"COLLATE utf8mb4_unicode_ci; "
-               f"ALTER USER 'wordpress'@'%' IDENTIFIED BY '{pw}' ACCOUNT UNLOCK;")
-        # On stdin, from the exec's environment: `mariadb -e SQL` would put the password
-        # in the node's process list (printf is the shell's own, not a process).
-        self.exec("db_mariadb-1", ["sh", "-c", 'printf "%s" "$WPFARM_SQL" | mariadb'],
-                  env={"WPFARM_SQL": sql})
 
     def install_site(self) -> str:
         pw = self.secret_value("wordpress_admin_password").strip()

@@ -653,6 +653,12 @@ exec {argv}
                                       "port": 3306}
                                      for i, node in enumerate(
                                          (n for n in NODES if "db" in n.roles), 1)]},
+                # Traefik's `traefik` entry point (8080) is published in host mode on
+                # node1, its one replica here; /api there is internal-only (private
+                # ranges), which the host's bridge address is in. Redis, the Sentinels,
+                # Varnish and CrowdSec publish no port (overlay networks only): no
+                # endpoint until the bastion has a way in (see the README).
+                "traefik": {"api": f"http://{NODES[0].address}:8080", "timeout": 3},
             },
             "sites": {"edge_url": f"https://{NODES[0].address}", "registry": "galera",
                       "static": ["swarmlab.test"], "timeout": 5, "verify_tls": False,

@@ -1,15 +1,5 @@
 -- First-start SQL for farm @@FARM_NAME@@ (rendered by wpfarm); run once by the bootstrap
--- node's entrypoint. The accounts are created LOCKED: the deploy step sets each password
--- from its Docker secret (ALTER USER ... IDENTIFIED BY ... ACCOUNT UNLOCK), so no password
--- is ever written here and no account is usable without one.
-CREATE USER IF NOT EXISTS 'mariabackup'@'%' ACCOUNT LOCK;
-GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'mariabackup'@'%';
-CREATE USER IF NOT EXISTS 'monitor'@'%' ACCOUNT LOCK;
-GRANT USAGE, REPLICATION CLIENT ON *.* TO 'monitor'@'%';
-CREATE USER IF NOT EXISTS 'exporter'@'%' WITH MAX_USER_CONNECTIONS 3 ACCOUNT LOCK;
-GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO 'exporter'@'%';
-CREATE USER IF NOT EXISTS 'backup'@'%' ACCOUNT LOCK;
-GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES, EVENT, RELOAD, PROCESS ON *.* TO 'backup'@'%';
+-- node's entrypoint. No account is created here: the deploy's "db accounts" step
+-- (wpfarm_tui/stacks/accounts.py, after the first Galera node is up) creates each one with
+-- its grants and its password from its Docker secret, so no password is ever written here.
 CREATE DATABASE IF NOT EXISTS wpfarm CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-CREATE USER IF NOT EXISTS 'wordpress'@'%' ACCOUNT LOCK;
-GRANT ALL PRIVILEGES ON `wp\_%`.* TO 'wordpress'@'%';
