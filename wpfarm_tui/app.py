@@ -664,10 +664,13 @@ def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK,
     """Open the console on this terminal until the operator quits; a farm switched to from
     the palette opens in its place (its own farm.yaml decides its read-only mode, and
     --read-only still holds)."""
-    from wpfarm_tui.status.collectors import build_collectors
+    from wpfarm_tui.status.collectors import build_collectors, close_collectors
 
     while True:
-        switch_to = WpfarmApp(farm, collectors, theme=theme, read_only=read_only).run()
+        try:
+            switch_to = WpfarmApp(farm, collectors, theme=theme, read_only=read_only).run()
+        finally:
+            close_collectors(collectors)  # the farm left behind keeps no connection open
         if switch_to is None:
             return
         farm, collectors = switch_to, build_collectors(switch_to, live=True)

@@ -57,6 +57,23 @@ def test_db_size_of_a_new_site(lab_farm, tmp_path, cleanup):
     assert domain not in {r.domain for r in collector.collect().sites}
 
 
+def test_db_sizes_from_innodb_statistics_match_information_schema(lab_farm):
+    """The sizes come from mysql.innodb_table_stats (a row per table, no table opened:
+    information_schema timed out at ~4,700 tables) and are the figures information_schema
+    gives, schema by schema."""
+    collector = SitesCollector(lab_farm)
+    try:
+        t0 = time.monotonic()
+        sizes = collector._read_sizes()
+        took = time.monotonic() - t0
+        assert sizes and "mysql" not in sizes
+        for name, size in sizes.items():
+            assert size == schema_bytes(lab_farm, name), name
+        print(f"db sizes of {len(sizes)} schemas read in {took * 1000:.1f} ms")
+    finally:
+        collector.close()
+
+
 def test_db_sizes_are_read_at_most_once_a_minute(lab_farm):
     now = [1000.0]
     collector = SitesCollector(lab_farm, clock=lambda: now[0])

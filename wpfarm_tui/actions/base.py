@@ -134,7 +134,26 @@ def execute(
 ) -> Iterator[Step | StepEvent | Verdict]:
     """Run an action the one sanctioned way, yielding the plan's steps, then the
     events, then the verdict. Refuses in read-only mode and refuses a destructive
-    action that was not confirmed; every attempt (dry runs included) is audited."""
+    action that was not confirmed; every attempt (dry runs included) is audited.
+    When it is over (done, refused, or the caller stopped reading), an action with a
+    `close` method closes what it opened, so runs never pile up connections."""
+    try:
+        yield from _execute(action, audit=audit, read_only=read_only, dry_run=dry_run,
+                            confirmed=confirmed)
+    finally:
+        close = getattr(action, "close", None)
+        if callable(close):
+            close()
+
+
+def _execute(
+    action: Action,
+    *,
+    audit: AuditLog,
+    read_only: bool,
+    dry_run: bool,
+    confirmed: bool,
+) -> Iterator[Step | StepEvent | Verdict]:
     params = dict(action.describe())
     guard_read_only(action.name, params, read_only=read_only, audit=audit)
     plan = action.plan()

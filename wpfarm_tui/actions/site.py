@@ -8,6 +8,10 @@ edge and a second request that is a cache hit. Each step is idempotent; on
 failure the run undoes what it created itself, newest first, and says which
 step failed. The admin password is generated, kept in memory, and handed
 back once (`admin_password`), never put in an event.
+
+Connections: an action given `db` borrows it (a bulk run lends each worker one
+from a `GaleraPool`); without, it opens its own and `close()` closes them —
+`execute` calls it when the run is over, so no action leaves a connection open.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class CreateSite:
     admin_password: str | None = field(default=None, repr=False)
     # ProxySQL's admin interface; by default the farm's endpoints.proxysql, if any.
     proxysql: ProxySQLAdmin | None = None
+    # Galera connections to borrow (not closed here); by default the action's own.
+    db: GaleraConnections | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -83,11 +89,15 @@ class CreateSite:
         self.admin_email = _validate_email(self.admin_email or f"admin@{self.names.domain}")
         if self.farm.endpoints.galera is None:
             raise ActionError("endpoints.galera: missing in farm.yaml; sites need the database")
-        self.registry = Registry(self.farm.endpoints.galera)
+        self.registry = Registry(self.farm.endpoints.galera, db=self.db)
         self.db = self.registry.db
         if self.proxysql is None and self.farm.endpoints.proxysql is not None:
             self.proxysql = ProxySQLAdmin(self.farm.endpoints.proxysql)
         self._created: list[tuple[str, Callable[[], object]]] = []  # undo, newest last
+
+    def close(self) -> None:
+        """Close the connections this action opened (a borrowed `db` stays open)."""
+        self.registry.close()
 
     # ------------------------------------------------------------ protocol
     def describe(self) -> Mapping[str, Any]:
@@ -118,9 +128,17 @@ class CreateSite:
         ]
 
     def _step(self, name: str, call: Callable[[], bool | str | None],
-              undo: Callable[[], object] | None = None) -> Iterator[StepEvent]:
+              undo: Callable[[], object] | None = None, partial: bool = False
+              ) -> Iterator[StepEvent]:
+        """`partial`: the step makes several things and may fail half-way; its (idempotent)
+        undo then runs too, so nothing it made is left behind."""
         yield StepEvent("started", name)
-        result = call()
+        try:
+            result = call()
+        except Exception:
+            if undo is not None and partial:
+                self._created.append((name, undo))
+            raise
         if result is False:
             yield StepEvent("skipped", name, "already there")
             return
@@ -157,7 +175,7 @@ class CreateSite:
                                   lambda: self.runtime.remove_media(n))
             config = SiteConfig(n, self._db_host(), password, self.title, self.admin_email)
             yield from self._step("deploy", lambda: self.runtime.deploy(config),
-                                  lambda: self.runtime.undeploy(n))
+                                  lambda: self.runtime.undeploy(n), partial=not resuming)
             self.admin_password = pysecrets.token_urlsafe(18)
             admin_password = self.admin_password
             yield from self._step(
@@ -276,6 +294,7 @@ class DeleteSite:
     name: str = "site-delete"
     destructive: bool = True
     proxysql: ProxySQLAdmin | None = None
+    db: GaleraConnections | None = field(default=None, repr=False)  # borrowed, see CreateSite
 
     def __post_init__(self) -> None:
         try:
@@ -284,9 +303,12 @@ class DeleteSite:
             raise ActionError(str(exc)) from None
         if self.farm.endpoints.galera is None:
             raise ActionError("endpoints.galera: missing in farm.yaml")
-        self.registry = Registry(self.farm.endpoints.galera)
+        self.registry = Registry(self.farm.endpoints.galera, db=self.db)
         if self.proxysql is None and self.farm.endpoints.proxysql is not None:
             self.proxysql = ProxySQLAdmin(self.farm.endpoints.proxysql)
+
+    def close(self) -> None:
+        self.registry.close()
 
     def describe(self) -> Mapping[str, Any]:
         return {"domain": self.names.domain}
@@ -405,6 +427,9 @@ class SuspendSite:
 
     def describe(self) -> Mapping[str, Any]:
         return {"domain": self.names.domain}
+
+    def close(self) -> None:
+        self.registry.close()
 
     def plan(self) -> list[Step]:
         state = "suspended" if self.suspend else "active"

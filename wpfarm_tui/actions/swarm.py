@@ -7,6 +7,7 @@ error naming the field and what exists, before anything is planned.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import time
 from collections.abc import Iterator, Mapping
@@ -80,11 +81,19 @@ class NodeAvailability:
         if not node.strip():
             raise ActionError("node: give the Swarm node's name (its hostname)")
         self.client = manager_client(farm)
-        self.node = _node(self.client, node.strip())
+        try:
+            self.node = _node(self.client, node.strip())
+        except BaseException:
+            self.client.close()
+            raise
         self.hostname = self.node.attrs["Description"]["Hostname"]
         self.drain = drain
         self.name = "node-drain" if drain else "node-activate"
         self.destructive = drain  # moves every workload off the node
+
+    def close(self) -> None:
+        """`execute` calls it when the run is over (an ssh:// client holds an SSH session)."""
+        self.client.close()
 
     def describe(self) -> Mapping[str, Any]:
         return {"node": self.hostname, "availability": "drain" if self.drain else "active"}
@@ -149,7 +158,15 @@ class _ServiceAction:
         if not service.strip():
             raise ActionError("service: give the service's name (e.g. wp_site-example-com)")
         self.client = manager_client(farm)
-        self.service = _service(self.client, service.strip())
+        try:
+            self.service = _service(self.client, service.strip())
+        except BaseException:
+            self.client.close()
+            raise
+
+    def close(self) -> None:
+        """`execute` calls it when the run is over (an ssh:// client holds an SSH session)."""
+        self.client.close()
 
     def describe(self) -> Mapping[str, Any]:
         return {"service": self.service.name}
@@ -260,8 +277,13 @@ def service_log_stream(farm: Farm, service: str, tail: int = 100, follow: bool =
                        ) -> ServiceLogStream:
     """A service's log lines (all its tasks), optionally following; close() stops it."""
     client = manager_client(farm)
-    svc = _service(client, service.strip())
-    return ServiceLogStream(client.api, svc.id, svc.name, tail=tail, follow=follow)
+    try:
+        svc = _service(client, service.strip())
+    except BaseException:
+        client.close()
+        raise
+    return ServiceLogStream(client.api, svc.id, svc.name, tail=tail, follow=follow,
+                            owner=client)
 
 
 # In the task: bash where the image has it, else sh (busybox and slim images).
@@ -288,7 +310,12 @@ def task_shell(farm: Farm, service: str, slot: int | None = None,
     runs there, else over `ssh -t` to the task's node (host key checked against
     known_hosts, never accepted blindly). The terminal work is the docker CLI's and
     ssh's: both are kept up to date by the distribution, unlike a hand-made TTY bridge."""
-    client = manager_client(farm)
+    with contextlib.closing(manager_client(farm)) as client:
+        return _task_shell(farm, client, service, slot, known_hosts)
+
+
+def _task_shell(farm: Farm, client: docker.DockerClient, service: str, slot: int | None,
+                known_hosts: Path | None) -> TaskShell:
     svc = _service(client, service.strip())
     tasks = [t for t in client.api.tasks(filters={"service": svc.id, "desired-state": "running"})
              if t["Status"]["State"] == "running"]

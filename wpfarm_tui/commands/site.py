@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
+import pymysql
 from rich.progress import Progress
 from rich.table import Table
 
@@ -27,10 +33,12 @@ from wpfarm_tui.commands.runner import (
     run_action_cli,
     whole,
 )
+from wpfarm_tui.farm.galera import GaleraPool
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.sites.naming import DomainError, validate_domain
 from wpfarm_tui.sites.registry import Registry
-from wpfarm_tui.sites.runtime import runtime_for, site_log_stream
+from wpfarm_tui.sites.runtime import SiteRuntime, runtime_for, site_log_stream
+from wpfarm_tui.status.base import describe_error
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -42,12 +50,17 @@ def cmd_create(args: argparse.Namespace) -> int:
         return ExitCode.FAILED
     try:
         runtime, host = runtime_for(farm)
-        action = CreateSite(farm, runtime, args.domain, args.title or "", args.admin_email or "",
-                            db_user_host=host)
     except ActionError as exc:
         print(f"wpfarm site create: {exc}", file=sys.stderr)
         return ExitCode.FAILED
-    rc = run_action_cli(action, farm, args)
+    with contextlib.closing(runtime):
+        try:
+            action = CreateSite(farm, runtime, args.domain, args.title or "",
+                                args.admin_email or "", db_user_host=host)
+        except ActionError as exc:
+            print(f"wpfarm site create: {exc}", file=sys.stderr)
+            return ExitCode.FAILED
+        rc = run_action_cli(action, farm, args)
     if rc == 0 and args.show_admin_password and action.admin_password:
         # Asked for explicitly, shown once, to the terminal only: never logged or audited.
         print(f"admin password for {action.names.domain} (shown once): {action.admin_password}",
@@ -66,93 +79,214 @@ def _read_domains(path: Path) -> list[tuple[str, str]]:
     return out
 
 
+class _Interrupt:
+    """Ctrl-C during a bulk run: the first stops starting new sites (the ones in flight
+    finish, or undo what they made); later ones only say what it is waiting for."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.stopping = threading.Event()
+        self._presses = 0  # Ctrl-Cs so far; the main loop says something for each new one
+        self._said = 0
+        self._say = say
+        self._old: Any = None
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+    def _handle(self, _sig: int, _frame: object) -> None:
+        # Only flags here: printing from a signal handler can interrupt a print in progress.
+        self._presses += 1
+        self.stopping.set()
+
+    def report(self, in_flight: int) -> None:
+        """From the main loop: a line for each Ctrl-C not yet answered."""
+        if self._presses > self._said:
+            first = self._said == 0
+            self._said = self._presses
+            self._say(("interrupted: starting no more sites; " if first else "still ")
+                      + f"waiting for {in_flight} in flight to finish or undo")
+
+
 def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
     refused = refuse_if_read_only("site-create", farm, args, {"from_file": args.from_file})
     if refused is not None:
         return refused
+    if farm.endpoints.galera is None:
+        print("wpfarm site create: endpoints.galera is missing in farm.yaml; sites need the "
+              "database", file=sys.stderr)
+        return ExitCode.FAILED
     try:
         entries = _read_domains(Path(args.from_file))
         runtime, host = runtime_for(farm)
-        registry = Registry(farm.endpoints.galera) if farm.endpoints.galera else None
     except (OSError, ActionError) as exc:
         print(f"wpfarm site create: {exc}", file=sys.stderr)
         return ExitCode.FAILED
-    existing = {r.domain for r in registry.list()} if registry else set()
-    results: dict[str, dict] = {}
-    actions: list[CreateSite] = []
+    # One connection set per worker, reused site after site: the run holds `concurrency`
+    # connections (per node reached), however many sites the file has.
+    with contextlib.closing(runtime), GaleraPool(farm.endpoints.galera,
+                                                 args.concurrency) as pool:
+        return _bulk_run(farm, args, entries, runtime, host, pool)
+
+
+def _bulk_plan(farm: Farm, args: argparse.Namespace, entries: list[tuple[str, str]],
+               runtime: SiteRuntime, host: str, existing: dict[str, str],
+               results: dict[str, dict]) -> list[tuple[str, str]]:
+    """The (domain, title) to create; the rest go into `results` (invalid, exists)."""
+    todo: list[tuple[str, str]] = []
+    queued: set[str] = set()
     for domain, title in entries:
         try:
+            # Checked only: constructing opens no connection.
             action = CreateSite(farm, runtime, domain, title, db_user_host=host)
         except ActionError as exc:
             results[domain] = {"domain": domain, "result": "invalid", "detail": str(exc)}
             continue
+        name = action.names.domain
         if action.destructive and not args.yes:
             # An internationalised name: registered as xn--..., so it must be confirmed.
-            results[action.names.domain] = {
-                "domain": action.names.domain, "typed": domain, "result": "invalid",
+            results[name] = {
+                "domain": name, "typed": domain, "result": "invalid",
                 "detail": f"{action.parsed.registered_as}: confirm with --yes, or create it "
                           "alone to see the plan"}
             continue
-        if action.names.domain in existing and (rec := registry.get(action.names.domain)) \
-                and rec.state != "creating":
-            results[action.names.domain] = {"domain": action.names.domain, "result": "exists",
-                                            "detail": f"state {rec.state}"}
+        state = existing.get(name)
+        if state is not None and state != "creating":  # a re-run skips what it made
+            results[name] = {"domain": name, "result": "exists", "detail": f"state {state}"}
             continue
-        actions.append(action)
-    if args.dry_run:
-        for action in actions:
-            results[action.names.domain] = {"domain": action.names.domain, "result": "planned",
-                                            "detail": f"{len(action.plan())} steps"
-                                            + (f"; {action.parsed.registered_as}"
-                                               if action.parsed.is_idn else "")}
-        return _report(results, args, time.monotonic())
-    audit = AuditLog()
+        if name in results or name in queued:
+            continue  # the same domain twice in the file
+        if args.dry_run:
+            results[name] = {"domain": name, "result": "planned",
+                             "detail": f"{len(action.plan())} steps"
+                             + (f"; {action.parsed.registered_as}"
+                                if action.parsed.is_idn else "")}
+            continue
+        todo.append((name, title))
+        queued.add(name)
+    return todo
+
+
+def _bulk_run(farm: Farm, args: argparse.Namespace, entries: list[tuple[str, str]],
+              runtime: SiteRuntime, host: str, pool: GaleraPool) -> int:
     started = time.monotonic()
+    results: dict[str, dict] = {}
+    try:
+        with pool.lease() as db:
+            existing = {r.domain: r.state for r in Registry(farm.endpoints.galera, db=db).list()}
+    except pymysql.MySQLError as exc:
+        print(f"wpfarm site create: the site registry (Galera): {describe_error(exc)[1]}",
+              file=sys.stderr)
+        return ExitCode.FAILED
+    todo = _bulk_plan(farm, args, entries, runtime, host, existing, results)
+    if args.dry_run:
+        return _report(results, args, started)
+    audit = AuditLog()
+    out = console()
+    # A line per site as it finishes: JSON lines under --json; plain lines when stdout is
+    # a file or a pipe (the progress bar only draws on a terminal).
+    live_bar = not args.json and out.is_terminal
 
-    def create(action: CreateSite) -> dict:
-        t0 = time.monotonic()
-        slowest, step_started, failed = ("", 0.0), {}, None
-        verdict: Verdict | None = None
-        for item in execute(action, audit=audit, read_only=farm.read_only, confirmed=args.yes):
-            if isinstance(item, StepEvent):
-                if item.kind == "started":
-                    step_started[item.step] = time.monotonic()
-                elif item.step in step_started:
-                    took = time.monotonic() - step_started.pop(item.step)
-                    slowest = max(slowest, (item.step, took), key=lambda s: s[1])
-                if item.kind == "failed" and failed is None:
-                    failed = f"{item.step}: {item.message}"
-            elif isinstance(item, Verdict):
-                verdict = item
-        ok = verdict is not None and verdict.ok and failed is None
-        return {"domain": action.names.domain, "result": "created" if ok else "failed",
-                "detail": "" if ok else (failed or (verdict.summary if verdict else "")),
-                "seconds": round(time.monotonic() - t0, 2),
-                "slowest_step": slowest[0], "slowest_s": round(slowest[1], 2)}
+    def say(line: str) -> None:
+        if live_bar:
+            out.print(line, highlight=False, markup=False)
+        else:
+            print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
-    with Progress(console=console(), disable=args.json) as progress, \
-            ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-        task = progress.add_task("creating sites", total=len(actions))
-        for result in pool.map(create, actions):
-            results[result["domain"]] = result
-            progress.advance(task)
-    return _report(results, args, started)
+    def create(domain: str, title: str) -> dict:
+        try:
+            with pool.lease() as db:
+                action = CreateSite(farm, runtime, domain, title, db_user_host=host, db=db)
+                return _run_one(action, audit, farm, args)
+        except Exception as exc:  # noqa: BLE001 - one site's crash is its line, not the run's
+            return {"domain": domain, "result": "failed", "detail": f"{type(exc).__name__}: "
+                    f"{exc}", "seconds": 0.0, "slowest_step": "", "slowest_s": 0.0}
+
+    with _Interrupt(say) as interrupt, \
+            Progress(console=out, disable=not live_bar, transient=True) as progress, \
+            ThreadPoolExecutor(max_workers=args.concurrency) as workers:
+        bar = progress.add_task("creating sites", total=len(todo))
+        queue_ = list(reversed(todo))
+        running: set[Future[dict]] = set()
+        while running or (queue_ and not interrupt.stopping.is_set()):
+            # Only `concurrency` sites are submitted at a time, so Ctrl-C leaves the rest
+            # unstarted instead of queued inside the executor.
+            while queue_ and len(running) < args.concurrency and \
+                    not interrupt.stopping.is_set():
+                running.add(workers.submit(create, *queue_.pop()))
+            interrupt.report(len(running))
+            done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
+                results[result["domain"]] = result
+                progress.advance(bar)
+                _print_site(result, args, say)
+    for domain, _title in reversed(queue_):
+        results[domain] = {"domain": domain, "result": "not started",
+                           "detail": "interrupted before it started"}
+    code = _report(results, args, started)
+    if interrupt.stopping.is_set():
+        print(f"interrupted: {len(queue_)} sites not started. Resume: run the same command "
+              "again (sites already created are skipped)", file=sys.stderr)
+        return ExitCode.FAILED
+    return code
+
+
+def _run_one(action: CreateSite, audit: AuditLog, farm: Farm, args: argparse.Namespace
+             ) -> dict:
+    t0 = time.monotonic()
+    slowest, step_started, failed = ("", 0.0), {}, None
+    verdict: Verdict | None = None
+    for item in execute(action, audit=audit, read_only=farm.read_only, confirmed=args.yes):
+        if isinstance(item, StepEvent):
+            if item.kind == "started":
+                step_started[item.step] = time.monotonic()
+            elif item.step in step_started:
+                took = time.monotonic() - step_started.pop(item.step)
+                slowest = max(slowest, (item.step, took), key=lambda s: s[1])
+            if item.kind == "failed" and failed is None:
+                failed = f"{item.step}: {item.message}"
+        elif isinstance(item, Verdict):
+            verdict = item
+    ok = verdict is not None and verdict.ok and failed is None
+    return {"domain": action.names.domain, "result": "created" if ok else "failed",
+            "detail": "" if ok else (failed or (verdict.summary if verdict else "")),
+            "seconds": round(time.monotonic() - t0, 2),
+            "slowest_step": slowest[0], "slowest_s": round(slowest[1], 2)}
+
+
+def _print_site(result: dict, args: argparse.Namespace, say: Callable[[str], None]) -> None:
+    if args.json:
+        print(json.dumps({"type": "site", **result}), flush=True)
+        return
+    detail = f"  {result['detail']}" if result["detail"] else ""
+    say(f"{result['result']:8} {result['domain']}  {result.get('seconds', 0):.1f} s{detail}")
 
 
 def _report(results: dict[str, dict], args: argparse.Namespace, started: float) -> int:
     rows = list(results.values())
     wall = time.monotonic() - started
     failed = [r for r in rows if r["result"] in ("failed", "invalid")]
+    count = Counter(r["result"] for r in rows)
     if args.json:
-        print(json.dumps({"sites": rows, "wall_s": round(wall, 2), "failed": len(failed)}))
+        print(json.dumps({"sites": rows, "wall_s": round(wall, 2), "failed": len(failed),
+                          "counts": dict(count)}))
     else:
-        table = Table("domain", "result", "seconds", "detail")
-        for r in rows:
-            table.add_row(r["domain"], r["result"], str(r.get("seconds", "")), r["detail"])
-        console().print(table)
-        created = sum(r["result"] == "created" for r in rows)
-        print(f"{created} created, {sum(r['result'] == 'exists' for r in rows)} already there, "
-              f"{len(failed)} failed, in {wall:.1f} s")
+        if failed or args.dry_run:
+            # Each created site had its line already; the table repeats what needs a look.
+            table = Table("domain", "result", "seconds", "detail")
+            for r in rows if args.dry_run else failed:
+                table.add_row(r["domain"], r["result"], str(r.get("seconds", "")), r["detail"])
+            console().print(table)
+        rate = f" ({60 * count['created'] / wall:.1f} sites/min)" if count["created"] else ""
+        print(f"{count['created']} created, {count['exists']} already there, "
+              f"{count['failed']} failed, {count['invalid']} invalid, "
+              f"{count['not started']} not started, in {wall:.1f} s{rate}")
     return ExitCode.FAILED if failed else ExitCode.OK
 
 
@@ -160,6 +294,15 @@ def cmd_delete(args: argparse.Namespace) -> int:
     farm = load_farm_of(args)
     try:
         runtime, host = runtime_for(farm)
+    except ActionError as exc:
+        print(f"wpfarm site delete: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    with contextlib.closing(runtime):
+        return _delete(farm, args, runtime, host)
+
+
+def _delete(farm: Farm, args: argparse.Namespace, runtime: SiteRuntime, host: str) -> int:
+    try:
         action = DeleteSite(farm, runtime, args.domain, db_user_host=host)
     except ActionError as exc:
         print(f"wpfarm site delete: {exc}", file=sys.stderr)
@@ -211,8 +354,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if farm.endpoints.galera is None:
         print("wpfarm site list: endpoints.galera is missing in farm.yaml", file=sys.stderr)
         return ExitCode.FAILED
-    registry = Registry(farm.endpoints.galera)
-    records = registry.list(state=args.state, contains=args.filter)
+    with Registry(farm.endpoints.galera) as registry:
+        records = registry.list(state=args.state, contains=args.filter)
     for problem in registry.invalid:  # shown, never listed as a site
         print(f"wpfarm site {args.site_verb}: {problem}", file=sys.stderr)
     if args.site_verb == "info":

@@ -17,6 +17,9 @@ class CrowdSecClient:
         # Kept open: a new httpx.Client costs ~30 ms (TLS context), more than the request.
         self._http = httpx.Client(base_url=endpoint.lapi, timeout=endpoint.timeout)
 
+    def close(self) -> None:
+        self._http.close()
+
     def decisions(self, *, ip: str | None = None, range_: str | None = None
                   ) -> list[dict[str, Any]]:
         """Active decisions (GET /v1/decisions with the bouncer's X-Api-Key). With `ip`,

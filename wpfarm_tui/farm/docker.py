@@ -22,11 +22,14 @@ def manager_client(farm: Farm) -> docker.DockerClient:
     if farm.endpoints.docker is None:
         raise ActionError("endpoints.docker: missing in farm.yaml; Swarm actions talk to a "
                           "manager's Docker API")
+    manager = None
     try:
         manager = client(farm.endpoints.docker)
         manager.ping()
         return manager
     except docker.errors.DockerException as exc:
+        if manager is not None:  # an ssh:// client holds an SSH session: let it go
+            manager.close()
         raise ActionError(f"endpoints.docker: {farm.endpoints.docker.host} does not answer "
                           f"({str(exc).splitlines()[0][:160]})") from None
 

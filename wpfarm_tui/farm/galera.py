@@ -2,12 +2,19 @@
 
 Connections are kept between polls (a fresh connection costs 25-35 ms of
 handshake per node); one that fails is dropped and reopened on the next call.
-A `GaleraConnections` is used by one poll at a time, one thread per node.
+A `GaleraConnections` is used by one poll at a time, one thread per node, and
+closed by whoever made it (it is a context manager; a closed one reopens on
+its next query). `GaleraPool` lends a bounded number of them to threads, so a
+long run (a bulk create of 500 sites) holds as many connections as it has
+workers, not one per site.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pymysql
@@ -76,6 +83,68 @@ class GaleraConnections:
         raise last
 
     def close(self) -> None:
-        for conn in self._open.values():
-            conn.close()
-        self._open.clear()
+        """Close every open connection (a broken one too); reopened on the next query."""
+        while self._open:
+            _name, conn = self._open.popitem()
+            with contextlib.suppress(Exception):  # closing a dead socket must not hide others
+                conn.close()
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    def __enter__(self) -> GaleraConnections:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class GaleraPool:
+    """At most `size` GaleraConnections, lent to one thread at a time and reused.
+
+    A borrower blocks while all are lent out, so the number of connections is bounded by
+    `size` times the nodes each one reaches (one while the first node answers)."""
+
+    def __init__(self, endpoint: GaleraEndpoint, size: int):
+        if size < 1:
+            raise ValueError("size: at least 1")
+        self.endpoint = endpoint
+        self._idle: queue.LifoQueue[GaleraConnections] = queue.LifoQueue()
+        self._made: list[GaleraConnections] = []
+        self._size = size
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[GaleraConnections]:
+        db = self._take()
+        try:
+            yield db
+        finally:
+            self._idle.put(db)
+
+    def _take(self) -> GaleraConnections:
+        with self._lock:
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty:
+                if len(self._made) < self._size:
+                    db = GaleraConnections(self.endpoint)
+                    self._made.append(db)
+                    return db
+        return self._idle.get()  # every one is lent out: wait for one back
+
+    @property
+    def open_count(self) -> int:
+        return sum(db.open_count for db in self._made)
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._made:
+                db.close()
+
+    def __enter__(self) -> GaleraPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

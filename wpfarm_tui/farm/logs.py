@@ -31,8 +31,10 @@ class ServiceLogStream:
     """`docker service logs [--follow]` through the Engine API (every task of a service)."""
 
     def __init__(self, api: Any, service_id: str, name: str, tail: int = 100,
-                 follow: bool = True):
+                 follow: bool = True, owner: Any = None):
+        """`owner`: the Docker client made for this stream alone, closed with it."""
         self.api = api
+        self._owner = owner
         self.service_id = service_id
         self.title = f"service {name}"
         self.tail = tail
@@ -63,14 +65,16 @@ class ServiceLogStream:
     def close(self) -> None:
         self._closed.set()
         response = self._response
-        if response is None:
-            return
-        with contextlib.suppress(Exception):
-            sock = self.api._get_raw_response_socket(response)
-            # a SocketIO over a unix/tcp socket, or a paramiko channel (ssh://)
-            getattr(sock, "_sock", sock).shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            response.close()
+        if response is not None:
+            with contextlib.suppress(Exception):
+                sock = self.api._get_raw_response_socket(response)
+                # a SocketIO over a unix/tcp socket, or a paramiko channel (ssh://)
+                getattr(sock, "_sock", sock).shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(Exception):
+                response.close()
+        if self._owner is not None:  # an ssh:// client holds an SSH session: let it go
+            with contextlib.suppress(Exception):
+                self._owner.close()
 
 
 class FileLogStream:

@@ -16,6 +16,9 @@ class TraefikClient:
         self._http = httpx.Client(base_url=endpoint.api, timeout=endpoint.timeout)
         self._metrics_url = endpoint.metrics
 
+    def close(self) -> None:
+        self._http.close()
+
     def _get(self, path: str) -> Any:
         response = self._http.get(path)
         response.raise_for_status()

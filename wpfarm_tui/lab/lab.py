@@ -34,6 +34,7 @@ import httpx
 import yaml
 
 from wpfarm_tui import programs
+from wpfarm_tui.lab.reloads import Reloads
 from wpfarm_tui.stacks.render import vcl_purge
 
 Progress = Callable[[str], None]
@@ -185,6 +186,11 @@ class Lab:
         self._recovered: dict[int, str] = {}  # galera node -> position found by --wsrep-recover
 
     # ------------------------------------------------------------------ public API
+
+    @property
+    def reloads(self) -> Reloads:
+        """Changes to php-fpm / nginx / Traefik files: serialised, checked, waited for."""
+        return Reloads(self)
 
     def up(self, progress: Progress = print) -> Path:
         """Start every component not already running, wait until all are ready, write farm.yaml."""
@@ -626,7 +632,15 @@ class Lab:
     def _prepare_web(self) -> None:
         fpm = self._dir("php-fpm")
         pools = "".join(_template("php-fpm-pool.conf", SITE=site, DIR=fpm) for site in SITES)
-        _write(fpm / "php-fpm.conf", _template("php-fpm.conf", DIR=fpm, POOLS=pools))
+        fpm_conf = _template("php-fpm.conf", DIR=fpm, POOLS=pools)
+        if not (fpm / "php-fpm.conf").exists() or (fpm / "php-fpm.conf").read_text() != fpm_conf:
+            # A running php-fpm reloads a changed config (e.g. after a lab upgrade) the one
+            # way shared servers change: serialised with site creates, checked first.
+            with self.reloads.lock():
+                _write(fpm / "php-fpm.conf", fpm_conf)
+                if self._pid_of("php-fpm") is not None:
+                    self.reloads.check("php-fpm")
+                    self.reloads.reload("php-fpm")
         (fpm / "pools").mkdir(exist_ok=True)
         ngx = self._dir("nginx")
         for sub in ("body", "fastcgi", "proxy", "uwsgi", "scgi"):
@@ -646,11 +660,13 @@ class Lab:
         self.site_logs_dir.mkdir(exist_ok=True)
         conf = _template("nginx.conf", DIR=ngx, SERVERS=servers)
         if not (ngx / "nginx.conf").exists() or (ngx / "nginx.conf").read_text() != conf:
-            _write(ngx / "nginx.conf", conf)
-            # A running nginx reloads a changed config (e.g. after a lab upgrade).
-            if (pid := self._pid_of("nginx")) is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGHUP)
+            # A running nginx reloads a changed config (e.g. after a lab upgrade), the one
+            # way shared servers are changed: serialised with site creates, checked first.
+            with self.reloads.lock():
+                _write(ngx / "nginx.conf", conf)
+                if self._pid_of("nginx") is not None:
+                    self.reloads.check("nginx")
+                    self.reloads.reload("nginx")
         self.maintenance_dir.mkdir(exist_ok=True)
         self.maintenance_dir.chmod(0o755)  # nginx's workers (www-data) test the flag files
         wp_dir = self.root / "wordpress"

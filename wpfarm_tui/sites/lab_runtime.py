@@ -3,19 +3,16 @@
 The lab's nginx includes `nginx/sites/*.conf`, its php-fpm `php-fpm/pools/*.conf`
 and Traefik watches `traefik/dynamic.d/`; a site is one file in each, plus
 Debian's /etc/wordpress/config-<domain>.php. nginx is reloaded with SIGHUP and
-php-fpm with SIGUSR2 (both graceful: the other sites keep answering).
+php-fpm with SIGUSR2 (both graceful: the other sites keep answering), through
+the lab's `Reloads` (lab/reloads.py): one change at a time, checked first.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets as pysecrets
 import shutil
-import signal
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 from wpfarm_tui import programs
@@ -25,8 +22,6 @@ from wpfarm_tui.sites.naming import SiteNames
 from wpfarm_tui.sites.runtime import SiteConfig
 
 WP_ETC = Path("/etc/wordpress")
-# Reloads are serialised: a bulk create must not send php-fpm overlapping SIGUSR2s.
-_RELOAD = threading.Lock()
 
 _POOL = """[{domain}]
 user = www-data
@@ -56,6 +51,9 @@ class LabSiteRuntime:
     def __init__(self, lab: Lab):
         self.lab = lab
         self.root = lab.root
+
+    def close(self) -> None:
+        """Nothing to close: files and signals only."""
 
     # ------------------------------------------------------------ paths
     def _nginx_conf(self, n: SiteNames) -> Path:
@@ -139,33 +137,30 @@ class LabSiteRuntime:
             _write(wp_config, text, mode=0o640)
             shutil.chown(wp_config, "root", "www-data")
             changed = True
+        # Shared servers change through the lab's one path (lab/reloads.py): serialised,
+        # checked with -t before the signal, files put back when a reload fails.
+        reloads = self.lab.reloads
         pool = _POOL.format(domain=n.domain, sock=self._sock(n))
-        if not self._pool_conf(n).exists():
-            _write(self._pool_conf(n), pool)
-            self._reload("php-fpm", signal.SIGUSR2, wait_for=self._sock(n))
-            changed = True
+        changed |= reloads.apply("php-fpm", {self._pool_conf(n): pool}, wait_for=self._sock(n))
         server = _template("nginx-server.conf", HOST=n.domain, CONTENT=self._content(n),
                            SOCK=self._sock(n), MAINT=self.lab.maintenance_dir,
                            LOGS=self.lab.site_logs_dir)
-        if not self._nginx_conf(n).exists():
-            _write(self._nginx_conf(n), server)
-            self._reload("nginx", signal.SIGHUP)
-            changed = True
-        if not self._router(n).exists():
-            _write(self._router(n), _ROUTER.format(domain=n.domain, router=n.service))
-            changed = True
+        changed |= reloads.apply("nginx", {self._nginx_conf(n): server})
+        router = _ROUTER.format(domain=n.domain, router=n.service)
+        changed |= reloads.apply("traefik", {self._router(n): router})
         return changed
 
     def undeploy(self, names: SiteNames) -> bool:
-        changed = False
-        for path in (self._router(names), self._nginx_conf(names), self._pool_conf(names),
-                     self._wp_config(names)):
-            if path.exists():
-                path.unlink()
-                changed = True
-        if changed:
-            self._reload("nginx", signal.SIGHUP)
-            self._reload("php-fpm", signal.SIGUSR2)
+        # Edge first, PHP last: no request is routed to a server block whose pool is gone.
+        # Each removal happens under the reload lock, so no reload is reading the file.
+        reloads = self.lab.reloads
+        changed = reloads.apply("traefik", {self._router(names): None})
+        changed |= reloads.apply("nginx", {self._nginx_conf(names): None})
+        changed |= reloads.apply("php-fpm", {self._pool_conf(names): None})
+        wp_config = self._wp_config(names)
+        if wp_config.exists():  # read per request by PHP, not by a reload
+            wp_config.unlink()
+            changed = True
         return changed
 
     def deployed(self, names: SiteNames) -> bool:
@@ -177,7 +172,9 @@ class LabSiteRuntime:
         out = subprocess.run(
             [programs.path("runuser"), "-u", "www-data", "--", programs.path("php"), str(script),
              config.names.domain, config.title],
-            env=env, capture_output=True, text=True, timeout=120)
+            # Its own process group: a Ctrl-C on the terminal of a bulk run reaches the
+            # run (which lets in-flight sites finish), not the installer half-way.
+            env=env, capture_output=True, text=True, timeout=120, process_group=0)
         if out.returncode != 0 or "installed" not in out.stdout:
             tail = (out.stderr or out.stdout).strip()[-300:]
             raise RuntimeError(f"WordPress install failed: {tail}")
@@ -199,19 +196,3 @@ class LabSiteRuntime:
             flag.unlink()
         return True
 
-    # ------------------------------------------------------------ reloads
-    def _reload(self, component: str, sig: signal.Signals, wait_for: Path | None = None) -> None:
-        with _RELOAD:
-            pid = self.lab._pid_of(component)
-            if pid is None:
-                raise RuntimeError(f"{component} is not running: `wpfarm lab up` first")
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            if wait_for is not None:
-                deadline = time.monotonic() + 15
-                while not wait_for.exists():
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{component} did not open {wait_for} after reload")
-                    time.sleep(0.05)
-            elif component == "nginx":
-                time.sleep(0.2)  # workers re-read the configuration

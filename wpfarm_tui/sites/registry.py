@@ -43,10 +43,24 @@ def _record(row: tuple) -> SiteRecord:
 
 
 class Registry:
+    """Reads and writes wpfarm.sites. Given `db`, it borrows those connections (the lender
+    closes them); without, it opens its own and `close()` (or `with`) closes them."""
+
     def __init__(self, endpoint: GaleraEndpoint, db: GaleraConnections | None = None):
+        self._owns_db = db is None
         self.db = db or GaleraConnections(endpoint)
         # Rows the last list() left out, one sentence each: shown, never acted on.
         self.invalid: list[str] = []
+
+    def close(self) -> None:
+        if self._owns_db:
+            self.db.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def ensure_schema(self) -> None:
         sql = resources.files("wpfarm_tui").joinpath("data", "registry.sql").read_text()

@@ -60,6 +60,10 @@ class SiteRuntime(Protocol):
 
     def deployed(self, names: SiteNames) -> bool: ...
 
+    def close(self) -> None:
+        """Let go of clients the runtime opened (a Docker client over SSH, say)."""
+        ...
+
 
 def runtime_for(farm: Farm) -> tuple[SiteRuntime, str]:
     """(where sites run, the host their database user connects from)."""

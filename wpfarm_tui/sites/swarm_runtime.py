@@ -99,6 +99,10 @@ class SwarmSiteRuntime:
         self.example_name, self.example = self._example()
         self.example_domain = str(_env_dict(self.example)["WPFARM_SITE"])
 
+    def close(self) -> None:
+        """The Docker client (an ssh:// one holds an SSH session) is closed with the run."""
+        self.client.close()
+
     # ------------------------------------------------------------ the site's service
     def _example(self) -> tuple[str, dict[str, Any]]:
         sites = {k: v for k, v in self.stack.services.items()

@@ -133,6 +133,10 @@ class BackupsCollector:
             except ResticError as exc:
                 self._restic_error = str(exc)
 
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
     def _registry(self) -> list[str]:
         assert self._db is not None
         return sorted(str(r[0]) for r in self._db.query("SELECT domain FROM wpfarm.sites"))

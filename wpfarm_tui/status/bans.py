@@ -36,6 +36,10 @@ class BansCollector:
         self._new_total = 0
         self.history = Histories()
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
     def graphs(self) -> list[GraphSeries]:
         return [GraphSeries("new decisions", "/min",
                             self.history.rate_series("crowdsec", "new_decisions", 60.0))]

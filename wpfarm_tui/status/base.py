@@ -22,6 +22,9 @@ class Collector(Protocol):
         """Poll the pane's sources once. Never raises: failures are in the snapshot."""
         ...
 
+    # A collector that keeps connections, clients or thread pools between polls also has
+    # `close()`; status/collectors.close_collectors calls it when the console is done.
+
 
 # MariaDB/MySQL: 1045 access denied (user or password), 1044 access denied to a database,
 # 1698 access denied by the auth plugin (unix_socket). The server is up and answering.

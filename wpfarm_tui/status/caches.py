@@ -145,6 +145,9 @@ class CachesCollector:
         self._poll: SourcePoll[tuple[str, str], tuple[Any, SourceHealth]] = SourcePoll(
             self._pool)
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     def _varnish(self, instance: VarnishInstance) -> tuple[VarnishStats, SourceHealth]:
         endpoint = self.farm.endpoints.varnish
         assert endpoint is not None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -21,13 +23,15 @@ PANES = ("nodes", "sites", "galera", "caches", "bans", "edge", "backups")
 
 def build_collectors(farm: Farm, live: bool = False) -> list[Collector]:
     """Every pane's collector. `live` (the console): a pane shows what answered within one
-    refresh interval and marks a source still running as slow; otherwise (one-shot reads)
-    each poll waits for every source's answer or timeout."""
+    refresh interval and marks a source still running as slow (the Sites pane: its rows
+    at once, probe results as they come); otherwise (one-shot reads) each poll waits for
+    every source's answer or timeout."""
     thresholds = dict(farm.thresholds)
     patience = farm.refresh.interval if live else None
+    probe_wait_s = max(0.2, farm.refresh.interval / 2) if live else None
     collectors: list[Collector] = [
         NodesCollector(farm.endpoints.docker),
-        SitesCollector(farm),
+        SitesCollector(farm, probe_wait_s=probe_wait_s),
         GaleraCollector(farm.endpoints.galera, thresholds, patience=patience),
         CachesCollector(farm, patience=patience),
         BansCollector(farm.endpoints.crowdsec),
@@ -38,6 +42,16 @@ def build_collectors(farm: Farm, live: bool = False) -> list[Collector]:
 
         collectors.append(BackupsCollector(farm))
     return collectors
+
+
+def close_collectors(collectors: Iterable[Collector]) -> None:
+    """When a console (or a farm in it) is done: every collector lets go of what it keeps
+    open between polls; one that fails to close does not keep the others open."""
+    for collector in collectors:
+        close = getattr(collector, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
 
 
 @dataclass(frozen=True)

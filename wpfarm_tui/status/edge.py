@@ -51,6 +51,10 @@ class EdgeCollector:
             errors_4xx_per_s=h.rate(key, "4xx"), errors_5xx_per_s=h.rate(key, "5xx"),
             latency_ms_1m=mean, p95_ms_1m=None if p95 is None else 1000.0 * p95)
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
     def collect(self) -> EdgeSnapshot:
         if self.endpoint is None:
             return EdgeSnapshot((SourceHealth("traefik", "disabled", "no endpoints.traefik"),))

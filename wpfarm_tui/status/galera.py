@@ -106,6 +106,11 @@ class GaleraCollector:
         return dataclasses.replace(row, level=max(row.level, Level.WARNING), health="slow",
                                    error=health.error), health
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._db is not None:
+            self._db.close()
+
     def _one(self, node: HostPort) -> tuple[GaleraNode, SourceHealth]:
         assert self.endpoint is not None and self._db is not None
         db = self._db

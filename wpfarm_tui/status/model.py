@@ -291,7 +291,7 @@ class SiteRow:
     hit_ratio: float | None  # percent, over this console's recent probes
     error: str | None
     level: Level = Level.UNKNOWN
-    db_size: int | None = None  # bytes of data + indexes, from information_schema
+    db_size: int | None = None  # bytes of data + indexes (InnoDB's persistent statistics)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,11 @@ class NodesCollector:
         self.endpoint = endpoint
         self._client: docker.DockerClient | None = None
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def _state(self) -> dict[str, Any]:
         assert self.endpoint is not None
         if self._client is None:

@@ -34,3 +34,12 @@ sub vcl_deliver {
         set resp.http.X-Cache = "MISS";
     }
 }
+
+sub vcl_backend_error {
+    # An nginx reload (one per site created or deleted) drops connections its old workers
+    # had accepted but not read yet: a GET fetched once more reaches the new workers
+    # instead of answering 503 (seen: 2 in 25 requests while nginx reloaded every 0.3 s).
+    if (bereq.retries < 1 && (bereq.method == "GET" || bereq.method == "HEAD")) {
+        return (retry);
+    }
+}

@@ -1,0 +1,60 @@
+"""What collectors and actions open, they close (issue #18): counted as this process's
+own TCP connections to the lab's real servers, before and after."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from tests.sites.helpers import run, tcp_connections_to
+from wpfarm_tui.actions.site import DeleteSite
+from wpfarm_tui.sites.runtime import runtime_for
+from wpfarm_tui.status.collectors import build_collectors, close_collectors, refresh_all
+
+pytestmark = pytest.mark.lab
+
+
+def lab_ports(farm) -> set[int]:
+    ports = {n.port for n in farm.endpoints.galera.nodes}
+    ports |= {16100, 16101, 16180}  # Traefik's edge and API, CrowdSec's LAPI
+    return ports
+
+
+def settle(count, want: int) -> int:
+    """Sockets close as the call returns, pool threads a moment later."""
+    deadline = time.monotonic() + 3
+    while (now := count()) != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return now
+
+
+def test_collectors_close_what_they_keep_open(lab_farm):
+    ports = lab_ports(lab_farm)
+    before = tcp_connections_to(os.getpid(), ports)
+    collectors = build_collectors(lab_farm)
+    refresh_all(collectors)
+    assert tcp_connections_to(os.getpid(), ports) > before  # kept between polls, by design
+    close_collectors(collectors)
+    assert settle(lambda: tcp_connections_to(os.getpid(), ports), before) == before
+
+    def pool_threads() -> int:
+        return sum(t.name.startswith(("probe", "galera", "caches"))
+                   for t in threading.enumerate())
+    assert settle(pool_threads, 0) == 0
+
+
+def test_an_action_closes_its_connections_when_it_is_done(lab_farm, tmp_path):
+    """A delete of a site that is not there still reads the registry: that connection is
+    closed when execute is over, while the action object lives on (the console's action
+    screen keeps it; the old bulk create kept all of them, one connection each)."""
+    ports = {n.port for n in lab_farm.endpoints.galera.nodes}
+    before = tcp_connections_to(os.getpid(), ports)
+    runtime, host = runtime_for(lab_farm)
+    action = DeleteSite(lab_farm, runtime, "never-made.lab.test", db_user_host=host)
+    _, verdict = run(action, tmp_path, confirmed=True)
+    assert verdict.ok
+    assert tcp_connections_to(os.getpid(), ports) == before
+    assert action.registry.db.open_count == 0
