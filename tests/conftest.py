@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.needs import unavailable
+from wpfarm_tui.actions.backup import first_lab_backup
 from wpfarm_tui.inventory import Farm, load_farm
 
 
@@ -36,7 +37,8 @@ def lab():
 
     lab = Lab()
     try:
-        lab.up(progress=lambda _msg: None)  # idempotent: a no-op when .ci/run started it
+        # Idempotent: a no-op when .ci/run started it; else what `wpfarm lab up` does.
+        lab.up(progress=lambda _msg: None, first_backup=first_lab_backup)
     except (LabError, OSError) as exc:
         unavailable(f"lab not available: {exc}")
     return lab

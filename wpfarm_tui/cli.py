@@ -202,7 +202,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
     lab = Lab(Path(args.lab_dir) if args.lab_dir else None)
     try:
         if args.lab_verb == "up":
-            farm_file = lab.up()
+            from wpfarm_tui.actions.backup import first_lab_backup
+
+            farm_file = lab.up(first_backup=first_lab_backup)
             if args.json:
                 print(json.dumps({"farm_file": str(farm_file), "components": lab.status()}))
             else:

@@ -16,6 +16,7 @@ import pymysql
 import pytest
 import yaml
 
+from wpfarm_tui.actions.backup import first_lab_backup
 from wpfarm_tui.lab import Lab, LabError
 
 pytestmark = pytest.mark.lab
@@ -29,7 +30,7 @@ def _quiet(_msg: str) -> None:
 def running_lab() -> Lab:
     # Idempotent: reuses a running lab; not taken down afterwards (other lab tests share it).
     lab = Lab()
-    lab.up(progress=_quiet)
+    lab.up(progress=_quiet, first_backup=first_lab_backup)
     return lab
 
 

@@ -492,3 +492,15 @@ class UnlockAction:
             return Verdict(False, f"{len(self.left)} lock(s) remain: a restic process still "
                            "runs and holds it; wait for it to end")
         return Verdict(True, "no locks left")
+
+
+def first_lab_backup(farm_file: Path, audit_path: Path) -> None:
+    """The loopback lab's first backup of its sites (Lab.up runs it once, on a new
+    repository), through the same procedure as `wpfarm backup`; ActionError on a failure."""
+    from wpfarm_tui.actions.base import AuditLog, execute
+    from wpfarm_tui.inventory import load_farm
+
+    action = BackupAction(load_farm(farm_file), None, retention=False, check=False)
+    for item in execute(action, audit=AuditLog(audit_path)):
+        if isinstance(item, StepEvent) and item.kind == "failed":
+            raise ActionError(f"at {item.step}: {item.message}")

@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ import httpx
 import yaml
 
 from wpfarm_tui import programs
+from wpfarm_tui.lab.processes import _alive, _write
 from wpfarm_tui.lab.reloads import Reloads
 from wpfarm_tui.stacks.render import vcl_purge
 
@@ -108,25 +108,6 @@ def _registry_sql() -> str:
     return resources.files("wpfarm_tui").joinpath("data", "registry.sql").read_text()
 
 
-def _alive(pid: int) -> bool:
-    """True while pid runs (a fully exited zombie counts as gone; our own children get reaped)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # The state letter follows the parenthesised command name.
-    if stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X"):
-        return True
-    # A killed multi-threaded daemon shows a zombie leader while its other threads still
-    # exit and hold its sockets: gone only when no other thread is left.
-    try:
-        return len(os.listdir(f"/proc/{pid}/task")) > 1
-    except OSError:
-        return False
-
-
 def _port_free(port: int) -> bool:
     """Bind test: fails when anyone listens on the port (on 127.0.0.1 or a wildcard)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -139,21 +120,6 @@ def _port_free(port: int) -> bool:
 
 
 _SECRETS_LOCK = threading.Lock()
-
-
-def _write(path: Path, text: str, mode: int = 0o644) -> None:
-    """Atomic: a temp file of its own (threads may write the same path) renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(name, mode)
-        os.replace(name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
 
 
 def _chown_tree(path: Path, user: str) -> None:
@@ -192,8 +158,13 @@ class Lab:
         """Changes to php-fpm / nginx / Traefik files: serialised, checked, waited for."""
         return Reloads(self)
 
-    def up(self, progress: Progress = print) -> Path:
-        """Start every component not already running, wait until all are ready, write farm.yaml."""
+    def up(self, progress: Progress = print,
+           first_backup: Callable[[Path, Path], None] | None = None) -> Path:
+        """Start every component not already running, wait until all are ready, write farm.yaml.
+
+        `first_backup(farm_file, audit_log)` runs once, when the restic repository is new, so
+        a new lab starts inside its RPO; it is the backup procedure, which this module does
+        not import (lab/ sits below actions/): `wpfarm lab up` and the tests pass it."""
         self._require_root()
         self._require_programs()  # before anything is created or started
         say = self._sayer(progress)
@@ -226,8 +197,12 @@ class Lab:
             self._run_parallel(tasks)
             new_repository = self._restic_repo(say)
             self._write_farm_file()
-            if new_repository:
-                self._first_backup(say)
+            if new_repository and first_backup is not None:
+                try:
+                    first_backup(self.farm_file, self.root / "audit.log")
+                except Exception as exc:  # noqa: BLE001 - any failure of it fails `up`
+                    raise LabError(f"first backup of the lab failed: {exc}") from None
+                say("restic: first backup of the lab's sites taken")
         say(f"lab up in {time.monotonic() - started:.1f} s; farm file: {self.farm_file}")
         return self.farm_file
 
@@ -345,19 +320,6 @@ class Lab:
                            f"{out.stderr.strip()[-300:]}")
         say(f"restic: repository {self.restic_repository} created")
         return True
-
-    def _first_backup(self, say: Progress) -> None:
-        """Back the lab's sites up once, so a new lab starts inside its RPO."""
-        from wpfarm_tui.actions import AuditLog, StepEvent, execute
-        from wpfarm_tui.actions.backup import BackupAction
-        from wpfarm_tui.inventory import load_farm
-
-        action = BackupAction(load_farm(self.farm_file), None, retention=False, check=False)
-        audit = AuditLog(self.root / "audit.log")
-        for item in execute(action, audit=audit):
-            if isinstance(item, StepEvent) and item.kind == "failed":
-                raise LabError(f"first backup of the lab failed at {item.step}: {item.message}")
-        say("restic: first backup of the lab's sites taken")
 
     @property
     def _docker_sock(self) -> Path:

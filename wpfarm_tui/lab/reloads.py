@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wpfarm_tui import programs
+from wpfarm_tui.lab.processes import _alive, _write
 
 if TYPE_CHECKING:
     from wpfarm_tui.lab.lab import Lab
@@ -60,7 +61,6 @@ class Reloads:
               wait_for: Path | None = None) -> bool:
         """Write (text) or remove (None) `files`, check, reload `component`; False when
         nothing changed. On any failure the files are put back as they were."""
-        from wpfarm_tui.lab.lab import _write  # lab.py imports this module
 
         with self.lock():
             before = {p: p.read_text() if p.exists() else None for p in files}
@@ -134,12 +134,6 @@ class Reloads:
             if time.monotonic() > deadline:
                 raise ReloadError(f"{component} did not finish reloading in 30 s; see {log}")
             time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    from wpfarm_tui.lab.lab import _alive as alive
-
-    return alive(pid)
 
 
 def _children(pid: int) -> set[int]:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from wpfarm_tui import programs
 from wpfarm_tui.farm.logs import FileLogStream, LogStream
-from wpfarm_tui.lab.lab import Lab, _chown_tree, _template, _write
+from wpfarm_tui.lab.lab import Lab, _chown_tree, _template
+from wpfarm_tui.lab.processes import _write
+from wpfarm_tui.sites.model import SiteConfig
 from wpfarm_tui.sites.naming import SiteNames
-from wpfarm_tui.sites.runtime import SiteConfig
 
 WP_ETC = Path("/etc/wordpress")
 

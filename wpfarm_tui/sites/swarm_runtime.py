@@ -32,8 +32,8 @@ import docker
 from wpfarm_tui.farm.docker import manager_client
 from wpfarm_tui.farm.logs import LogStream, ServiceLogStream
 from wpfarm_tui.inventory import Farm
+from wpfarm_tui.sites.model import SiteConfig
 from wpfarm_tui.sites.naming import DomainError, SiteNames, names_for, validate_domain
-from wpfarm_tui.sites.runtime import SiteConfig
 from wpfarm_tui.stacks.deploy import SPEC_LABEL, Refs, Stack, load_stack, service_spec
 from wpfarm_tui.stacks.render import PURGE_TOKEN_HEADER, PURGE_TOKEN_SECRET
 
