@@ -114,17 +114,25 @@ def test_farm_read_only_refuses(argv, name, lab, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("push", [False, True], ids=["build", "push"])
-def test_images_build_never_asks_docker(push, lab, lab_farm, tmp_path, monkeypatch, capsys):
+def test_images_build_never_asks_docker(push, lab, lab_farm, tmp_path, capsys):
     """With the farm rendered, a build would go straight to the lab's Docker: the refusal
-    comes first. A tripwire on the client (not a fake Docker) proves nothing was asked."""
+    comes first. The lab's real dockerd is the witness: no image appears and its event log
+    for the run holds no build, tag or push."""
+    import time
+
     from wpfarm_tui.farm import docker
     from wpfarm_tui.stacks.render import render_farm
 
     render_farm(lab_farm, tmp_path / "render")
-    asked: list[object] = []
-    monkeypatch.setattr(docker, "client", lambda *a, **k: asked.append(a) or 1 / 0)
+    witness = docker.client(lab_farm.endpoints.docker)
+    images_before = sorted(i.id for i in witness.images.list(all=True))
+    started = int(time.time()) - 1
     argv = ["--farm", str(lab.farm_file), "--read-only", "images", "build",
             "--render-dir", str(tmp_path / "render"), *(["--push"] if push else [])]
     _refused(argv, "images-build", capsys)
-    assert asked == []
+    events = list(witness.api.events(since=started, until=int(time.time()) + 1, decode=True,
+                                     filters={"type": "image"}))
+    assert [e.get("Action") for e in events] == []
+    assert sorted(i.id for i in witness.images.list(all=True)) == images_before
+    witness.close()
     assert AuditLog().entries()[-1]["params"] == {"images": [], "push": push}

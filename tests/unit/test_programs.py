@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import unavailable
 from wpfarm_tui import programs
 from wpfarm_tui.programs import PROGRAMS, MissingPrograms
 
@@ -168,8 +169,9 @@ def _owner(path: str) -> str | None:
     return None
 
 
-@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="not a Debian machine")
 def test_each_program_comes_from_the_package_registered_for_it() -> None:
+    if shutil.which("dpkg-query") is None:
+        unavailable("dpkg-query: this check reads Debian's package database")
     # On this machine, where the programs are installed: the file found belongs to the
     # registered package or to one it depends on, so the registry names the right package.
     wrong = []
@@ -220,7 +222,7 @@ def test_lab_up_on_a_machine_without_the_servers_names_packages_and_starts_nothi
     from wpfarm_tui import cli
 
     if os.geteuid() != 0:
-        pytest.skip("lab up refuses non-root before it looks for programs")
+        unavailable("root: lab up refuses non-root before it looks for programs")
     empty = tmp_path / "empty"
     empty.mkdir()
     _no_programs_here(monkeypatch, empty)
