@@ -10,6 +10,12 @@ Goal (issue 13): <= the refresh interval + 0.5 s for every source.
     python benchmarks/bench_fault_latency.py [--farm /var/lib/wpfarm-lab/farm.yaml]
                                              [--only varnish,crowdsec] [--hard]
 
+With --swarm, the same on the three-node Swarm lab after the e2e deploy, from outside its
+overlay networks (its farm.yaml): a Varnish task killed, the Redis master's task stopped,
+a node drained; the time until the pane's row shows it.
+
+    python benchmarks/bench_fault_latency.py --swarm
+
 It stops the lab's servers one at a time: run it on a lab nobody else is using.
 """
 
@@ -68,16 +74,89 @@ async def measure(farm_path: Path, components: list[str], hard: bool) -> list[tu
     return results
 
 
+async def measure_swarm() -> list[tuple]:
+    """(fault, seconds until its row shows it, note) on the deployed swarm lab."""
+    import contextlib
+
+    from wpfarm_tui.swarmlab import NODES, SwarmLab
+
+    lab = SwarmLab()
+    farm = load_farm(lab.farm_file)
+    label = "com.docker.swarm.service.name"
+
+    def containers(node, service):
+        with contextlib.closing(lab.client(node)) as cli:
+            return cli.containers.list(filters={"label": f"{label}={service}"})
+
+    def caches():
+        return app.snapshots.get("caches")
+
+    def varnish_down(name: str) -> bool:
+        snap = caches()
+        return bool(snap) and any(v.name == name and not v.reachable for v in snap.varnish)
+
+    def redis_down(name: str) -> bool:
+        snap = caches()
+        return bool(snap) and any(r.name == name and not r.reachable for r in snap.redis)
+
+    def drained(hostname: str) -> bool:
+        snap = app.snapshots.get("nodes")
+        return bool(snap) and any(n.hostname == hostname and n.availability == "drain"
+                                  for n in snap.nodes)
+
+    app = WpfarmApp(farm, build_collectors(farm))
+    results = []
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _until(pilot, lambda: len(app.snapshots) == len(app.pane_ids), 30)
+        await pilot.pause(2 * farm.refresh.interval)
+        node = NODES[1]
+        (container,) = containers(node, "cache_varnish")
+        await asyncio.to_thread(container.kill)
+        seen = await _until(pilot, lambda: varnish_down(f"varnish-{node.name}"), LIMIT_S)
+        back = await _until(pilot, lambda: not varnish_down(f"varnish-{node.name}"), 90)
+        results.append(("varnish task killed", seen, "" if back is not None else "not back"))
+
+        master = next(r for r in caches().redis if r.role == "master")
+        instance = next(i for i in farm.endpoints.redis.instances if i.name == master.name)
+        node = next(n for n in NODES if n.address == instance.host)
+        (container,) = containers(node, f"redis_{instance.announce.split(':')[0]}")
+        await asyncio.to_thread(container.stop, timeout=1)
+        seen = await _until(pilot, lambda: redis_down(master.name), LIMIT_S)
+        back = await _until(pilot, lambda: not redis_down(master.name), 90)
+        results.append(("redis master stopped", seen, "" if back is not None else "not back"))
+
+        node = NODES[2]
+        with contextlib.closing(lab.client()) as cli:
+            swarm_node = next(n for n in cli.nodes.list()
+                              if n.attrs["Description"]["Hostname"] == node.name)
+            spec = dict(swarm_node.attrs["Spec"])
+            await asyncio.to_thread(swarm_node.update, {**spec, "Availability": "drain"})
+            seen = await _until(pilot, lambda: drained(node.name), LIMIT_S)
+            swarm_node.reload()
+            await asyncio.to_thread(swarm_node.update, {**dict(swarm_node.attrs["Spec"]),
+                                                        "Availability": "active"})
+        results.append(("node drained", seen, ""))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--farm", default="/var/lib/wpfarm-lab/farm.yaml")
     parser.add_argument("--only", help="comma-separated components (default: all)")
     parser.add_argument("--hard", action="store_true", help="SIGKILL instead of SIGTERM")
+    parser.add_argument("--swarm", action="store_true",
+                        help="the deployed swarm lab's faults instead of the loopback lab's")
     args = parser.parse_args()
-    components = args.only.split(",") if args.only else list(SOURCES)
-    farm = load_farm(Path(args.farm))
+    if args.swarm:
+        from wpfarm_tui.swarmlab import SwarmLab
+
+        farm = load_farm(SwarmLab().farm_file)
+        results = asyncio.run(measure_swarm())
+    else:
+        components = args.only.split(",") if args.only else list(SOURCES)
+        farm = load_farm(Path(args.farm))
+        results = asyncio.run(measure(Path(args.farm), components, args.hard))
     goal = farm.refresh.interval + 0.5
-    results = asyncio.run(measure(Path(args.farm), components, args.hard))
     print(f"refresh interval {farm.refresh.interval:g} s; goal <= {goal:.1f} s per source")
     worst = 0.0
     for component, seconds, note in results:

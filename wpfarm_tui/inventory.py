@@ -43,6 +43,8 @@ class SshSettings:
     user: str = "root"
     port: int = 22
     key: Path | None = None  # None: the agent and ~/.ssh/config decide
+    # The host keys trusted for this node; None: ~/.ssh/known_hosts. Never "accept any".
+    known_hosts: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,17 @@ class HostPort:
     name: str
     host: str
     port: int
+    # How the farm's own clients and Sentinel name it ("redis-cache-1:6379" on the Swarm's
+    # overlay) when the console reaches it another way (a port published on its node).
+    announce: str | None = None
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def farm_address(self) -> str:
+        return self.announce or self.address
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,11 @@ class RedisEndpoint:
 @dataclass(frozen=True)
 class VarnishInstance:
     name: str
-    workdir: str
+    workdir: str  # "" with `container`: varnishd's default inside the task
     node: str | None = None  # run varnishstat over SSH on this node; None = locally
+    # On a Swarm: the service whose task on `node` runs varnishd; varnishstat runs inside
+    # it (docker exec), where varnishd's shared memory is and its version matches.
+    container: str | None = None
 
 
 @dataclass(frozen=True)
@@ -341,6 +353,23 @@ def _domain(v: Any) -> str:
     return s
 
 
+def _host_port(v: Any) -> str:
+    host, sep, port = _str(v).rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError("not host:port")
+    _host(host)
+    _port(int(port))
+    return f"{host}:{int(port)}"
+
+
+def _service_name(v: Any) -> str:
+    """A Docker service name (stack_service): shell-safe, never an option."""
+    s = _str(v)
+    if not _DOCKER_SECRET_RE.match(s):
+        raise ValueError("letters, digits, '_', '.' and '-' only")
+    return s
+
+
 def _port(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
         raise ValueError("")
@@ -457,16 +486,18 @@ class _FarmParser(_Reader):
         seen: set[str] = set()
         for i, item in enumerate(self.items(mapping, key, path, required=required)):
             p = f"{path}.{key}[{i}]"
-            self.unknown_keys(item, p, ("name", "host", "port"))
+            self.unknown_keys(item, p, ("name", "host", "port", "announce"))
             name = self.value(item, "name", p, _name, "a short name like db1", required=True)
             host = self.value(item, "host", p, _host, "an IP address or host name", required=True)
             port = self.value(item, "port", p, _port, "a port number 1-65535", required=True)
+            announce = self.value(item, "announce", p, _host_port,
+                                  "host:port, as the farm's own clients name it")
             if name in seen:
                 self.problem(item.lines.get("name"), f"{p}.name", f"duplicate name {name!r}",
                              "give every entry its own name")
             seen.add(name)
             if name and host and port:
-                out.append(HostPort(name, host, port))
+                out.append(HostPort(name, host, port, announce))
         return tuple(out)
 
     def nodes(self, doc: _Loc) -> tuple[Node, ...]:
@@ -479,13 +510,15 @@ class _FarmParser(_Reader):
             address = self.value(item, "address", p, _host, "an IP address or host name",
                                  required=True)
             ssh = SshSettings()
-            ssh_map = self.section(item, "ssh", p, ("user", "port", "key"))
+            ssh_map = self.section(item, "ssh", p, ("user", "port", "key", "known_hosts"))
             if ssh_map is not None:
                 key = self.value(ssh_map, "key", f"{p}.ssh", _key_path, "a path to a private key")
+                known_hosts = self.value(ssh_map, "known_hosts", f"{p}.ssh", _key_path,
+                                         "a path to a known_hosts file")
                 ssh = SshSettings(
                     user=self.value(ssh_map, "user", f"{p}.ssh", _str, "a user name", "root"),
                     port=self.value(ssh_map, "port", f"{p}.ssh", _port, "a port number", 22),
-                    key=key,
+                    key=key, known_hosts=known_hosts,
                 )
             roles_raw = item.get("roles")
             roles: set[str] = set()
@@ -560,16 +593,23 @@ class _FarmParser(_Reader):
             instances = []
             for i, item in enumerate(self.items(m, "instances", p, required=True)):
                 ip = f"{p}.instances[{i}]"
-                self.unknown_keys(item, ip, ("name", "workdir", "node"))
+                self.unknown_keys(item, ip, ("name", "workdir", "node", "container"))
                 name = self.value(item, "name", ip, _name, "a short name", required=True)
-                workdir = self.value(item, "workdir", ip, _str, "varnishd's -n directory",
-                                     required=True)
                 node = self.value(item, "node", ip, _name, "a node name")
+                container = self.value(item, "container", ip, _service_name,
+                                       "the Swarm service running varnishd, e.g. cache_varnish")
+                # Inside the task, varnishd's default -n is varnishstat's default too.
+                workdir = self.value(item, "workdir", ip, _str, "varnishd's -n directory",
+                                     "" if container else None, required=not container)
+                if container and not node:
+                    self.problem(item.lines.get("container"), f"{ip}.container",
+                                 "needs `node`: the task is found on that node over SSH",
+                                 "add `node: <the cache node>`, or leave `container` out")
                 if node and node not in node_names:
                     self.problem(item.lines.get("node"), f"{ip}.node", f"no node named {node!r}",
                                  "name a node from `nodes:`, or leave `node` out to run locally")
-                if name and workdir:
-                    instances.append(VarnishInstance(name, workdir, node))
+                if name and (workdir or container):
+                    instances.append(VarnishInstance(name, workdir or "", node, container))
             varnish = VarnishEndpoint(tuple(instances),
                                       self.value(m, "timeout", p, _positive, "seconds > 0", 3.0))
 

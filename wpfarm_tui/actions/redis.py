@@ -37,7 +37,7 @@ def sentinel_views(endpoint: RedisEndpoint) -> dict[str, str | None]:
     for sentinel in endpoint.sentinels:
         try:
             master = farm_redis.sentinel_master(endpoint, sentinel)
-            views[sentinel.name] = f"{master.get('ip')}:{master.get('port')}"
+            views[sentinel.name] = farm_redis.master_address(endpoint, master)
         except redis.RedisError:
             views[sentinel.name] = None
     return views
@@ -146,8 +146,7 @@ class RedisFailover:
         if not address:
             return None
         host, _, port = address.rpartition(":")
-        node = next((i for i in self.endpoint.instances
-                     if i.host == host and i.port == int(port)), None)
+        node = next((i for i in self.endpoint.instances if i.address == address), None)
         if node is None:
             node = HostPort(address, host, int(port))
         try:
@@ -169,7 +168,8 @@ class RedisFailover:
                     problems.append(f"{node.name}, the new master, does not answer")
                 continue
             role = info.get("role")
-            follows = f"{info.get('master_host')}:{info.get('master_port')}"
+            follows = farm_redis.console_address(
+                self.endpoint, f"{info.get('master_host')}:{info.get('master_port')}")
             if node.address == master:
                 details.append(f"{node.name}: role {shown(role)}")
                 if role != "master":

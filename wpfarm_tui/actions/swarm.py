@@ -342,7 +342,7 @@ def _task_shell(farm: Farm, client: docker.DockerClient, service: str, slot: int
             raise ActionError(f"node: the task runs on {hostname}, which is not among "
                               "farm.yaml's nodes: add it (name, address, ssh) to open a shell "
                               "there")
-        hosts_file = known_hosts or default_known_hosts()
+        hosts_file = known_hosts or target.ssh.known_hosts or default_known_hosts()
         argv = [_local_program("ssh", "a shell on the task's node"), "-t", "-o",
                 "StrictHostKeyChecking=yes", "-o",
                 f"UserKnownHostsFile={hosts_file}", "-p", str(target.ssh.port)]

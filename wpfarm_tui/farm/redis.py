@@ -31,6 +31,19 @@ def info(endpoint: RedisEndpoint, node: HostPort) -> dict[str, Any]:
         client.close()
 
 
+def console_address(endpoint: RedisEndpoint, farm_address: str) -> str:
+    """The address the console reaches an instance by, for the one the farm names it by
+    (Sentinel's answer, INFO's master_host:master_port): on a Swarm Sentinel says
+    "redis-cache-2:6379", an overlay name the bastion cannot resolve."""
+    found = next((i for i in endpoint.instances if i.farm_address == farm_address), None)
+    return found.address if found else farm_address
+
+
+def master_address(endpoint: RedisEndpoint, master: dict[str, Any]) -> str:
+    """The console's address of the master one Sentinel names (SENTINEL MASTER's ip, port)."""
+    return console_address(endpoint, f"{master.get('ip')}:{master.get('port')}")
+
+
 def sentinel_master(endpoint: RedisEndpoint, sentinel: HostPort) -> dict[str, Any]:
     """What one Sentinel knows of the farm's master (SENTINEL MASTER <name>)."""
     # Sentinels usually run without the data password.
@@ -54,8 +67,8 @@ def current_master(endpoint: RedisEndpoint) -> HostPort:
             continue
         finally:
             client.close()
-        found = next((i for i in endpoint.instances if i.host == host and i.port == int(port)),
-                     None)
+        found = next((i for i in endpoint.instances
+                      if i.farm_address == f"{host}:{int(port)}"), None)
         return found or HostPort(f"{host}:{port}", host, int(port))
     raise ConnectionError(f"no Sentinel answered: {last}")
 

@@ -104,7 +104,7 @@ def _ssh_config(address: str) -> dict[str, Any]:
 def open_client(node: Node, timeout: float, known_hosts: Path | None = None) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
     client.load_system_host_keys()
-    hosts_file = known_hosts or Path.home() / ".ssh" / "known_hosts"
+    hosts_file = known_hosts or node.ssh.known_hosts or default_known_hosts()
     if hosts_file.exists():
         client.load_host_keys(str(hosts_file))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())

@@ -15,6 +15,21 @@ from wpfarm_tui.farm import ssh
 from wpfarm_tui.inventory import Farm, VarnishInstance
 
 
+def in_task(service: str, argv: list[str]) -> str:
+    """The shell command that runs argv inside the running task of a Swarm service on the
+    node it is run on (`docker exec`): varnishstat reads varnishd's shared memory in the
+    container, with the same Varnish version. A node with no such task says so."""
+    label = shlex.quote(f"com.docker.swarm.service.name={service}")
+    missing = shlex.quote(f"no running task of {service} on this node")
+    return (f"c=$(docker ps -q --filter label={label} --filter status=running | head -n 1); "
+            f"if [ -z \"$c\" ]; then echo {missing} >&2; exit 3; fi; "
+            f"exec docker exec \"$c\" {shlex.join(argv)}")
+
+
+def _workdir(instance: VarnishInstance) -> list[str]:
+    return ["-n", instance.workdir] if instance.workdir else []
+
+
 def _run(farm: Farm, instance: VarnishInstance, argv: list[str], timeout: float) -> str:
     if instance.node is None:
         try:
@@ -26,7 +41,12 @@ def _run(farm: Farm, instance: VarnishInstance, argv: list[str], timeout: float)
     else:
         node = farm.node(instance.node)
         assert node is not None  # the inventory checked the name
-        rc, out, err = ssh.run(node, shlex.join(argv), timeout)
+        command = (in_task(instance.container, argv) if instance.container
+                   else shlex.join(argv))
+        try:
+            rc, out, err = ssh.run(node, command, timeout)
+        except ssh.SshError as exc:
+            raise ConnectionError(str(exc)) from None
     if rc != 0:
         message = (err.strip() or out.strip() or f"exit code {rc}").splitlines()[0]
         raise ConnectionError(f"{argv[0]}: {message}")
@@ -36,7 +56,7 @@ def _run(farm: Farm, instance: VarnishInstance, argv: list[str], timeout: float)
 def counters(farm: Farm, instance: VarnishInstance, timeout: float) -> dict[str, int]:
     """MAIN.* counters by short name (cache_hit, cache_miss, n_object, uptime, ...)."""
     # -t 0: no varnishd there is an answer now, not after varnishstat's 5 s wait for one.
-    out = _run(farm, instance, ["varnishstat", "-j", "-t", "0", "-n", instance.workdir], timeout)
+    out = _run(farm, instance, ["varnishstat", "-j", "-t", "0", *_workdir(instance)], timeout)
     data: dict[str, Any] = json.loads(out)
     # Varnish 6.5+ nests counters under "counters"; older versions do not.
     raw = data.get("counters", data)
@@ -50,7 +70,7 @@ def counters(farm: Farm, instance: VarnishInstance, timeout: float) -> dict[str,
 def ban(farm: Farm, instance: VarnishInstance, expression: str, timeout: float) -> None:
     """`varnishadm -n WORKDIR ban EXPRESSION` where varnishd runs (the caller validates the
     expression: it is VCL). Prefer `obj.http.*` expressions: the ban lurker can apply them."""
-    _run(farm, instance, ["varnishadm", "-n", instance.workdir, "ban", expression], timeout)
+    _run(farm, instance, ["varnishadm", *_workdir(instance), "ban", expression], timeout)
 
 
 def ban_site(farm: Farm, domain: str, timeout: float) -> list[str]:

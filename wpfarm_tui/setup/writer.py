@@ -84,15 +84,19 @@ def render_farm_yaml(answers: FarmAnswers) -> str:
     if cache:
         lines += ["  redis:", "    master_name: wpfarm-cache",
                   f"    password: {{file: {secret}/redis_password}}", "    instances:"]
-        lines += [f"      - {_flow({'name': n.name, 'host': n.address, 'port': 6379})}"
-                  for n in cache]
+        # The admin ports the cache stack publishes on each node; Sentinel names the
+        # master by its overlay name (`announce`).
+        lines += [f"      - {_flow({'name': n.name, 'host': n.address, 'port': 6379, 'announce': f'redis-cache-{i}:6379'})}"  # noqa: E501
+                  for i, n in enumerate(cache, 1)]
         lines += ["    sentinels:"]
         lines += [f"      - {_flow({'name': f'{n.name}-sentinel', 'host': n.address, 'port': 26379})}"  # noqa: E501
                   for n in cache]
-        lines += ["  varnish:", "    instances:               # varnishstat runs there over SSH"]
-        lines += [f"      - {_flow({'name': f'{n.name}-varnish', 'node': n.name, 'workdir': '/var/lib/varnish/varnishd'})}"  # noqa: E501
+        lines += ["  varnish:",
+                  "    instances:     # varnishstat in the node's Varnish task, over SSH"]
+        lines += [f"      - {_flow({'name': f'{n.name}-varnish', 'node': n.name, 'container': 'cache_varnish'})}"  # noqa: E501
                   for n in cache]
     lines += ["  traefik:", f"    api: {_flow(f'http://{first.address}:8080')}",
+              f"    metrics: {_flow(f'http://{first.address}:8082/metrics')}",
               "  crowdsec:", f"    lapi: {_flow(f'http://{first.address}:8081')}",
               f"    bouncer_key: {{file: {secret}/crowdsec_bouncer_key}}",
               "", "sites:", f"  edge_url: {_flow(f'https://{first.address}')}",

@@ -223,6 +223,15 @@ def _galera_services(ctx: _Ctx) -> str:
         for i, node in enumerate(ctx.dbs, 1))
 
 
+def _admin_port(port: int) -> str:
+    """The console's way in from the bastion (README "How the bastion reaches the farm"):
+    published in host mode on the task's own node, never through the routing mesh, so only
+    the node's private address answers it (the firewall keeps the public side at 80/443).
+    The object-cache group only: the console watches one Sentinel master."""
+    return ("    ports:\n"
+            f"      - {{target: {port}, published: {port}, protocol: tcp, mode: host}}")
+
+
 def _redis_services(ctx: _Ctx) -> tuple[str, str]:
     frag = _template("fragments/redis-service.yml")
     services: list[str] = []
@@ -238,13 +247,14 @@ def _redis_services(ctx: _Ctx) -> tuple[str, str]:
             services.append(_fill(frag, {
                 "SERVICE": service, "KIND": "redis", "CONF": conf, "CONFIG_KEY": key,
                 "EXTRA_ARGS": extra, "NODE": node.name, "MEMORY": memory, "PORT": "6379",
+                "PORTS": _admin_port(6379) if group == "cache" else "    # no port: not watched",
             }, "redis-service.yml"))
             volumes.append(f"  {service}-data: {{}}")
         service = f"sentinel-{i}"
         services.append(_fill(frag, {
             "SERVICE": service, "KIND": "sentinel", "CONF": "sentinel.conf",
             "CONFIG_KEY": "sentinel_conf", "EXTRA_ARGS": "", "NODE": node.name,
-            "MEMORY": "128M", "PORT": "26379",
+            "MEMORY": "128M", "PORT": "26379", "PORTS": _admin_port(26379),
         }, "redis-service.yml"))
         volumes.append(f"  {service}-data: {{}}")
     return "".join(services), "\n".join(volumes)

@@ -106,7 +106,8 @@ def redis_stats(node: HostPort, info: dict[str, Any], thresholds: dict[str, Thre
     )
 
 
-def sentinel_view(node: HostPort, master: dict[str, Any]) -> SentinelView:
+def sentinel_view(node: HostPort, master: dict[str, Any],
+                  master_address: str | None = None) -> SentinelView:
     flags = str(master.get("flags", ""))
     level = Level.OK
     if "o_down" in flags:
@@ -116,7 +117,7 @@ def sentinel_view(node: HostPort, master: dict[str, Any]) -> SentinelView:
     return SentinelView(
         name=node.name, address=node.address, reachable=True, error=None,
         master_name=master.get("name"),
-        master_address=f"{master.get('ip')}:{master.get('port')}",
+        master_address=master_address or f"{master.get('ip')}:{master.get('port')}",
         master_flags=flags, replicas=_opt_int(master.get("num-slaves")),
         other_sentinels=_opt_int(master.get("num-other-sentinels")),
         quorum=_opt_int(master.get("quorum")), level=level,
@@ -177,7 +178,7 @@ class CachesCollector:
         if master is None:
             return SentinelView(node.name, node.address, False, health.error,
                                 level=Level.CRITICAL), health
-        return sentinel_view(node, master), health
+        return sentinel_view(node, master, farm_redis.master_address(endpoint, master)), health
 
     def graphs(self) -> list[GraphSeries]:
         """The last 30 minutes of what the pane shows now, for its graph view."""

@@ -148,7 +148,10 @@ class LabFarm:
                 "traefik": {"address": ":8080"},
                 "sites": {"address": ":8081", "forwardedHeaders": {"trustedIPs": [
                     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}},
+                "metrics": {"address": ":8082"},
             },
+            "metrics": {"prometheus": {"entryPoint": "metrics", "addEntryPointsLabels": True,
+                                       "addRoutersLabels": True, "addServicesLabels": True}},
             "api": {"dashboard": True, "insecure": False},
             "ping": {"entryPoint": "traefik"},
             "providers": {

@@ -165,12 +165,14 @@ class SwarmLab:
         return self.cache / "debian-bookworm-minbase.tar"
 
     # ------------------------------------------------------------------ public API
-    def up(self, progress: Progress = print, *, swarm: bool = True, sshd: bool = False
+    def up(self, progress: Progress = print, *, swarm: bool = True, sshd: bool = True
            ) -> Path:
         """Bring the lab up (or finish bringing it up); returns the farm.yaml it wrote.
 
-        swarm=False leaves the nodes bare (dockerd, no swarm) and sshd=True gives each an
-        OpenSSH server: the shape `wpfarm bootstrap` starts from."""
+        Each node gets an OpenSSH server (the console reads Varnish's counters over SSH,
+        as on real nodes; its host keys go to the lab's own known_hosts, which farm.yaml
+        names). swarm=False leaves the nodes bare (dockerd, no swarm): the shape
+        `wpfarm bootstrap` starts from."""
         self._require_tools()
         t0 = time.monotonic()
         with self._locked():
@@ -459,6 +461,20 @@ exec {argv}
     def host_key(self, node: LabNode) -> Path:
         return self.ssh_dir / f"host_{node.name}"
 
+    @property
+    def known_hosts(self) -> Path:
+        """The lab's host keys (it made them), for farm.yaml's nodes[].ssh.known_hosts."""
+        return self.ssh_dir / "known_hosts"
+
+    def _write_known_hosts(self) -> None:
+        lines = []
+        for node in NODES:
+            pub = self.host_key(node).with_suffix(".pub")
+            if pub.exists():
+                kind, b64 = pub.read_text().split()[:2]
+                lines.append(f"{node.address} {kind} {b64}\n")
+        self.known_hosts.write_text("".join(lines))
+
     def _sshd(self, node: LabNode, say: Progress) -> None:
         """OpenSSH in the node's namespace; its shell's docker CLI talks to the node's dockerd
         (DOCKER_HOST), as a login on a real node would."""
@@ -466,11 +482,12 @@ exec {argv}
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
         conf = d / f"sshd-{node.name}.conf"
         pidfile = d / f"sshd-{node.name}.pid"
-        if self._pid(pidfile, str(conf)):
-            return
         for key in (self.client_key, self.host_key(node)):
             if not key.exists():
                 _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)])
+        self._write_known_hosts()
+        if self._pid(pidfile, str(conf)):
+            return
         (d / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
         conf.write_text(
             f"Port 22\nListenAddress {node.address}\nHostKey {self.host_key(node)}\n"
@@ -637,7 +654,8 @@ exec {argv}
                     "name": node.name,
                     "address": node.address,
                     "ssh": {"user": "root", "port": 22, **(
-                        {"key": str(self.client_key)} if self.client_key.exists() else {})},
+                        {"key": str(self.client_key), "known_hosts": str(self.known_hosts)}
+                        if self.client_key.exists() else {})},
                     "roles": list(node.roles),
                 }
                 for node in NODES
@@ -655,15 +673,35 @@ exec {argv}
                                          (n for n in NODES if "db" in n.roles), 1)]},
                 # Traefik's `traefik` entry point (8080) is published in host mode on
                 # node1, its one replica here; /api there is internal-only (private
-                # ranges), which the host's bridge address is in. Redis, the Sentinels,
-                # Varnish and CrowdSec publish no port (overlay networks only): no
-                # endpoint until the bastion has a way in (see the README).
-                "traefik": {"api": f"http://{NODES[0].address}:8080", "timeout": 3},
+                # ranges), which the host's bridge address is in.
+                "traefik": {"api": f"http://{NODES[0].address}:8080",
+                            "metrics": f"http://{NODES[0].address}:8082/metrics", "timeout": 3},
+                **self._cache_endpoints(),
             },
             "sites": {"edge_url": f"https://{NODES[0].address}", "registry": "galera",
                       "static": ["swarmlab.test"], "timeout": 5, "verify_tls": False,
                       "runtime": "swarm"},
             "refresh": {"interval": 2.0, "max_backoff": 10.0},
+        }
+
+    def _cache_endpoints(self) -> dict:
+        """Redis and the Sentinels on the admin ports the cache stack publishes on each cache
+        node (Sentinel names the master by its overlay name: `announce`); Varnish's counters
+        by varnishstat inside the node's cache_varnish task, over SSH. The README's "How
+        the bastion reaches the farm" is the production shape of the same."""
+        caches = [n for n in NODES if "cache" in n.roles]
+        secret = self.root / "secrets" / "redis_password"
+        return {
+            "redis": {"master_name": "wpfarm-cache", "password": {"file": str(secret)},
+                      "timeout": 2,
+                      "instances": [{"name": f"redis-cache-{i}", "host": n.address,
+                                     "port": 6379, "announce": f"redis-cache-{i}:6379"}
+                                    for i, n in enumerate(caches, 1)],
+                      "sentinels": [{"name": f"sentinel-{i}", "host": n.address,
+                                     "port": 26379} for i, n in enumerate(caches, 1)]},
+            "varnish": {"timeout": 5, "instances": [
+                {"name": f"varnish-{n.name}", "node": n.name, "container": "cache_varnish"}
+                for n in caches]},
         }
 
     def _write_farm_file(self) -> None:
