@@ -138,6 +138,10 @@ class CrowdSecEndpoint:
     # A machine's credentials (local_api_credentials.yaml): bouncers may only read,
     # banning and unbanning go through the watcher API.
     machine_credentials: Secret | None = None
+    # On a Swarm, instead: bans and unbans run `cscli` inside the LAPI's task (the
+    # `container` service) on `node`, over SSH; no machine password leaves the farm.
+    node: str | None = None
+    container: str | None = None
 
 
 @dataclass(frozen=True)
@@ -621,15 +625,27 @@ class _FarmParser(_Reader):
                 traefik = TraefikEndpoint(api, self.value(m, "timeout", p, _positive,
                                                           "seconds > 0", 2.0), metrics)
 
-        known_cs = ("lapi", "bouncer_key", "timeout", "machine_credentials")
+        known_cs = ("lapi", "bouncer_key", "timeout", "machine_credentials", "node",
+                    "container")
         if (m := self.section(ep, "crowdsec", P, known_cs)):
             p = f"{P}.crowdsec"
             lapi = self.value(m, "lapi", p, _http_url, "an http(s):// URL", required=True)
             key = self.secret(m, "bouncer_key", p, required=True)
             timeout = self.value(m, "timeout", p, _positive, "seconds > 0", 2.0)
             machine = self.secret(m, "machine_credentials", p)
+            cs_node = self.value(m, "node", p, _name, "a node name")
+            container = self.value(m, "container", p, _service_name,
+                                   "the Swarm service of the LAPI, e.g. security_crowdsec")
+            if cs_node and cs_node not in node_names:
+                self.problem(m.lines.get("node"), f"{p}.node", f"no node named {cs_node!r}",
+                             "name a node from `nodes:`")
+            if bool(cs_node) != bool(container):
+                self.problem(m.lines.get("container") or m.lines.get("node"),
+                             f"{p}.{'node' if container else 'container'}",
+                             "`node` and `container` go together (cscli runs in that "
+                             "service's task on that node)", "give both, or neither")
             if lapi and key:
-                crowdsec = CrowdSecEndpoint(lapi, key, timeout, machine)
+                crowdsec = CrowdSecEndpoint(lapi, key, timeout, machine, cs_node, container)
 
         return Endpoints(docker, galera, proxysql, redis, varnish, traefik, crowdsec)
 

@@ -54,7 +54,7 @@ def swarm_farm(swarmlab):
 
 @pytest.fixture(scope="session")
 def deployed(swarm_farm, tmp_path_factory):
-    """db, app, cache and edge deployed (about 5 min on a purged lab; idempotent). No
+    """db, app, cache, edge and security deployed (about 5 min on a purged lab; idempotent). No
     test-side provisioning: the db layer's accounts step makes the accounts, the site's
     database and the registry; only the lab's WordPress install (wp-install.php) is here."""
     tmp = tmp_path_factory.mktemp("deploy")
@@ -69,7 +69,7 @@ def deployed(swarm_farm, tmp_path_factory):
     timings["app"] = time.monotonic() - t0
     swarm_farm.install_site()
     t0 = time.monotonic()
-    _a, items = deploy_layers(swarm_farm, tmp, "cache", "edge")
+    _a, items = deploy_layers(swarm_farm, tmp, "cache", "edge", "security")
     assert verdict_of(items).ok, verdict_of(items)
-    timings["cache+edge"] = time.monotonic() - t0
+    timings["cache+edge+security"] = time.monotonic() - t0
     return timings

@@ -71,7 +71,7 @@ def test_status_json_sees_every_layer_with_real_figures(farm_file):
     assert all(s.startswith("200") for s in seen), seen
     doc = _status_json(farm_file)
     panes = doc["panes"]
-    for name in ("nodes", "galera", "caches", "edge", "sites"):
+    for name in ("nodes", "galera", "caches", "edge", "sites", "bans"):
         bad = [s for s in panes[name]["sources"] if s["state"] != "ok"]
         assert not bad, (name, bad)
 
@@ -104,6 +104,28 @@ def test_the_site_probe_sees_a_hit_after_a_miss(farm_file):
                    if s["domain"] == SITE]
         caches.append(site["cache"])
     assert "HIT" in caches, caches
+
+
+def _wpfarm(farm_file, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wpfarm_tui", "--farm", str(farm_file),
+                           *args], capture_output=True, text=True, timeout=120)
+
+
+def test_a_ban_through_the_console_is_in_the_lapi_and_the_pane(farm_file):
+    """Ban and unban as an operator would, headless; the effect is read back the way the
+    bouncers read it (the LAPI's bouncer view), which is what the pane shows."""
+    address = "203.0.113.77"
+    _wpfarm(farm_file, "unban", address, "--yes")  # a leftover from an aborted run
+    done = _wpfarm(farm_file, "ban", address, "--duration", "30m", "--reason",
+                   "swarm test: xmlrpc bruteforce", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    bans = _status_json(farm_file)["panes"]["bans"]
+    (ban,) = [b for b in bans["bans"] if b["value"] == address]
+    assert ban["type"] == "ban" and "xmlrpc" in ban["reason"], ban
+    done = _wpfarm(farm_file, "unban", address, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    bans = _status_json(farm_file)["panes"]["bans"]
+    assert not [b for b in bans["bans"] if b["value"] == address], bans["bans"]
 
 
 def _containers(swarmlab, node, service: str):

@@ -34,6 +34,8 @@ def test_node_labels_follow_roles(swarmlab):
         for role in node.roles:
             assert got[f"wpfarm.role.{role}"] == "true"
     assert "wpfarm.role.ops" not in labels["node2"]
+    # The LAPI's node (stacks/placement.py): the first manager only.
+    assert [n for n, got in labels.items() if got.get("wpfarm.crowdsec") == "true"] == ["node1"]
 
 
 def test_registry_and_base_image(swarmlab):

@@ -122,3 +122,33 @@ def test_bad_reach_fields_name_the_field(snippet, field):
     with pytest.raises(InventoryError) as caught:
         parse_farm(BASE + snippet)
     assert field in str(caught.value)
+
+
+def test_the_lapi_is_where_the_stack_pins_it_and_publishes_it(tmp_path):
+    from wpfarm_tui.stacks.placement import swarm_labels
+
+    farm = parse_farm(render_farm_yaml(ANSWERS))
+    render_farm(farm, tmp_path)
+    doc = yaml.safe_load((tmp_path / "docker/compose/crowdsec.yml").read_text())
+    service = doc["services"]["crowdsec"]
+    endpoint = farm.endpoints.crowdsec
+    (constraint,) = service["deploy"]["placement"]["constraints"]
+    label, _, value = (part.strip() for part in constraint.partition("=="))
+    label = label.removeprefix("node.labels.")
+    holders = [n.name for n in farm.nodes if swarm_labels(farm, n).get(label) == value]
+    assert holders == [endpoint.node] == ["mgr1"]
+    assert endpoint.lapi == f"http://{farm.node('mgr1').address}:{_host_ports(service)[0]}"
+    stack = next(name for name, file in LAYERS["security"] if file == "crowdsec.yml")
+    assert endpoint.container == f"{stack}_crowdsec"
+
+
+@pytest.mark.parametrize("snippet", [
+    "    node: n1\n",
+    "    container: security_crowdsec\n",
+    "    node: nope\n    container: security_crowdsec\n",
+])
+def test_crowdsec_node_and_container_go_together(snippet):
+    with pytest.raises(InventoryError) as caught:
+        parse_farm(BASE + "  crowdsec:\n    lapi: http://10.0.0.1:8081\n"
+                          "    bouncer_key: {env: K}\n" + snippet)
+    assert "endpoints.crowdsec." in str(caught.value)

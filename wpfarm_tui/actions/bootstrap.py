@@ -22,6 +22,7 @@ from typing import Any
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
 from wpfarm_tui.farm import ssh
 from wpfarm_tui.inventory import Farm, Node
+from wpfarm_tui.stacks.placement import swarm_labels
 from wpfarm_tui.stacks.render import NETWORKS
 from wpfarm_tui.stacks.versions import DEFAULT_VERSIONS
 
@@ -47,16 +48,6 @@ CONSOLE_COPIES = {"galera_monitor_password": "galera_monitor_password",
                   "crowdsec_bouncer_key": "crowdsec_bouncer_key"}
 
 Runner = Callable[[Node, str, str | None], tuple[int, str, str]]
-
-
-def swarm_labels(node: Node) -> dict[str, str]:
-    """The labels the rendered stacks place services by (as prepare-swarm.sh sets them)."""
-    labels = {f"wpfarm.role.{r}": "true" for r in sorted(node.roles)}
-    if "db" in node.roles:
-        labels["wpfarm.galera"] = node.name
-    if "cache" in node.roles:
-        labels["wpfarm.cache"] = node.name
-    return labels
 
 
 def ssh_runner(timeout: float, known_hosts: Path | None = None) -> Runner:
@@ -150,7 +141,7 @@ class BootstrapAction:
                 role = "manager" if "manager" in node.roles else "worker"
                 steps.append(Step(f"{node.name}: join as {role}", f"via {self.leader.name}"))
             steps.append(Step(f"{node.name}: labels", " ".join(
-                f"{k}={v}" for k, v in swarm_labels(node).items())))
+                f"{k}={v}" for k, v in swarm_labels(self.farm, node).items())))
         steps.append(Step("networks", ", ".join(NETWORKS)))
         steps.append(Step("secrets", f"generate the missing of {len(GENERATED_SECRETS)}"))
         steps.append(Step("registry", f"service {REGISTRY_SERVICE} ({self.registry_image}) on "
@@ -243,11 +234,11 @@ class BootstrapAction:
 
     def _labels_missing(self, node: Node, state: NodeState) -> dict[str, str]:
         if not state.node_id:
-            return swarm_labels(node)
+            return swarm_labels(self.farm, node)
         raw = self._sh(self.leader, "docker node inspect --format '{{json .Spec.Labels}}' "
                        + state.node_id)
         current = json.loads(raw or "{}") or {}
-        return {k: v for k, v in swarm_labels(node).items() if current.get(k) != v}
+        return {k: v for k, v in swarm_labels(self.farm, node).items() if current.get(k) != v}
 
     def _networks(self, leader: Node) -> Iterator[StepEvent]:
         existing = set(self._sh(leader, "docker network ls --format '{{.Name}}'").split())

@@ -1,8 +1,10 @@
 """CrowdSec: list decisions, ban an IP or a range for a while with a reason, unban.
 
-Banning needs a machine (watcher) login: the console's bouncer key can only read. The
-machine's `local_api_credentials.yaml` (what `cscli machines add NAME --auto` writes) is
-passed in explicitly: the farm file has no field for it yet.
+Reading goes through the bouncer key. Banning and unbanning need more, one of two ways
+(`decision_writer`): a machine (watcher) login with its `local_api_credentials.yaml`
+(endpoints.crowdsec.machine_credentials or --machine-credentials), or, on a Swarm,
+`cscli` inside the LAPI's task on its node over SSH (endpoints.crowdsec.node/container).
+Either way the verify step reads the effect back through the bouncer view.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict
-from wpfarm_tui.farm.crowdsec import CrowdSecClient, WatcherClient
-from wpfarm_tui.inventory import CrowdSecEndpoint, Farm
+from wpfarm_tui.farm.crowdsec import CrowdSecClient, CscliError, TaskDecisions, WatcherClient
+from wpfarm_tui.inventory import CrowdSecEndpoint, Farm, Node
 from wpfarm_tui.status.bans import ban_from_decision
 from wpfarm_tui.status.model import Ban
 
@@ -153,16 +156,48 @@ def parse_target(value: str | None, farm: Farm) -> tuple[str, str]:
     return canonical, scope
 
 
-def load_watcher(credentials: Path | None) -> Path:
-    if credentials is None:
-        raise ActionError("machine credentials: none given; pass --machine-credentials FILE "
-                          "(a local_api_credentials.yaml of a validated machine, from `cscli "
-                          "machines add NAME --auto`): the bouncer key can only read")
-    path = Path(credentials).expanduser()
-    if not path.is_file():
-        raise ActionError(f"machine credentials: {path} does not exist; give the "
-                          "local_api_credentials.yaml of a CrowdSec machine")
-    return path
+@dataclass(frozen=True)
+class DecisionWriter:
+    """How this console adds and deletes decisions: a machine's credentials file, or
+    cscli in the LAPI's task (node, service)."""
+
+    credentials: Path | None = None
+    task: tuple[Node, str] | None = None
+
+    @property
+    def step(self) -> Step:
+        if self.credentials is not None:
+            return Step("log in as the machine",
+                        f"POST /v1/watchers/login ({self.credentials.name})")
+        assert self.task is not None
+        node, service = self.task
+        return Step("log in as the machine", f"cscli in the {service} task on {node.name}, "
+                                             "over SSH")
+
+    def open(self, timeout: float) -> WatcherClient | TaskDecisions:
+        if self.credentials is not None:
+            return WatcherClient.from_credentials_file(str(self.credentials), timeout)
+        assert self.task is not None
+        return TaskDecisions(*self.task, timeout=max(timeout, 10.0))
+
+
+def decision_writer(farm: Farm, credentials: Path | None) -> DecisionWriter:
+    if credentials is not None:
+        path = Path(credentials).expanduser()
+        if not path.is_file():
+            raise ActionError(f"machine credentials: {path} does not exist; give the "
+                              "local_api_credentials.yaml of a CrowdSec machine")
+        return DecisionWriter(credentials=path)
+    endpoint = crowdsec_endpoint(farm)
+    if endpoint.node and endpoint.container:
+        node = farm.node(endpoint.node)
+        assert node is not None  # the inventory checked the name
+        return DecisionWriter(task=(node, endpoint.container))
+    raise ActionError("machine credentials: none given; pass --machine-credentials FILE "
+                      "(a local_api_credentials.yaml of a validated machine, from `cscli "
+                      "machines add NAME --auto`), or set endpoints.crowdsec.node and "
+                      ".container to run cscli in the LAPI's task: the bouncer key can "
+                      "only read")
 
 
 def list_bans(farm: Farm, ip: str | None = None, scope: str | None = None) -> list[Ban]:
@@ -223,15 +258,14 @@ class BanAction:
                               "the audit log), e.g. --reason 'xmlrpc bruteforce'")
         if len(self.reason) > 200:
             raise ActionError("reason: longer than 200 characters; shorten it")
-        self.credentials = load_watcher(credentials)
+        self.writer = decision_writer(farm, credentials)
 
     def describe(self) -> Mapping[str, Any]:
         return {"value": self.value, "scope": self.scope, "duration": self.duration,
                 "reason": self.reason}
 
     def plan(self) -> list[Step]:
-        return [Step("log in as the machine",
-                     f"POST /v1/watchers/login ({self.credentials.name})"),
+        return [self.writer.step,
                 Step(f"ban {self.value}", f"{self.scope}, {self.duration}: {self.reason}"),
                 Step("verify", "the bouncer view lists the decision")]
 
@@ -240,18 +274,18 @@ class BanAction:
         if _active(self.farm, self.value):
             yield StepEvent("skipped", s, "an active ban for it exists already")
             return
-        watcher = yield from _login(self.credentials, self.endpoint.timeout)
+        watcher = yield from _login(self.writer, self.endpoint.timeout)
         if watcher is None:
             return
         yield StepEvent("started", s)
         try:
             ids = watcher.add_decision(self.value, self.scope, self.duration, self.reason)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, CscliError) as exc:
             yield StepEvent("failed", s, str(exc))
             return
         finally:
             watcher.close()
-        yield StepEvent("done", s, f"alert {', '.join(ids)}")
+        yield StepEvent("done", s, f"alert {', '.join(ids)}" if ids else "added")
 
     def verify(self) -> Verdict:
         found = _active(self.farm, self.value)
@@ -261,14 +295,14 @@ class BanAction:
         return Verdict(False, f"no active ban for {self.value} in the LAPI")
 
 
-def _login(credentials: Path, timeout: float
-           ) -> Generator[StepEvent, None, WatcherClient | None]:
-    """The watcher login both ban and unban start with; None (after a failed event)."""
+def _login(writer: DecisionWriter, timeout: float
+           ) -> Generator[StepEvent, None, WatcherClient | TaskDecisions | None]:
+    """The login both ban and unban start with; None (after a failed event)."""
     yield StepEvent("started", "log in as the machine")
     try:
-        watcher = WatcherClient.from_credentials_file(str(credentials), timeout)
+        watcher = writer.open(timeout)
         watcher.login()
-    except (OSError, ValueError, PermissionError, httpx.HTTPError) as exc:
+    except (OSError, ValueError, PermissionError, httpx.HTTPError, CscliError) as exc:
         yield StepEvent("failed", "log in as the machine", str(exc))
         return None
     yield StepEvent("done", "log in as the machine", watcher.machine_id)
@@ -292,15 +326,14 @@ class UnbanAction:
         else:
             self.value = str(net.network_address) if net.num_addresses == 1 else str(net)
             self.scope = "Ip" if net.num_addresses == 1 else "Range"
-        self.credentials = load_watcher(credentials)
+        self.writer = decision_writer(farm, credentials)
 
     def describe(self) -> Mapping[str, Any]:
         return {"value": self.value, "scope": self.scope}
 
     def plan(self) -> list[Step]:
         # The bouncer view is what the bouncers ask: GET /v1/decisions?ip= (ranges included).
-        return [Step("log in as the machine",
-                     f"POST /v1/watchers/login ({self.credentials.name})"),
+        return [self.writer.step,
                 Step(f"unban {self.value}", f"DELETE /v1/decisions/ID of each decision on "
                      f"exactly {self.value}"),
                 Step("verify", "the bouncer view no longer lists it")]
@@ -314,7 +347,7 @@ class UnbanAction:
                 if found else ""
             yield StepEvent("skipped", s, f"no decision on exactly {self.value}{others}")
             return
-        watcher = yield from _login(self.credentials, self.endpoint.timeout)
+        watcher = yield from _login(self.writer, self.endpoint.timeout)
         if watcher is None:
             return
         yield StepEvent("started", s, ", ".join(f"decision {b.id}" for b in exact))
@@ -324,7 +357,7 @@ class UnbanAction:
             # addresses nobody asked to unban.
             for b in exact:
                 deleted += watcher.delete_decision(b.id)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, CscliError) as exc:
             yield StepEvent("failed", s, str(exc))
             return
         finally:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from wpfarm_tui.inventory import CrowdSecEndpoint
+from wpfarm_tui.farm import ssh
+from wpfarm_tui.inventory import CrowdSecEndpoint, Node
 
 
 class CrowdSecClient:
@@ -122,3 +124,49 @@ class WatcherClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+class CscliError(Exception):
+    """cscli in the LAPI's task failed, or the task could not be reached."""
+
+
+class TaskDecisions:
+    """Adds and deletes decisions with `cscli` inside the LAPI's task on its node (docker
+    exec over SSH), as an operator on that node would: no machine password exists outside
+    the farm. The same methods as WatcherClient, so ban and unban use either."""
+
+    def __init__(self, node: Node, service: str, timeout: float = 10.0):
+        self.node = node
+        self.service = service
+        self.timeout = timeout
+        self.machine_id = f"cscli in {service} on {node.name}"
+
+    def _cscli(self, *args: str) -> str:
+        try:
+            rc, out, err = ssh.run(self.node, ssh.in_task(self.service, ["cscli", *args]),
+                                   self.timeout)
+        except ssh.SshError as exc:
+            raise CscliError(str(exc)) from None
+        if rc != 0:
+            message = (err.strip() or out.strip() or f"exit code {rc}").splitlines()[-1]
+            raise CscliError(f"cscli {' '.join(args[:2])} on {self.node.name}: {message}")
+        return out + err
+
+    def login(self) -> None:
+        """Reach the task (cscli answers): the step ban and unban start with."""
+        self._cscli("version")
+
+    def add_decision(self, value: str, scope: str, duration: str, reason: str,
+                     decision_type: str = "ban") -> list[str]:
+        flag = "--ip" if scope == "Ip" else "--range"
+        self._cscli("decisions", "add", flag, value, "--duration", duration,
+                    "--reason", reason, "--type", decision_type)
+        return []  # cscli prints no id; the verify step reads the decision back
+
+    def delete_decision(self, decision_id: int) -> int:
+        out = self._cscli("decisions", "delete", "--id", str(int(decision_id)))
+        found = re.search(r"(\d+)\s+decision", out)
+        return int(found.group(1)) if found else 1
+
+    def close(self) -> None:
+        pass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shlex
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +156,15 @@ def run(node: Node, command: str, timeout: float, known_hosts: Path | None = Non
         return stdout.channel.recv_exit_status(), out, err
     finally:
         client.close()
+
+
+def in_task(service: str, argv: list[str]) -> str:
+    """The shell command that runs argv inside the running task of a Swarm service on the
+    node it is run on (`docker exec`, no shell in between: argv is passed as it is). For
+    what only works where the service runs: varnishstat reads varnishd's shared memory,
+    cscli writes the LAPI's database. A node with no such task says so (exit 3)."""
+    label = shlex.quote(f"com.docker.swarm.service.name={service}")
+    missing = shlex.quote(f"no running task of {service} on this node")
+    return (f"c=$(docker ps -q --filter label={label} --filter status=running | head -n 1); "
+            f"if [ -z \"$c\" ]; then echo {missing} >&2; exit 3; fi; "
+            f"exec docker exec \"$c\" {shlex.join(argv)}")

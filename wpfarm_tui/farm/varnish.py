@@ -15,17 +15,6 @@ from wpfarm_tui.farm import ssh
 from wpfarm_tui.inventory import Farm, VarnishInstance
 
 
-def in_task(service: str, argv: list[str]) -> str:
-    """The shell command that runs argv inside the running task of a Swarm service on the
-    node it is run on (`docker exec`): varnishstat reads varnishd's shared memory in the
-    container, with the same Varnish version. A node with no such task says so."""
-    label = shlex.quote(f"com.docker.swarm.service.name={service}")
-    missing = shlex.quote(f"no running task of {service} on this node")
-    return (f"c=$(docker ps -q --filter label={label} --filter status=running | head -n 1); "
-            f"if [ -z \"$c\" ]; then echo {missing} >&2; exit 3; fi; "
-            f"exec docker exec \"$c\" {shlex.join(argv)}")
-
-
 def _workdir(instance: VarnishInstance) -> list[str]:
     return ["-n", instance.workdir] if instance.workdir else []
 
@@ -41,7 +30,7 @@ def _run(farm: Farm, instance: VarnishInstance, argv: list[str], timeout: float)
     else:
         node = farm.node(instance.node)
         assert node is not None  # the inventory checked the name
-        command = (in_task(instance.container, argv) if instance.container
+        command = (ssh.in_task(instance.container, argv) if instance.container
                    else shlex.join(argv))
         try:
             rc, out, err = ssh.run(node, command, timeout)

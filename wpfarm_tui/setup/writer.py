@@ -99,6 +99,8 @@ def render_farm_yaml(answers: FarmAnswers) -> str:
               f"    metrics: {_flow(f'http://{first.address}:8082/metrics')}",
               "  crowdsec:", f"    lapi: {_flow(f'http://{first.address}:8081')}",
               f"    bouncer_key: {{file: {secret}/crowdsec_bouncer_key}}",
+              "    # ban and unban: cscli in the LAPI's task on its node, over SSH",
+              f"    node: {_flow(first.name)}", "    container: security_crowdsec",
               "", "sites:", f"  edge_url: {_flow(f'https://{first.address}')}",
               "  registry: galera", "", "refresh:", "  interval: 2.0", ""]
     text = "\n".join(lines)

@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from wpfarm_tui.inventory import Farm, Node
+from wpfarm_tui.stacks.placement import swarm_labels
 from wpfarm_tui.stacks.versions import VersionError, resolve_versions
 from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS, Threshold
 
@@ -374,15 +375,9 @@ def _prepare_script(ctx: _Ctx) -> str:
         lines.append(f"docker network inspect {name} >/dev/null 2>&1 || "
                      f"docker network create --driver overlay{flag} {name}")
     lines.append("")
-    roles_label = {"worker": "worker", "cache": "cache", "db": "db", "ops": "ops",
-                   "storage": "storage", "manager": "manager"}
     for node in ctx.farm.nodes:
-        labels = [f"wpfarm.role.{roles_label[r]}=true" for r in sorted(node.roles)]
-        if node in ctx.dbs:
-            labels.append(f"wpfarm.galera={node.name}")
-        if node in ctx.caches:
-            labels.append(f"wpfarm.cache={node.name}")
-        args = " ".join(f"--label-add {label}" for label in labels)
+        labels = swarm_labels(ctx.farm, node)
+        args = " ".join(f"--label-add {k}={v}" for k, v in labels.items())
         lines.append(f"docker node update {args} {node.name}")
     return "\n".join(lines) + "\n"
 

@@ -13,6 +13,8 @@ What differs from production, and why (each an override file, never a template c
   Galera's 3306 published on each db node (the console's way in, farm.yaml
   endpoints.galera).
 - cache: the Prometheus exporters are left out (no images); Varnish 64M instead of 4G.
+- security: the CrowdSec Local API without its agent (no hub collections offline), so
+  without the Traefik access logs it would read from GlusterFS.
 - app: one WordPress replica per site (two add nothing to a lab); wp-content from a shared
   lab directory instead of GlusterFS.
 - edge: one Traefik replica, on node1 (Varnish's one backend must resolve to one
@@ -128,6 +130,10 @@ class LabFarm:
             "x-wpfarm-remove": {"varnish-exporter": "lab: no varnish exporter image here"},
             "services": {"varnish": {"environment": {"VARNISH_SIZE": "64M"}, "volumes": []}},
         }, "swarm lab: no shared varnishd workdir (no exporter), 64M of cache"))
+        (comp / "crowdsec.yml").write_text(_yaml({
+            "services": {"crowdsec": {"volumes": ["crowdsec-db:/var/lib/crowdsec/data",
+                                                  "crowdsec-config:/etc/crowdsec"]}},
+        }, "swarm lab: the Local API only (no agent, so no Traefik logs from GlusterFS)"))
         (comp / "wordpress.yml").write_text(_yaml({
             "services": {SITE_SERVICE: {
                 "environment": {"WORDPRESS_DB_HOST": "mariadb-1:3306"},

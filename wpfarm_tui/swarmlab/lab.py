@@ -42,6 +42,8 @@ import docker
 import yaml
 
 from wpfarm_tui import programs
+from wpfarm_tui.inventory import parse_farm
+from wpfarm_tui.stacks.placement import swarm_labels
 
 Progress = Callable[[str], None]
 
@@ -577,13 +579,11 @@ exec {argv}
         raise SwarmLabError(f"swarm nodes not Ready after {timeout:.0f} s: {states}")
 
     def node_labels(self, node: LabNode) -> dict[str, str]:
-        """The labels the stacks place by (as prepare-swarm.sh sets them in production)."""
-        labels = {f"wpfarm.role.{r}": "true" for r in node.roles}
-        if "db" in node.roles:
-            labels["wpfarm.galera"] = node.name
-        if "cache" in node.roles:
-            labels["wpfarm.cache"] = node.name
-        return labels
+        """The labels the stacks place by (stacks/placement.py, as in production)."""
+        farm = parse_farm(yaml.safe_dump(self.farm_dict()), "the swarm lab's farm")
+        farm_node = farm.node(node.name)
+        assert farm_node is not None
+        return swarm_labels(farm, farm_node)
 
     def _label_nodes(self, say: Progress) -> None:
         with contextlib.closing(self.client()) as cli:
@@ -677,6 +677,12 @@ exec {argv}
                 "traefik": {"api": f"http://{NODES[0].address}:8080",
                             "metrics": f"http://{NODES[0].address}:8082/metrics", "timeout": 3},
                 **self._cache_endpoints(),
+                # The LAPI on node1 (the first manager, stacks/placement.py), published in
+                # host mode; bans run cscli in its task over SSH.
+                "crowdsec": {"lapi": f"http://{NODES[0].address}:8081", "timeout": 3,
+                             "bouncer_key": {"file": str(self.root / "secrets" /
+                                                         "crowdsec_bouncer_key")},
+                             "node": NODES[0].name, "container": "security_crowdsec"},
             },
             "sites": {"edge_url": f"https://{NODES[0].address}", "registry": "galera",
                       "static": ["swarmlab.test"], "timeout": 5, "verify_tls": False,

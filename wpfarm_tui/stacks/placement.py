@@ -1,0 +1,26 @@
+"""Where the stacks place their services: the one definition of the Swarm node labels.
+
+The rendered prepare-swarm.sh, `wpfarm bootstrap` and the swarm lab all label nodes from
+here, and the stack templates place by these labels."""
+
+from __future__ import annotations
+
+from wpfarm_tui.inventory import Farm, Node
+
+
+def crowdsec_node(farm: Farm) -> Node | None:
+    """The node the CrowdSec LAPI runs on: the first manager in farm.yaml. Pinned, because
+    its decisions live in a sqlite file on a local volume (a task moved to another node
+    would start with none), and because the console reaches it on that node's address."""
+    return next((n for n in farm.nodes if "manager" in n.roles), None)
+
+
+def swarm_labels(farm: Farm, node: Node) -> dict[str, str]:
+    labels = {f"wpfarm.role.{r}": "true" for r in sorted(node.roles)}
+    if "db" in node.roles:
+        labels["wpfarm.galera"] = node.name
+    if "cache" in node.roles:
+        labels["wpfarm.cache"] = node.name
+    if node == crowdsec_node(farm):
+        labels["wpfarm.crowdsec"] = "true"
+    return labels
