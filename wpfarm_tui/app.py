@@ -10,6 +10,7 @@ widgets.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
@@ -38,52 +39,26 @@ from wpfarm_tui.screens.help import HelpScreen
 from wpfarm_tui.status.backups import BackupsSnapshot
 from wpfarm_tui.status.base import Collector
 from wpfarm_tui.status.incidents import Incident, incidents_from, maintenance_flags
-from wpfarm_tui.status.model import (
-    BansSnapshot,
-    CachesSnapshot,
-    EdgeSnapshot,
-    GaleraSnapshot,
-    NodesSnapshot,
-    SitesSnapshot,
-    SourceHealth,
-)
+from wpfarm_tui.status.model import GaleraSnapshot, SourceHealth
+from wpfarm_tui.status.panes import BY_KEY, PANES, pane_list
 from wpfarm_tui.status.schedule import Backoff
 from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.themes import DARK, LIGHT, load_themes
 from wpfarm_tui.widgets import cells
 from wpfarm_tui.widgets.alerts_pane import AlertsPane
 from wpfarm_tui.widgets.backups_pane import BackupsPane
-from wpfarm_tui.widgets.bans_pane import BansPane
 from wpfarm_tui.widgets.base_pane import BasePane
-from wpfarm_tui.widgets.caches_pane import CachesPane
-from wpfarm_tui.widgets.edge_pane import EdgePane
-from wpfarm_tui.widgets.galera_pane import GaleraPane
-from wpfarm_tui.widgets.nodes_pane import NodesPane
 from wpfarm_tui.widgets.sites_pane import SitesPane
 from wpfarm_tui.widgets.status_bar import StatusBar
 
-# Tab order. Keys 1-6 and 8 (PANE_KEYS); the Alerts tab (key 7) is fed from these panes'
-# snapshots.
-PANES: dict[str, type[BasePane]] = {
-    "nodes": NodesPane,
-    "sites": SitesPane,
-    "galera": GaleraPane,
-    "caches": CachesPane,
-    "bans": BansPane,
-    "edge": EdgePane,
-    "backups": BackupsPane,
-}
-PANE_KEYS = {"nodes": "1", "sites": "2", "galera": "3", "caches": "4", "bans": "5",
-             "edge": "6", "backups": "8"}
-SNAPSHOT_TYPES: dict[str, type] = {
-    "nodes": NodesSnapshot,
-    "sites": SitesSnapshot,
-    "galera": GaleraSnapshot,
-    "caches": CachesSnapshot,
-    "bans": BansSnapshot,
-    "edge": EdgeSnapshot,
-    "backups": BackupsSnapshot,
-}
+
+def pane_widget_class(pane: str) -> type[BasePane]:
+    """The widget a pane's row in status/panes.py names."""
+    module, _, name = BY_KEY[pane].widget.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    assert issubclass(cls, BasePane), cls
+    return cls
+
 
 Clock = Callable[[], datetime]
 
@@ -93,7 +68,7 @@ def failed_snapshot(pane: str, source: str, message: str) -> Any:
     health = SourceHealth(source, "error", message)
     if pane == "galera":
         return GaleraSnapshot(sources=(health,), level=Level.CRITICAL)
-    return SNAPSHOT_TYPES[pane](sources=(health,))
+    return BY_KEY[pane].snapshot(sources=(health,))
 
 
 class SnapshotReady(Message):
@@ -112,11 +87,10 @@ class PaneCommands(Provider):
         app = self.app
         if not isinstance(app, WpfarmApp):
             return
-        for pane in PANES:
-            number = PANE_KEYS[pane]
-            if pane in app.pane_ids:
-                yield (f"Go to {app.pane_title(pane)}", partial(app.action_show_pane, pane),
-                       f"Show the {app.pane_title(pane)} tab (key {number})")
+        for spec in PANES:
+            if spec.key in app.pane_ids:
+                yield (f"Go to {spec.title}", partial(app.action_show_pane, spec.key),
+                       f"Show the {spec.title} tab (key {spec.number})")
         yield "Theme: dark", partial(app.action_set_theme, DARK), "Dark theme"
         yield "Theme: light", partial(app.action_set_theme, LIGHT), "Light theme"
         yield "Refresh all now", app.action_refresh, "Poll every pane now (key r)"
@@ -150,8 +124,8 @@ class WpfarmApp(App[Farm | None]):
     COMMANDS: ClassVar = App.COMMANDS | {PaneCommands}
 
     BINDINGS: ClassVar = [
-        *(Binding(key, f"show_pane('{pane}')", pane.capitalize(), show=False)
-          for pane, key in PANE_KEYS.items()),
+        *(Binding(p.number, f"show_pane('{p.key}')", p.key.capitalize(), show=False)
+          for p in PANES),
         Binding("7", "show_pane('alerts')", "Alerts", show=False),
         Binding("s", "stacks", "Stacks"),
         Binding("b", "pane_key('b')", "Ban", show=False),
@@ -194,9 +168,9 @@ class WpfarmApp(App[Farm | None]):
         self.clock: Clock = clock or (lambda: datetime.now().astimezone())
         self.collectors: dict[str, Collector] = {}
         for collector in collectors:
-            if collector.pane in PANES:
+            if collector.pane in BY_KEY:
                 self.collectors[collector.pane] = collector
-        self.pane_ids: list[str] = [p for p in PANES if p in self.collectors]
+        self.pane_ids: list[str] = [p.key for p in PANES if p.key in self.collectors]
         # A source that is costly to ask (restic derives its key on every call) sets
         # `min_interval`: it is polled no faster than that, whatever farm.refresh says.
         self.backoffs = {
@@ -229,7 +203,7 @@ class WpfarmApp(App[Farm | None]):
         with TabbedContent(id="tabs"):
             for pane in self.pane_ids:
                 with TabPane(Content.from_rich_text(self._tab_label(pane)), id=pane):
-                    yield PANES[pane](self.farm.thresholds, id=f"{pane}-pane")
+                    yield pane_widget_class(pane)(self.farm.thresholds, id=f"{pane}-pane")
             with TabPane(Content.from_rich_text(self._alerts_label()), id="alerts"):
                 yield AlertsPane(id="alerts-pane")
         yield StatusBar(self.farm.name, self.farm.profile, self.read_only, id="status")
@@ -246,9 +220,7 @@ class WpfarmApp(App[Farm | None]):
 
     # ------------------------------------------------------------ queries
     def pane_title(self, pane: str) -> str:
-        collector = self.collectors.get(pane)
-        title = getattr(collector, "title", "") if collector else ""
-        return title or PANES[pane].DEFAULT_TITLE
+        return BY_KEY[pane].title
 
     def pane_widget(self, pane: str) -> BasePane | None:
         if pane not in self.pane_ids:
@@ -294,10 +266,10 @@ class WpfarmApp(App[Farm | None]):
         pane = collector.pane
         try:
             snapshot = collector.collect()
-            if not isinstance(snapshot, SNAPSHOT_TYPES[pane]):
+            if not isinstance(snapshot, BY_KEY[pane].snapshot):
                 raise TypeError(f"collector returned {type(snapshot).__name__}")
         except Exception as exc:  # noqa: BLE001 - a broken collector is shown, not fatal
-            name = getattr(collector, "title", "") or pane
+            name = BY_KEY[pane].title
             message = f"collector failed: {type(exc).__name__}: {exc}"
             snapshot = failed_snapshot(pane, name, message)
         self.post_message(SnapshotReady(pane, snapshot))
@@ -461,7 +433,7 @@ class WpfarmApp(App[Farm | None]):
             return
         pane = self.current_pane
         widget = self.pane_widget(pane) if pane else None
-        selected = widget.tables[0]._cursor_key() if widget and widget.tables else None
+        selected = widget.tables[0].cursor_key() if widget and widget.tables else None
         if pane == "bans" and key == "b":
             self.open_action("ban")
         elif pane == "bans" and key == "u" and widget is not None:
@@ -488,7 +460,7 @@ class WpfarmApp(App[Farm | None]):
     def _selected_service(widget: BasePane | None) -> str | None:
         if widget is None or len(widget.tables) < 2:
             return None
-        service_id = widget.tables[1]._cursor_key()
+        service_id = widget.tables[1].cursor_key()
         row = next((s for s in getattr(widget.snapshot, "services", ()) if s.id == service_id),
                    None)
         return row.name if row else None
@@ -603,9 +575,7 @@ class WpfarmApp(App[Farm | None]):
             widget.tables[0].focus()
 
     def help_rows(self) -> list[tuple[str, str]]:
-        panes = " · ".join(f"{PANE_KEYS[p]} {self.pane_title(p)}" for p in PANES
-                           if p in self.pane_ids)
-        return keys.help_rows(panes)
+        return keys.help_rows(pane_list(self.pane_ids))
 
     # ------------------------------------------------------------ actions
     def action_show_pane(self, pane: str) -> None:

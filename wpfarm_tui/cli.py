@@ -83,7 +83,7 @@ def _print_status(console: Console, snapshots: dict[str, Any], seconds: dict[str
             if not source.ok:
                 console.print(f"         [{_LEVEL_STYLE[source.level]}]{source.name}: "
                               f"{source.state}[/] {source.error or ''}")
-        rows = _rows_of(pane, snap)
+        rows = snap.rows()
         if rows:
             table = Table(box=None, padding=(0, 2), show_edge=False)
             for name in rows[0][1]:
@@ -92,45 +92,6 @@ def _print_status(console: Console, snapshots: dict[str, Any], seconds: dict[str
                 table.add_row(*(_cell(v) for v in cells.values()), style=_LEVEL_STYLE[row_level]
                               if row_level >= Level.WARNING else None)
             console.print(table)
-
-
-def _rows_of(pane: str, snap: Any) -> list[tuple[Level, dict[str, Any]]]:
-    """The headline columns of each pane, for the plain-text report."""
-    if pane == "nodes":
-        return ([(n.level, {"node": n.hostname, "role": n.role, "state": n.state,
-                            "availability": n.availability, "leader": n.leader})
-                 for n in snap.nodes]
-                + [(s.level, {"node": f"service {s.name}", "role": s.mode,
-                              "state": f"{s.running}/{s.desired}", "availability": s.image,
-                              "leader": ""}) for s in snap.services])
-    if pane == "sites":
-        return [(s.level, {"site": s.domain, "state": s.state, "http": s.http_status,
-                           "ttfb_ms": s.ttfb_ms, "cache": s.cache, "hit%": s.hit_ratio,
-                           "error": s.error}) for s in snap.sites]
-    if pane == "galera":
-        return [(n.level, {"node": n.name, "status": n.cluster_status, "state": n.local_state,
-                           "size": n.cluster_size, "committed": n.last_committed,
-                           "error": n.error}) for n in snap.nodes]
-    if pane == "caches":
-        return ([(v.level, {"cache": f"varnish {v.name}", "role": "", "hit%": v.hit_ratio,
-                            "memory%": None, "error": v.error}) for v in snap.varnish]
-                + [(r.level, {"cache": f"redis {r.name}", "role": r.role, "hit%": r.hit_ratio,
-                              "memory%": r.memory_pct, "error": r.error}) for r in snap.redis]
-                + [(s.level, {"cache": f"sentinel {s.name}", "role": s.master_address,
-                              "hit%": None, "memory%": None, "error": s.error or s.master_flags})
-                   for s in snap.sentinels])
-    if pane == "bans":
-        return [(Level.OK, {"id": b.id, "value": b.value, "type": b.type, "reason": b.reason,
-                            "expires in": b.expires_in}) for b in snap.bans]
-    if pane == "backups":
-        return [(s.level, {"site": s.domain, "db": s.db_snapshot,
-                           "db age s": s.db_age_s, "files": s.files_snapshot,
-                           "files age s": s.files_age_s, "note": s.note})
-                for s in snap.sites]
-    if pane == "edge":
-        return [(r.level, {"router": r.name, "rule": r.rule, "service": r.service,
-                           "status": r.status, "error": r.error}) for r in snap.routers]
-    return []
 
 
 def _sample_seconds(text: str) -> float:

@@ -45,11 +45,13 @@ KEYS: tuple[Key, ...] = (
     Key("q", "quit", ("q",)),
 )
 
-DEFAULT_PANES = "1 Nodes · 2 Sites · 3 Galera · 4 Caches · 5 CrowdSec · 6 Edge · 8 Backups"
+def help_rows(panes: str | None = None) -> list[tuple[str, str]]:
+    """The rows of the help screen; `panes` names this farm's panes (default: all of them,
+    as README lists them)."""
+    from wpfarm_tui.status.panes import pane_list
 
-
-def help_rows(panes: str = DEFAULT_PANES) -> list[tuple[str, str]]:
-    return [(k.label, k.what.format(panes=panes)) for k in KEYS]
+    shown = pane_list() if panes is None else panes
+    return [(k.label, k.what.format(panes=shown)) for k in KEYS]
 
 
 def markdown_table() -> str:

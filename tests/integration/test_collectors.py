@@ -13,10 +13,11 @@ import pytest
 
 from wpfarm_tui.status.bans import BansCollector
 from wpfarm_tui.status.caches import CachesCollector
-from wpfarm_tui.status.collectors import PANES, build_collectors, refresh_all
+from wpfarm_tui.status.collectors import build_collectors, refresh_all
 from wpfarm_tui.status.edge import EdgeCollector
 from wpfarm_tui.status.galera import GaleraCollector
 from wpfarm_tui.status.nodes import NodesCollector
+from wpfarm_tui.status.panes import BY_KEY as PANES
 from wpfarm_tui.status.sites import SitesCollector
 from wpfarm_tui.status.thresholds import Level
 

@@ -12,7 +12,8 @@ import pytest
 from textual.widgets import TabbedContent
 
 from wpfarm_tui.app import WpfarmApp
-from wpfarm_tui.status.collectors import PANES, build_collectors
+from wpfarm_tui.status.collectors import build_collectors
+from wpfarm_tui.status.panes import BY_KEY as PANES
 from wpfarm_tui.status.thresholds import Level
 
 pytestmark = pytest.mark.lab

@@ -43,7 +43,8 @@ from wpfarm_tui.farm.restic import (
 from wpfarm_tui.inventory import Farm, HostPort
 from wpfarm_tui.secrets import SecretError
 from wpfarm_tui.sites.naming import DomainError, row_problem, validate_domain
-from wpfarm_tui.status.base import credentials_message, credentials_refused
+from wpfarm_tui.status.base import credentials_refused
+from wpfarm_tui.status.texts import credentials_message
 
 REPOSITORY_KINDS = ("wrong-password", "unreachable", "locked", "no-repository", "timeout")
 DUMP_TRAILER = b"-- Dump completed"

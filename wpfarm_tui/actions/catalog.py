@@ -1,14 +1,11 @@
 """Every action the console and the CLI offer, in one list, and which one fits an alert.
 
 The console's palette ("Run: <title>"), the pane keys and the Alerts pane build actions
-through `CATALOG`; the read-only test walks the whole list. `alerts_from(snapshots)` turns
-the current snapshots into the Alerts pane's rows (no Textual here: `wpfarm alerts` uses
-it too).
+through `CATALOG`; the read-only test walks the whole list.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +13,7 @@ from typing import Any
 
 from wpfarm_tui.actions.base import Action, ActionError
 from wpfarm_tui.inventory import Farm
-from wpfarm_tui.status.base import credentials_message
-from wpfarm_tui.status.rates import Rate
-from wpfarm_tui.status.texts import shown
-from wpfarm_tui.status.thresholds import Level
+from wpfarm_tui.status.alerts import Alert, alerts_from
 
 
 @dataclass(frozen=True)
@@ -252,148 +246,6 @@ def entry(name: str) -> Entry:
     return BY_NAME[name]
 
 
-# ---------------------------------------------------------------- alerts
-@dataclass(frozen=True)
-class Alert:
-    key: str  # stable identity, e.g. "galera/galera-3"
-    pane: str
-    subject: str  # "galera-3", "site1.test", "crowdsec"
-    level: Level
-    message: str
-    at: float  # when the source was checked (epoch seconds)
-    procedure: str | None = None  # a catalog name
-    values: Mapping[str, str] = field(default_factory=dict)  # its inputs
-
-    @property
-    def procedure_title(self) -> str:
-        return BY_NAME[self.procedure].title if self.procedure else ""
-
-
-def _src_time(snap: Any) -> float:
-    return max((s.checked_at for s in getattr(snap, "sources", ())), default=0.0)
-
-
-# Whose credentials a pane's sources log in with (only these say "denied" today): the
-# site registry and database sizes of the Sites and Backups panes are on Galera too.
-_CREDENTIALS_OF = {"caches": "redis"}
-
-
-def _source_message(pane: str, state: str, error: str | None) -> str:
-    if state == "denied":  # up, and no procedure fixes it: the fix is in farm.yaml
-        return credentials_message(_CREDENTIALS_OF.get(pane, "galera"), error)
-    return f"{state}: {error or ''}".strip(": ")
-
-
-def _pct(value: float | None) -> str:
-    return "unknown" if value is None or math.isnan(value) else f"{value:.1f} %"
-
-
-def _site_text(s: Any) -> str:
-    """A site's probe as a sentence: no `None` for what did not come back."""
-    if s.error:
-        return s.error
-    parts = [f"HTTP {shown(s.http_status, 'no status')}"]
-    if s.ttfb_ms is not None:
-        parts.append(f"{s.ttfb_ms:.0f} ms")
-    parts.append(f"cache {s.cache}" if s.cache else "no cache header")
-    return ", ".join(parts)
-
-
-def _hit_text(minute: Rate | None, since_start: float | None) -> str:
-    """The hit ratio an operator should read: the last minute's, the total as context."""
-    if minute is not None and minute.value is not None:
-        return f"hit ratio {minute.value:.1f} % over the last minute ({_pct(since_start)} " \
-               "since start)"
-    return f"hit ratio {_pct(since_start)} since start"
-
-
-def alerts_from(snapshots: Mapping[str, Any]) -> list[Alert]:
-    """Every row past the warning/critical thresholds and every source down, newest first
-    (by the time its source was checked), worst first among equals."""
-    out: list[Alert] = []
-    for pane, snap in snapshots.items():
-        at = _src_time(snap)
-        for src in getattr(snap, "sources", ()):
-            if not src.ok and src.state != "disabled":
-                out.append(Alert(f"{pane}/source/{src.name}", pane, src.name, Level.CRITICAL,
-                                 _source_message(pane, src.state, src.error), src.checked_at))
-        out += _rows(pane, snap, at)
-    galera = snapshots.get("galera")
-    if galera is not None:
-        # Every node down (nothing listens, or its process is gone): the fix is a full
-        # recovery, not a rejoin. Not when a node refused our credentials or timed out:
-        # the cluster may be healthy, and the recovery would refuse anyway.
-        nodes = getattr(galera, "nodes", ())
-        if nodes and all(not n.reachable and n.health == "down" for n in nodes):
-            out = [a if a.pane != "galera" or a.procedure != "galera-rejoin" else
-                   Alert(a.key, a.pane, a.subject, a.level, a.message, a.at, "galera-recover")
-                   for a in out]
-    # De-duplicate (a Galera node is both a source and a row), keep the richer one.
-    seen: dict[str, Alert] = {}
-    for a in out:
-        key = f"{a.pane}/{a.subject}"
-        prev = seen.get(key)
-        if prev is None or (a.procedure and not prev.procedure) or a.level > prev.level:
-            seen[key] = a
-    return sorted(seen.values(), key=lambda a: (-a.at, -a.level, a.key))
-
-
-def _rows(pane: str, snap: Any, at: float) -> list[Alert]:
-    rows: list[Alert] = []
-
-    def add(subject: str, level: Level, message: str, procedure: str | None = None,
-            **values: str) -> None:
-        if level >= Level.WARNING:
-            rows.append(Alert(f"{pane}/{subject}", pane, subject, level, message, at,
-                              procedure, values))
-
-    if pane == "galera":
-        for n in snap.nodes:
-            if n.denied:  # up, unreadable: no procedure, the password reference is wrong
-                add(n.name, Level.CRITICAL, _source_message(pane, n.health, n.error))
-            elif n.health == "slow":  # answering late: no procedure until it is down
-                add(n.name, n.level, n.error or "slow to answer")
-            elif not n.reachable:
-                add(n.name, Level.CRITICAL, n.error or "down", "galera-rejoin", node=n.name)
-            elif n.local_state == "Donor/Desynced":
-                add(n.name, n.level, "Donor/Desynced", "galera-resync", node=n.name)
-            else:
-                fc = n.flow_control_1m
-                paused = (f", flow control paused {fc.value:.1f} % of the last minute"
-                          if fc is not None and fc.value else "")
-                add(n.name, n.level, f"{shown(n.cluster_status, 'cluster status unknown')} "
-                    f"{shown(n.local_state, '')}".rstrip() + paused)
-    elif pane == "sites":
-        for s in snap.sites:
-            # No procedure here: a 503 is maintenance only when the flag is set, a 5xx
-            # comes from somewhere on the request path (status/incidents.py decides).
-            add(s.domain, s.level, _site_text(s))
-    elif pane == "caches":
-        # A down instance is the master only while the Sentinels still name it: after
-        # their own failover it is a replica, and a failover would demote the new master.
-        masters = {s.master_address for s in snap.sentinels if s.master_address}
-        for r in snap.redis:
-            if r.denied:  # up, unreadable: a failover would demote a master we cannot see
-                add(r.name, r.level, _source_message(pane, r.health, r.error))
-                continue
-            proc = "redis-failover" if not r.reachable and (r.address in masters or (
-                not masters and r.role != "slave")) else None
-            link = f", link {r.master_link}" if r.master_link else ""
-            add(r.name, r.level, r.error or f"{shown(r.role, 'role unknown')}, "
-                f"{_hit_text(r.hit_ratio_1m, r.hit_ratio)}, memory {_pct(r.memory_pct)}{link}",
-                proc)
-        for s in snap.sentinels:
-            add(s.name, s.level, s.error or f"master {shown(s.master_address)} "
-                f"{shown(s.master_flags, '')}".rstrip(), "redis-failover" if s.reachable else None)
-        for v in snap.varnish:
-            # A low hit ratio is not fixed by a purge (it empties the cache further).
-            add(v.name, v.level, v.error or _hit_text(v.hit_ratio_1m, v.hit_ratio))
-    elif pane == "nodes":
-        for n in snap.nodes:
-            add(n.hostname, n.level, f"{n.state}, {n.availability}")
-        for s in snap.services:
-            add(f"service {s.name}", s.level, f"{s.running}/{s.desired} running")
-    elif pane == "edge":
-        for r in snap.routers:
-            add(r.name, r.level, r.error or r.status)
-    return rows
+# The Alerts tab's rows are the status layer's (status/alerts.py); re-exported for the
+# callers that know them from here.
+__all__ = ["BY_NAME", "CATALOG", "Alert", "Context", "Entry", "Field", "alerts_from", "entry"]

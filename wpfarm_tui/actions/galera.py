@@ -48,8 +48,8 @@ from wpfarm_tui.farm.galera_control import (
     Position,
 )
 from wpfarm_tui.inventory import Farm, GaleraEndpoint, HostPort
-from wpfarm_tui.status.base import credentials_message, describe_error
-from wpfarm_tui.status.texts import duration_text, shown
+from wpfarm_tui.status.base import describe_error
+from wpfarm_tui.status.texts import credentials_message, duration_text, shown
 
 SYNC_TIMEOUT = 120.0  # a joiner may need a full SST
 POLL = 0.2

@@ -17,8 +17,8 @@ from wpfarm_tui.actions.base import ActionError, Step, StepEvent, Verdict, refus
 from wpfarm_tui.farm import redis as farm_redis
 from wpfarm_tui.inventory import Farm, HostPort, RedisEndpoint
 from wpfarm_tui.secrets import SecretError
-from wpfarm_tui.status.base import credentials_message, credentials_refused, describe_error
-from wpfarm_tui.status.texts import duration_text, shown
+from wpfarm_tui.status.base import credentials_refused, describe_error
+from wpfarm_tui.status.texts import credentials_message, duration_text, shown
 
 POLL = 0.2
 

@@ -41,7 +41,8 @@ from wpfarm_tui.sites.naming import (
 )
 from wpfarm_tui.sites.registry import Registry, SiteRecord
 from wpfarm_tui.sites.runtime import SiteConfig, SiteRuntime
-from wpfarm_tui.status.base import credentials_message, credentials_refused, describe_error
+from wpfarm_tui.status.base import credentials_refused, describe_error
+from wpfarm_tui.status.texts import credentials_message
 
 _EMAIL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-_+@")
 

@@ -20,7 +20,7 @@ from wpfarm_tui.farm.galera import GaleraConnections
 from wpfarm_tui.farm.restic import Restic, ResticError, Snapshot
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.base import probe
-from wpfarm_tui.status.model import SourceHealth
+from wpfarm_tui.status.model import Alert, SourceHealth, TextRow
 from wpfarm_tui.status.thresholds import BACKUP_RPO_S, Level, worst
 
 DB_RPO_S = BACKUP_RPO_S  # older: critical
@@ -54,6 +54,14 @@ class BackupsSnapshot:
     @property
     def level(self) -> Level:
         return worst([s.level for s in self.sources] + [r.level for r in self.sites])
+
+    def rows(self) -> list[TextRow]:
+        return [(s.level, {"site": s.domain, "db": s.db_snapshot, "db age s": s.db_age_s,
+                           "files": s.files_snapshot, "files age s": s.files_age_s,
+                           "note": s.note}) for s in self.sites]
+
+    def alerts(self, at: float) -> list[Alert]:
+        return []  # the Backups pane colours its rows; it raises no alerts (yet)
 
 
 def db_level(age_s: float | None) -> Level:
@@ -110,7 +118,6 @@ def site_rows(domains: list[str], snapshots: list[Snapshot], now: float,
 
 class BackupsCollector:
     pane = "backups"
-    title = "Backups"
     # restic derives its repository key on every call (~0.9 s of CPU, measured): against
     # a 1 h RPO, asking every 5 minutes is plenty, and keeps the console under 10 % of a core.
     min_interval = 300.0

@@ -25,7 +25,6 @@ def ban_from_decision(raw: dict[str, Any]) -> Ban:
 
 class BansCollector:
     pane = "bans"
-    title = "CrowdSec"
 
     def __init__(self, endpoint: CrowdSecEndpoint | None):
         self.endpoint = endpoint

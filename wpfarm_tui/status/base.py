@@ -15,8 +15,7 @@ T = TypeVar("T")
 
 
 class Collector(Protocol):
-    pane: str  # nodes | sites | galera | caches | bans | edge
-    title: str  # shown on the pane's tab
+    pane: str  # its key in status/panes.py PANES
 
     def collect(self) -> Snapshot:
         """Poll the pane's sources once. Never raises: failures are in the snapshot."""
@@ -42,19 +41,6 @@ def credentials_refused(exc: BaseException) -> bool:
         return args[0] in CREDENTIAL_ERRORS  # "Access denied; you need SUPER", is a grant)
     text = str(exc).lower()
     return any(w in text for w in _CREDENTIAL_WORDS)
-
-
-def credentials_fix(service: str) -> str:
-    """The one wording of the fix for refused credentials (panes, alerts, procedures)."""
-    user = f" and endpoints.{service}.user" if service == "galera" else ""
-    return (f"check the password reference for {service} (endpoints.{service}.password"
-            f"{user}) in farm.yaml")
-
-
-def credentials_message(service: str, error: str | None) -> str:
-    """What an operator reads for a refused login: the reason, the fix, the server's words."""
-    said = f" (the server said: {error})" if error else ""
-    return f"credentials refused: {credentials_fix(service)}{said}"
 
 
 def describe_error(exc: BaseException, timeout: float | None = None) -> tuple[str, str]:

@@ -133,7 +133,6 @@ def _opt_int(v: Any) -> int | None:
 
 class CachesCollector:
     pane = "caches"
-    title = "Caches"
 
     def __init__(self, farm: Farm, patience: float | None = None):
         """`patience`: how long a poll waits for its slowest source (status/base.py

@@ -9,39 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from wpfarm_tui.inventory import Farm
-from wpfarm_tui.status.bans import BansCollector
 from wpfarm_tui.status.base import Collector
-from wpfarm_tui.status.caches import CachesCollector
-from wpfarm_tui.status.edge import EdgeCollector
-from wpfarm_tui.status.galera import GaleraCollector
 from wpfarm_tui.status.model import Snapshot
-from wpfarm_tui.status.nodes import NodesCollector
-from wpfarm_tui.status.sites import SitesCollector
-
-PANES = ("nodes", "sites", "galera", "caches", "bans", "edge", "backups")
+from wpfarm_tui.status.panes import PANES, CollectorOptions
 
 
 def build_collectors(farm: Farm, live: bool = False) -> list[Collector]:
-    """Every pane's collector. `live` (the console): a pane shows what answered within one
-    refresh interval and marks a source still running as slow (the Sites pane: its rows
-    at once, probe results as they come); otherwise (one-shot reads) each poll waits for
-    every source's answer or timeout."""
-    thresholds = dict(farm.thresholds)
-    patience = farm.refresh.interval if live else None
-    probe_wait_s = max(0.2, farm.refresh.interval / 2) if live else None
-    collectors: list[Collector] = [
-        NodesCollector(farm.endpoints.docker),
-        SitesCollector(farm, probe_wait_s=probe_wait_s),
-        GaleraCollector(farm.endpoints.galera, thresholds, patience=patience),
-        CachesCollector(farm, patience=patience),
-        BansCollector(farm.endpoints.crowdsec),
-        EdgeCollector(farm.endpoints.traefik),
-    ]
-    if farm.backup is not None:
-        from wpfarm_tui.status.backups import BackupsCollector
-
-        collectors.append(BackupsCollector(farm))
-    return collectors
+    """Every pane's collector (status/panes.py), in tab order; `live` for the console (see
+    CollectorOptions)."""
+    opts = CollectorOptions(live=live)
+    return [c for spec in PANES if (c := spec.build(farm, opts)) is not None]
 
 
 def close_collectors(collectors: Iterable[Collector]) -> None:

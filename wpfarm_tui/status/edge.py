@@ -24,7 +24,6 @@ def router_from_api(raw: dict[str, Any]) -> Router:
 
 class EdgeCollector:
     pane = "edge"
-    title = "Edge"
 
     def __init__(self, endpoint: TraefikEndpoint | None):
         self.endpoint = endpoint

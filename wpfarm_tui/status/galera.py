@@ -83,7 +83,6 @@ def node_from_status(node: HostPort, status: dict[str, str],
 
 class GaleraCollector:
     pane = "galera"
-    title = "Galera"
 
     def __init__(self, endpoint: GaleraEndpoint | None, thresholds: dict[str, Threshold],
                  patience: float | None = None):

@@ -8,10 +8,55 @@ tests all read the same objects.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from wpfarm_tui.status.rates import Rate
+from wpfarm_tui.status.texts import credentials_message, hit_text, pct, shown
 from wpfarm_tui.status.thresholds import Level, worst
+
+# A plain-text row of a pane (`wpfarm status`): its level and its headline columns.
+TextRow = tuple[Level, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One row past its threshold, or one source down (status/alerts.py gathers them)."""
+
+    key: str  # stable identity, e.g. "galera/galera-3"
+    pane: str
+    subject: str  # "galera-3", "site1.test", "crowdsec"
+    level: Level
+    message: str
+    at: float  # when the source was checked (epoch seconds)
+    procedure: str | None = None  # a catalog name (actions/catalog.py)
+    values: Mapping[str, str] = field(default_factory=dict)  # its inputs
+
+
+class _Alerts:
+    """Collects one pane's alerts: only rows at warning or worse."""
+
+    def __init__(self, pane: str, at: float) -> None:
+        self.pane, self.at, self.rows = pane, at, []
+
+    def add(self, subject: str, level: Level, message: str, procedure: str | None = None,
+            **values: str) -> None:
+        if level >= Level.WARNING:
+            self.rows.append(Alert(f"{self.pane}/{subject}", self.pane, subject, level,
+                                   message, self.at, procedure, values))
+
+
+def source_message(service: str, state: str, error: str | None) -> str:
+    """A source's problem in words; refused credentials name the fix in farm.yaml (up, and
+    no procedure fixes it)."""
+    if state == "denied":
+        return credentials_message(service, error)
+    return f"{state}: {error or ''}".strip(": ")
+
+
+def _rate(r: Rate | None) -> float | None:
+    return r.value if r is not None else None
 
 
 @dataclass(frozen=True)
@@ -89,6 +134,22 @@ class NodesSnapshot:
         rows = [n.level for n in self.nodes] + [s.level for s in self.services]
         return worst([s.level for s in self.sources] + rows)
 
+    def rows(self) -> list[TextRow]:
+        return ([(n.level, {"node": n.hostname, "role": n.role, "state": n.state,
+                            "availability": n.availability, "leader": n.leader})
+                 for n in self.nodes]
+                + [(s.level, {"node": f"service {s.name}", "role": s.mode,
+                              "state": f"{s.running}/{s.desired}", "availability": s.image,
+                              "leader": ""}) for s in self.services])
+
+    def alerts(self, at: float) -> list[Alert]:
+        out = _Alerts("nodes", at)
+        for n in self.nodes:
+            out.add(n.hostname, n.level, f"{n.state}, {n.availability}")
+        for s in self.services:
+            out.add(f"service {s.name}", s.level, f"{s.running}/{s.desired} running")
+        return out.rows
+
 
 # ---------------------------------------------------------------- Galera
 @dataclass(frozen=True)
@@ -139,6 +200,37 @@ class GaleraSnapshot:
     def denied(self) -> tuple[str, ...]:
         """The nodes that refused our credentials."""
         return tuple(n.name for n in self.nodes if n.denied)
+
+    def rows(self) -> list[TextRow]:
+        return [(n.level, {"node": n.name, "status": n.cluster_status, "state": n.local_state,
+                           "size": n.cluster_size, "committed": n.last_committed,
+                           "error": n.error}) for n in self.nodes]
+
+    def alerts(self, at: float) -> list[Alert]:
+        out = _Alerts("galera", at)
+        for n in self.nodes:
+            if n.denied:  # up, unreadable: no procedure, the password reference is wrong
+                out.add(n.name, Level.CRITICAL, source_message("galera", n.health, n.error))
+            elif n.health == "slow":  # answering late: no procedure until it is down
+                out.add(n.name, n.level, n.error or "slow to answer")
+            elif not n.reachable:
+                out.add(n.name, Level.CRITICAL, n.error or "down", "galera-rejoin",
+                        node=n.name)
+            elif n.local_state == "Donor/Desynced":
+                out.add(n.name, n.level, "Donor/Desynced", "galera-resync", node=n.name)
+            else:
+                fc = n.flow_control_1m
+                paused = (f", flow control paused {fc.value:.1f} % of the last minute"
+                          if fc is not None and fc.value else "")
+                out.add(n.name, n.level, f"{shown(n.cluster_status, 'cluster status unknown')} "
+                        f"{shown(n.local_state, '')}".rstrip() + paused)
+        # Every node down (nothing listens, or its process is gone): the fix is a full
+        # recovery, not a rejoin. Not when a node refused our credentials or timed out:
+        # the cluster may be healthy, and the recovery would refuse anyway.
+        if self.nodes and all(not n.reachable and n.health == "down" for n in self.nodes):
+            return [Alert(a.key, a.pane, a.subject, a.level, a.message, a.at, "galera-recover")
+                    if a.procedure == "galera-rejoin" else a for a in out.rows]
+        return out.rows
 
 
 # ---------------------------------------------------------------- caches
@@ -216,6 +308,39 @@ class CachesSnapshot:
         rows = [r.level for r in (*self.varnish, *self.redis, *self.sentinels)]
         return worst([s.level for s in self.sources] + rows)
 
+    def rows(self) -> list[TextRow]:
+        return ([(v.level, {"cache": f"varnish {v.name}", "role": "", "hit%": v.hit_ratio,
+                            "memory%": None, "error": v.error}) for v in self.varnish]
+                + [(r.level, {"cache": f"redis {r.name}", "role": r.role, "hit%": r.hit_ratio,
+                              "memory%": r.memory_pct, "error": r.error}) for r in self.redis]
+                + [(s.level, {"cache": f"sentinel {s.name}", "role": s.master_address,
+                              "hit%": None, "memory%": None, "error": s.error or s.master_flags})
+                   for s in self.sentinels])
+
+    def alerts(self, at: float) -> list[Alert]:
+        out = _Alerts("caches", at)
+        # A down instance is the master only while the Sentinels still name it: after
+        # their own failover it is a replica, and a failover would demote the new master.
+        masters = {s.master_address for s in self.sentinels if s.master_address}
+        for r in self.redis:
+            if r.denied:  # up, unreadable: a failover would demote a master we cannot see
+                out.add(r.name, r.level, source_message("redis", r.health, r.error))
+                continue
+            proc = "redis-failover" if not r.reachable and (r.address in masters or (
+                not masters and r.role != "slave")) else None
+            link = f", link {r.master_link}" if r.master_link else ""
+            out.add(r.name, r.level, r.error or f"{shown(r.role, 'role unknown')}, "
+                    f"{hit_text(_rate(r.hit_ratio_1m), r.hit_ratio)}, memory "
+                    f"{pct(r.memory_pct)}{link}", proc)
+        for s in self.sentinels:
+            out.add(s.name, s.level, s.error or f"master {shown(s.master_address)} "
+                    f"{shown(s.master_flags, '')}".rstrip(),
+                    "redis-failover" if s.reachable else None)
+        for v in self.varnish:
+            # A low hit ratio is not fixed by a purge (it empties the cache further).
+            out.add(v.name, v.level, v.error or hit_text(_rate(v.hit_ratio_1m), v.hit_ratio))
+        return out.rows
+
 
 # ---------------------------------------------------------------- CrowdSec
 @dataclass(frozen=True)
@@ -238,6 +363,13 @@ class BansSnapshot:
     @property
     def level(self) -> Level:
         return worst([s.level for s in self.sources])
+
+    def rows(self) -> list[TextRow]:
+        return [(Level.OK, {"id": b.id, "value": b.value, "type": b.type, "reason": b.reason,
+                            "expires in": b.expires_in}) for b in self.bans]
+
+    def alerts(self, at: float) -> list[Alert]:
+        return []  # a ban is the farm defending itself, not a fault
 
 
 # ---------------------------------------------------------------- Traefik
@@ -279,6 +411,16 @@ class EdgeSnapshot:
             rows.append(Level.WARNING)
         return worst([s.level for s in self.sources] + rows)
 
+    def rows(self) -> list[TextRow]:
+        return [(r.level, {"router": r.name, "rule": r.rule, "service": r.service,
+                           "status": r.status, "error": r.error}) for r in self.routers]
+
+    def alerts(self, at: float) -> list[Alert]:
+        out = _Alerts("edge", at)
+        for r in self.routers:
+            out.add(r.name, r.level, r.error or r.status)
+        return out.rows
+
 
 # ---------------------------------------------------------------- sites
 @dataclass(frozen=True)
@@ -302,6 +444,30 @@ class SitesSnapshot:
     @property
     def level(self) -> Level:
         return worst([s.level for s in self.sources] + [s.level for s in self.sites])
+
+    def rows(self) -> list[TextRow]:
+        return [(s.level, {"site": s.domain, "state": s.state, "http": s.http_status,
+                           "ttfb_ms": s.ttfb_ms, "cache": s.cache, "hit%": s.hit_ratio,
+                           "error": s.error}) for s in self.sites]
+
+    def alerts(self, at: float) -> list[Alert]:
+        out = _Alerts("sites", at)
+        for s in self.sites:
+            # No procedure here: a 503 is maintenance only when the flag is set, a 5xx
+            # comes from somewhere on the request path (status/incidents.py decides).
+            out.add(s.domain, s.level, _site_text(s))
+        return out.rows
+
+
+def _site_text(s: SiteRow) -> str:
+    """A site's probe as a sentence: no `None` for what did not come back."""
+    if s.error:
+        return s.error
+    parts = [f"HTTP {shown(s.http_status, 'no status')}"]
+    if s.ttfb_ms is not None:
+        parts.append(f"{s.ttfb_ms:.0f} ms")
+    parts.append(f"cache {s.cache}" if s.cache else "no cache header")
+    return ", ".join(parts)
 
 
 Snapshot = (

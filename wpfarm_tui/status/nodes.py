@@ -44,7 +44,6 @@ def _service_row(raw: dict[str, Any], running: int, ready_nodes: int) -> Service
 
 class NodesCollector:
     pane = "nodes"
-    title = "Nodes & services"
 
     def __init__(self, endpoint: DockerEndpoint | None):
         self.endpoint = endpoint

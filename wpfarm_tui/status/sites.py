@@ -67,7 +67,6 @@ def site_level(state: str, result: farm_http.Probe, hit_ratio: float | None,
 
 class SitesCollector:
     pane = "sites"
-    title = "Sites"
 
     def __init__(self, farm: Farm, probes_per_poll: int = PROBES_PER_POLL,
                  sizes_every_s: float = DB_SIZES_EVERY_S,

@@ -53,3 +53,28 @@ def go_duration_text(text: str | None) -> str:
     if seconds is None:
         return (text or "").strip() or "unknown"
     return ("-" if seconds < 0 else "") + duration_text(abs(seconds))
+
+
+def credentials_fix(service: str) -> str:
+    """The one wording of the fix for refused credentials (panes, alerts, procedures)."""
+    user = f" and endpoints.{service}.user" if service == "galera" else ""
+    return (f"check the password reference for {service} (endpoints.{service}.password"
+            f"{user}) in farm.yaml")
+
+
+def credentials_message(service: str, error: str | None) -> str:
+    """What an operator reads for a refused login: the reason, the fix, the server's words."""
+    said = f" (the server said: {error})" if error else ""
+    return f"credentials refused: {credentials_fix(service)}{said}"
+
+
+def pct(value: float | None) -> str:
+    return "unknown" if value is None or math.isnan(value) else f"{value:.1f} %"
+
+
+def hit_text(minute_ratio: float | None, since_start: float | None) -> str:
+    """The hit ratio an operator should read: the last minute's, the total as context."""
+    if minute_ratio is not None:
+        return f"hit ratio {minute_ratio:.1f} % over the last minute ({pct(since_start)} " \
+               "since start)"
+    return f"hit ratio {pct(since_start)} since start"

@@ -35,7 +35,6 @@ def procedure_title(incident: Incident) -> str:
 
 
 class AlertsPane(Vertical):
-    DEFAULT_TITLE = "Alerts"
 
     class OpenProcedure(Message):
         def __init__(self, incident: Incident) -> None:
@@ -121,7 +120,7 @@ class AlertsPane(Vertical):
 
     def selected(self) -> Incident | None:
         """The incident of the row under the cursor (a symptom row selects its incident)."""
-        key = self.table._cursor_key()
+        key = self.table.cursor_key()
         if key is None:
             return None
         key = key.split(SYMPTOM, 1)[0]

@@ -43,7 +43,6 @@ COLUMNS = (
 
 class BackupsPane(BasePane):
     PANE = "backups"
-    DEFAULT_TITLE = "Backups"
 
     BINDINGS = [*BasePane.BINDINGS, Binding("R", "restore", "Restore site")]
 

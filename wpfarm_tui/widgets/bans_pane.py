@@ -26,7 +26,6 @@ COLUMNS = (
 
 class BansPane(BasePane):
     PANE = "bans"
-    DEFAULT_TITLE = "CrowdSec"
 
     def compose_body(self) -> Iterator[Widget]:
         yield KeyedTable(COLUMNS, title="Decisions", id="bans-table")

@@ -30,7 +30,6 @@ class BasePane(Vertical):
     """A tab's content. Subclasses compose their tables and fill them in `render_snapshot`."""
 
     PANE: ClassVar[str] = ""
-    DEFAULT_TITLE: ClassVar[str] = ""
 
     BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
 

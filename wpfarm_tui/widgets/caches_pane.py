@@ -60,7 +60,6 @@ SENTINEL_COLUMNS = (
 
 class CachesPane(BasePane):
     PANE = "caches"
-    DEFAULT_TITLE = "Caches"
 
     def compose_body(self) -> Iterator[Widget]:
         yield KeyedTable(VARNISH_COLUMNS, title="Varnish", id="varnish-table", classes="compact")

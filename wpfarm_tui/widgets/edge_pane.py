@@ -33,7 +33,6 @@ COLUMNS = (
 
 class EdgePane(BasePane):
     PANE = "edge"
-    DEFAULT_TITLE = "Edge"
 
     def compose_body(self) -> Iterator[Widget]:
         yield Static("", classes="pane-summary", id="edge-summary", markup=False)

@@ -8,9 +8,9 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
-from wpfarm_tui.status.base import credentials_fix
 from wpfarm_tui.status.model import GaleraNode, GaleraSnapshot
 from wpfarm_tui.status.rates import Rate
+from wpfarm_tui.status.texts import credentials_fix
 from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.widgets import cells as c
 from wpfarm_tui.widgets.base_pane import BasePane

@@ -188,7 +188,7 @@ class KeyedTable(DataTable):
 
     def _relay(self, keys: list[str]) -> None:
         """Show exactly `keys`, in order (then sorted, if sorted), keeping the cursor's row."""
-        current = self._cursor_key()
+        current = self.cursor_key()
         self.clear()
         for key in keys:
             self.add_row(*self._all[key], key=key)
@@ -200,7 +200,7 @@ class KeyedTable(DataTable):
         if key is not None and key in self.rows:
             self.move_cursor(row=self.get_row_index(key), animate=False)
 
-    def _cursor_key(self) -> str | None:
+    def cursor_key(self) -> str | None:
         if not self.row_count:
             return None
         try:
@@ -226,7 +226,7 @@ class KeyedTable(DataTable):
 
     def _apply_sort(self) -> None:
         # DataTable.sort only re-indexes the rows it holds: no row is rebuilt.
-        current = self._cursor_key()
+        current = self.cursor_key()
         self.sort(self._sort, key=self._sort_key, reverse=self._descending)
         self._restore_cursor(current)
 

@@ -37,7 +37,6 @@ SERVICE_COLUMNS = (
 
 class NodesPane(BasePane):
     PANE = "nodes"
-    DEFAULT_TITLE = "Nodes & services"
 
     def compose_body(self) -> Iterator[Widget]:
         yield KeyedTable(NODE_COLUMNS, title="Swarm nodes", id="nodes-table", classes="compact")

@@ -41,7 +41,6 @@ UNKNOWN_BACKUP: Backup = (c.DASH, None, Level.UNKNOWN)
 
 class SitesPane(BasePane):
     PANE = "sites"
-    DEFAULT_TITLE = "Sites"
 
     def __init__(self, *args, clock: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__(*args, **kwargs)
