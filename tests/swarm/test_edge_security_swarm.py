@@ -1,9 +1,9 @@
 """Who may empty the cache, and whether a secret shows in a process list, on the
 three-node Swarm: PURGE and BAN from the public side (Traefik on node 1) are refused
-and no Varnish counter moves; the console's `wpfarm cache purge` (the runtime's BAN job,
-with the purge token) and WordPress's own purge (the purge plugin's header filter) still
-work; every process's command line on the nodes, scanned while healthchecks and a purge
-run, holds no secret value."""
+and no Varnish counter moves; the console's `wpfarm cache purge` (varnishadm in each
+task, or the runtime's BAN job with the purge token) and WordPress's own purge (the purge
+plugin's header filter) still work; every process's command line on the nodes, scanned
+while healthchecks and a purge run, holds no secret value."""
 
 from __future__ import annotations
 
@@ -75,13 +75,36 @@ def test_public_ban_and_purge_are_refused(deployed, swarm_farm):
 
 
 def test_console_cache_purge_bans_every_varnish(deployed, swarm_farm):
+    """The farm file names each cache node's Varnish (endpoints.varnish, `container`):
+    varnishadm runs in each task over SSH, one step per node."""
     before = _counters(swarm_farm)
     done = subprocess.run([sys.executable, "-m", "wpfarm_tui", "--farm",
                            str(swarm_farm.lab.farm_file), "cache", "purge", SITE, "--yes"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     tasks = len(_varnish_containers(swarm_farm))
-    assert f"banned in {tasks} varnish" in done.stdout, done.stdout[-2000:]
+    assert done.stdout.count("[done   ] ban varnish") == tasks, done.stdout[-2000:]
+    assert _counters(swarm_farm)[0] == before[0] + tasks
+
+
+def test_a_farm_file_without_varnish_purges_through_the_runtime(deployed, swarm_farm, tmp_path):
+    """With no endpoints.varnish, the site runtime's BAN job reaches every task from
+    inside the farm's network, with the purge token."""
+    import dataclasses
+
+    from wpfarm_tui.actions import AuditLog, StepEvent, Verdict, execute
+    from wpfarm_tui.actions.cache import RUNTIME_BAN, CachePurge
+
+    farm = swarm_farm.farm
+    farm = dataclasses.replace(farm, endpoints=dataclasses.replace(farm.endpoints,
+                                                                   varnish=None))
+    before = _counters(swarm_farm)
+    items = list(execute(CachePurge(farm, SITE), audit=AuditLog(tmp_path / "audit.log")))
+    tasks = len(_varnish_containers(swarm_farm))
+    done = [i for i in items if isinstance(i, StepEvent) and i.step == RUNTIME_BAN
+            and i.kind == "done"]
+    assert done and f"banned in {tasks} varnish" in done[0].message, items
+    assert next(i for i in items if isinstance(i, Verdict)).ok, items
     assert _counters(swarm_farm)[0] == before[0] + tasks
 
 

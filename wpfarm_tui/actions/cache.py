@@ -123,7 +123,10 @@ class CachePurge:
         for inst in (self.farm.endpoints.varnish.instances if self.farm.endpoints.varnish
                      else ()):
             where = f"on {inst.node}" if inst.node else "locally"
-            steps.append(Step(f"ban varnish {inst.name}", f"varnishadm -n {inst.workdir} ban "
+            if inst.container:
+                where = f"in the {inst.container} task {where}"
+            workdir = f"-n {inst.workdir} " if inst.workdir else ""
+            steps.append(Step(f"ban varnish {inst.name}", f"varnishadm {workdir}ban "
                               f"{self.ban_expression} ({where})", destructive=self.all_sites))
         if self.runtime is not None:
             steps.append(Step(RUNTIME_BAN, f"BAN {self.domain or 'every registered site'} in "
