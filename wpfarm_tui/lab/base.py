@@ -182,6 +182,20 @@ class LabBase:
     def _wp_content(self, site: str) -> Path:
         return self.root / "wordpress" / site / "wp-content"
 
+    @staticmethod
+    def _db_name(site: str) -> str:
+        return "wp_" + site.split(".")[0]
+
+    # ------------------------------------------------------------------ for Lab to define
+
+    def _argv(self, component: str) -> list[str]:
+        """The component's command line (lab.py asks the component's module)."""
+        raise NotImplementedError
+
+    def _start_and_wait(self, component: str, say: Progress) -> None:
+        """Start one non-Galera component unless it runs, wait until ready (lab.py)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ guards
 
     def _require_root(self) -> None:

@@ -106,10 +106,6 @@ class WebMixin(LabBase):
         write_atomic(path, json.dumps(salts, indent=1) + "\n", mode=0o600)
         return salts
 
-    @staticmethod
-    def _db_name(site: str) -> str:
-        return "wp_" + site.split(".")[0]
-
     def _php_fpm_argv(self) -> list[str]:
         return [self._bin("php-fpm8.2"), "-y", str(self._dir("php-fpm") / "php-fpm.conf"), "-F"]
 
