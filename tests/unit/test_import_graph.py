@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "wpfarm_tui"
 # Below the procedures: may not import actions/ or the view.
 LOWER = ("farm", "status", "sites", "stacks", "lab", "swarmlab", "setup", "inventory",
-         "secrets", "steps", "programs", "safe_yaml", "contexts", "keys")
+         "secrets", "steps", "files", "programs", "safe_yaml", "contexts", "keys")
 UPPER = ("actions", "commands", "cli", "app", "screens", "widgets")
 
 

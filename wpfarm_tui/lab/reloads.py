@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wpfarm_tui import programs
-from wpfarm_tui.lab.processes import _alive, _write
+from wpfarm_tui.files import write_atomic
+from wpfarm_tui.lab.processes import alive
 
 if TYPE_CHECKING:
     from wpfarm_tui.lab.lab import Lab
@@ -73,7 +74,7 @@ class Reloads:
                     if text is None:
                         path.unlink()
                     else:
-                        _write(path, text)
+                        write_atomic(path, text)
                 self.check(component)
                 self.reload(component, wait_for, must_run=adds)
             except BaseException:
@@ -81,7 +82,7 @@ class Reloads:
                     if before[path] is None:
                         path.unlink(missing_ok=True)
                     else:
-                        _write(path, before[path])  # type: ignore[arg-type]
+                        write_atomic(path, before[path])  # type: ignore[arg-type]
                 raise
             return True
 
@@ -123,7 +124,7 @@ class Reloads:
         while True:
             # The pid, not _pid_of: php-fpm re-executes itself under the same pid, and its
             # command line (which _pid_of reads) is briefly not yet its own while it does.
-            if not _alive(pid):
+            if not alive(pid):
                 raise ReloadError(f"{component} exited on reload; see {log}")
             if component == "php-fpm":
                 done = _php_fpm_reloaded(log, offset)

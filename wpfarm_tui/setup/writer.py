@@ -8,12 +8,12 @@ which `wpfarm bootstrap` fills. The text is checked by loading it back.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from wpfarm_tui.files import write_atomic
 from wpfarm_tui.inventory import InventoryError, parse_farm
 
 
@@ -116,10 +116,7 @@ def write_farm_yaml(answers: FarmAnswers, path: Path, overwrite: bool = False) -
     text = render_farm_yaml(answers)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; keep it, or pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
     return path
 
 

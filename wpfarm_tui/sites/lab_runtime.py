@@ -17,8 +17,9 @@ from pathlib import Path
 
 from wpfarm_tui import programs
 from wpfarm_tui.farm.logs import FileLogStream, LogStream
-from wpfarm_tui.lab.lab import Lab, _chown_tree, _template
-from wpfarm_tui.lab.processes import _write
+from wpfarm_tui.files import write_atomic
+from wpfarm_tui.lab.base import _chown_tree, _template
+from wpfarm_tui.lab.lab import Lab
 from wpfarm_tui.sites.model import SiteConfig
 from wpfarm_tui.sites.naming import SiteNames
 
@@ -83,7 +84,7 @@ class LabSiteRuntime:
         path = self._secret(name)
         if path.exists():
             return False
-        _write(path, value + "\n", mode=0o600)
+        write_atomic(path, value + "\n", mode=0o600)
         return True
 
     def read_secret(self, name: str) -> str | None:
@@ -105,8 +106,8 @@ class LabSiteRuntime:
         shutil.copytree("/var/lib/wordpress/wp-content", content, symlinks=True)
         theme = content / "themes" / "wpfarm-lab"
         theme.mkdir(parents=True, exist_ok=True)
-        _write(theme / "style.css", _template("theme-style.css"))
-        _write(theme / "index.php", _template("theme-index.php"))
+        write_atomic(theme / "style.css", _template("theme-style.css"))
+        write_atomic(theme / "index.php", _template("theme-index.php"))
         _chown_tree(content.parent, "www-data")
         return True
 
@@ -135,7 +136,7 @@ class LabSiteRuntime:
                                 f"define('DB_HOST', '{config.db_host}');")
             text += (f"define('WP_REDIS_PREFIX', '{n.redis_prefix}');\n"
                      "define('DISALLOW_FILE_EDIT', true);\n")
-            _write(wp_config, text, mode=0o640)
+            write_atomic(wp_config, text, mode=0o640)
             shutil.chown(wp_config, "root", "www-data")
             changed = True
         # Shared servers change through the lab's one path (lab/reloads.py): serialised,

@@ -19,15 +19,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from wpfarm_tui.files import write_atomic
 from wpfarm_tui.inventory import Farm, Node
 from wpfarm_tui.stacks.placement import swarm_labels
 from wpfarm_tui.stacks.versions import VersionError, resolve_versions
@@ -461,27 +460,6 @@ def _render_all(ctx: _Ctx) -> dict[str, str]:
     return out
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> bool:
-    """Write `data` to `path` via a temp file + rename; False when already identical."""
-    if path.exists() and path.read_bytes() == data:
-        if (path.stat().st_mode & 0o777) != mode:
-            path.chmod(mode)
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
-
-
 def lab_override(stack_text: str, name: str) -> str:
     """An override for a rendered stack file on a Swarm without IPVS (the swarm lab).
 
@@ -542,6 +520,6 @@ def render_farm(farm: Farm, out_dir: Path, versions: Mapping[str, str] | None = 
     for rel in sorted(files):
         path = out_dir / rel
         mode = 0o755 if rel.endswith(".sh") else 0o644
-        _write_atomic(path, files[rel].encode(), mode)
+        write_atomic(path, files[rel], mode, if_changed=True, fsync=True)
         written.append(path)
     return written

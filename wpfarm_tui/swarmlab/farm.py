@@ -39,6 +39,7 @@ from pathlib import Path
 import docker
 import yaml
 
+from wpfarm_tui.files import write_atomic
 from wpfarm_tui.inventory import load_farm
 from wpfarm_tui.stacks.accounts import ACCOUNTS
 from wpfarm_tui.stacks.images import build as build_image
@@ -212,15 +213,14 @@ class LabFarm:
                 import base64
 
                 pw = secrets.token_hex(12)
-                (self.secrets_dir / "traefik_dashboard_password").write_text(pw)
+                write_atomic(self.secrets_dir / "traefik_dashboard_password", pw, mode=0o600)
                 sha = base64.b64encode(hashlib.sha1(pw.encode()).digest()).decode()
                 value = f"admin:{{SHA}}{sha}\n"
             elif name == "mysqld_exporter_my_cnf":  # a my.cnf, as mysqld_exporter reads it
                 value = f"[client]\nuser=exporter\npassword={secrets.token_hex(16)}\n"
             else:
                 value = secrets.token_hex(16)
-            path.write_text(value)
-            path.chmod(0o600)
+            write_atomic(path, value, mode=0o600)
         return path.read_text()
 
     def create_secrets(self, progress: Progress = print) -> list[str]:

@@ -26,22 +26,22 @@ Every step checks before it acts: `up` on a running lab is a no-op apart from th
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import yaml
 
+import wpfarm_tui.lab.processes as processes
 from wpfarm_tui import programs
+from wpfarm_tui.files import write_atomic
 from wpfarm_tui.inventory import parse_farm
 from wpfarm_tui.stacks.placement import swarm_labels
 
@@ -131,14 +131,6 @@ def _netns_list() -> set[str]:
 def _link_exists(name: str, netns: str | None = None) -> bool:
     prefix = ["ip", "netns", "exec", netns] if netns else []
     return _ok([*prefix, "ip", "link", "show", name])
-
-
-def _alive(pid: int, marker: str) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return False
-    return marker in cmdline
 
 
 class SwarmLab:
@@ -284,15 +276,8 @@ class SwarmLab:
                     f"{net} (dev {dev}) overlaps the swarm lab's {SUBNET}: another lab uses "
                     f"it; stop that one first (`ip route` shows it)")
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return processes.locked(self.root / ".lock")
 
     # ------------------------------------------------------------------ network
     def _network(self, say: Progress) -> None:
@@ -376,7 +361,7 @@ class SwarmLab:
             return
         (d / "storage").mkdir(parents=True, exist_ok=True)
         conf = d / "config.yml"
-        conf.write_text(yaml.safe_dump({
+        write_atomic(conf, yaml.safe_dump({
             "version": 0.1,
             "log": {"level": "warn"},
             "storage": {"filesystem": {"rootdirectory": str(d / "storage")},
@@ -387,7 +372,7 @@ class SwarmLab:
         proc = subprocess.Popen(["docker-registry", "serve", str(conf)], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
-        pidfile.write_text(str(proc.pid))
+        write_atomic(pidfile, str(proc.pid))
         deadline = time.monotonic() + 15
         while not self._registry_ok():
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -447,7 +432,7 @@ exec {argv}
              "--propagation", "slave", "sh", "-c", script],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
-        (d / "launcher.pid").write_text(str(proc.pid))
+        write_atomic(d / "launcher.pid", str(proc.pid))
         say(f"dockerd {node.name}: starting in netns {node.netns} ({node.address})")
 
     # ------------------------------------------------------------------ sshd
@@ -475,7 +460,7 @@ exec {argv}
             if pub.exists():
                 kind, b64 = pub.read_text().split()[:2]
                 lines.append(f"{node.address} {kind} {b64}\n")
-        self.known_hosts.write_text("".join(lines))
+        write_atomic(self.known_hosts, "".join(lines))
 
     def _sshd(self, node: LabNode, say: Progress) -> None:
         """OpenSSH in the node's namespace; its shell's docker CLI talks to the node's dockerd
@@ -490,13 +475,13 @@ exec {argv}
         self._write_known_hosts()
         if self._pid(pidfile, str(conf)):
             return
-        (d / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
-        conf.write_text(
+        write_atomic(d / "authorized_keys", self.client_key.with_suffix(".pub").read_text())
+        write_atomic(conf, (
             f"Port 22\nListenAddress {node.address}\nHostKey {self.host_key(node)}\n"
             f"PidFile {pidfile}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-            f"SetEnv DOCKER_HOST=unix://{self.socket(node)}\n")
+            f"SetEnv DOCKER_HOST=unix://{self.socket(node)}\n"))
         Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
         _run(["ip", "netns", "exec", node.netns, "/usr/sbin/sshd", "-f", str(conf),
               "-E", str(d / f"sshd-{node.name}.log")])
@@ -527,24 +512,17 @@ exec {argv}
             _run(["umount", "-l", str(cg)], check=False)
 
     def _pid(self, pidfile: Path, marker: str) -> int | None:
-        try:
-            pid = int(pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid, marker) else None
+        return processes.pid_of(pidfile, marker)
 
     def _stop_pid(self, pidfile: Path, marker: str, what: str, say: Progress,
                   timeout: float = 30) -> None:
-        pid = self._pid(pidfile, marker)
-        if not pid:
+        try:
+            pid = processes.stop(pidfile, marker, timeout)
+        except processes.StillRunning as exc:
+            say(f"{what}: pid {exc.pid} still runs after SIGKILL")
             return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid, marker) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _alive(pid, marker):
-            os.kill(pid, signal.SIGKILL)
-        say(f"{what}: stopped")
+        if pid is not None:
+            say(f"{what}: stopped")
 
     # ------------------------------------------------------------------ swarm
     def _swarm(self, say: Progress) -> None:
@@ -714,5 +692,4 @@ exec {argv}
         head = (f"# Generated by `wpfarm swarmlab up` for the swarm lab in {self.root}.\n"
                 "# Rewritten on every `wpfarm swarmlab up`: edit a copy, not this file.\n")
         text = head + yaml.safe_dump(self.farm_dict(), sort_keys=False)
-        if not self.farm_file.exists() or self.farm_file.read_text() != text:
-            self.farm_file.write_text(text)
+        write_atomic(self.farm_file, text, if_changed=True)
