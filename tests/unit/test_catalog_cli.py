@@ -48,6 +48,7 @@ def test_each_field_is_its_argument(e: Entry):
         assert arg.option_strings == ([f.flag] if f.option else [])
         assert arg.help == f.help
         assert arg.metavar == (f.metavar or f.key.upper())
+        assert tuple(arg.choices or ()) == f.choices
         if f.option:
             assert arg.required == f.required
             assert arg.default == (f.default if not f.required and f.default else None)

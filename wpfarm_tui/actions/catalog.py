@@ -1,7 +1,9 @@
 """Every action the console and the CLI offer, in one list, and which one fits an alert.
 
 The console's palette ("Run: <title>"), the pane keys and the Alerts pane build actions
-through `CATALOG`; the read-only test walks the whole list. `alerts_from(snapshots)` turns
+through `CATALOG`; the read-only test walks the whole list. An entry's fields describe its
+inputs once: the console's form, and the CLI's arguments, help and shell completion
+(`commands/procedures.py` makes the verb's parser from them). `alerts_from(snapshots)` turns
 the current snapshots into the Alerts pane's rows (no Textual here: `wpfarm alerts` uses
 it too).
 """
