@@ -30,12 +30,13 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from wpfarm_tui import keys
 from wpfarm_tui.actions import with_read_only
-from wpfarm_tui.actions.catalog import BY_NAME, CATALOG, Context, alerts_from
+from wpfarm_tui.actions.catalog import BY_NAME, CATALOG, Context
 from wpfarm_tui.contexts import contexts
 from wpfarm_tui.inventory import Farm, InventoryError, load_farm
 from wpfarm_tui.screens.action import ActionScreen
 from wpfarm_tui.screens.graphs import GraphScreen
 from wpfarm_tui.screens.help import HelpScreen
+from wpfarm_tui.status.alerts import alerts_from
 from wpfarm_tui.status.backups import BackupsSnapshot
 from wpfarm_tui.status.base import Collector
 from wpfarm_tui.status.incidents import Incident, incidents_from, maintenance_flags

@@ -30,11 +30,15 @@ from wpfarm_tui.status.thresholds import Level, worst
 DISTRIBUTION = "wpfarm-tui"  # pyproject.toml's [project] name
 
 
+HELPERS = ("runner", "procedures")  # modules of wpfarm_tui/commands/ that are not verbs
+
+
 def _command_modules() -> list[str]:
     """Verb groups in wpfarm_tui/commands/: every module there with a register(verbs)."""
     import wpfarm_tui.commands as package
 
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "runner")
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__)
+                  if m.name not in HELPERS)
 
 
 def _jsonable(value: Any) -> Any:

@@ -22,9 +22,9 @@ import yaml
 
 from tests.needs import unavailable
 from wpfarm_tui.actions import ActionError
-from wpfarm_tui.actions.catalog import alerts_from
 from wpfarm_tui.actions.redis import RedisFailover
 from wpfarm_tui.inventory import Farm, load_farm
+from wpfarm_tui.status.alerts import alerts_from
 from wpfarm_tui.status.caches import CachesCollector
 
 pytestmark = pytest.mark.lab  # the lab's farm.yaml is the base of the farm copy

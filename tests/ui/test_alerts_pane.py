@@ -9,8 +9,8 @@ from textual.widgets import TabbedContent
 
 from tests.ui.action_fixtures import action_app
 from tests.ui.fixtures import feed_all, make_app
-from wpfarm_tui.actions.catalog import alerts_from
 from wpfarm_tui.screens.action import ActionScreen
+from wpfarm_tui.status.alerts import alerts_from
 from wpfarm_tui.status.incidents import incidents_from
 from wpfarm_tui.status.model import SiteRow
 from wpfarm_tui.status.thresholds import Level

@@ -1,7 +1,9 @@
 """Every action the console and the CLI offer, in one list, and which one fits an alert.
 
 The console's palette ("Run: <title>"), the pane keys and the Alerts pane build actions
-through `CATALOG`; the read-only test walks the whole list.
+through `CATALOG`; the read-only test walks the whole list. An entry's fields describe its
+inputs once: the console's form, and the CLI's arguments, help and shell completion
+(`commands/procedures.py` makes the verb's parser from them).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 
 from wpfarm_tui.actions.base import Action, ActionError
 from wpfarm_tui.inventory import Farm
-from wpfarm_tui.status.alerts import Alert, alerts_from
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,22 @@ class Context:
 
 @dataclass(frozen=True)
 class Field:
-    key: str
-    label: str
-    default: str = ""
+    """One input of a procedure, described once: the console's form field and the CLI's
+    argument (`commands/procedures.py` turns it into argparse, help and completion)."""
+
+    key: str  # the builder's key and the CLI's dest (`args.<key>`)
+    label: str  # the form's label
+    default: str = ""  # the form's starting value; an optional CLI option's default too
+    help: str | None = None  # the CLI's help for the argument
+    option: bool = False  # `--key VALUE` on the CLI; else a positional
+    required: bool = True  # the CLI may leave it out (an optional positional is `nargs="?"`)
+    completer: str | None = None  # a completer's name in commands/completion.py
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None  # the CLI's name for the value; default: the key in capitals
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
 
 
 Builder = Callable[[Farm, Context, Mapping[str, str]], Action]
@@ -74,12 +88,30 @@ class Entry:
     title: str
     build: Builder
     fields: tuple[Field, ...] = ()
-    cli: tuple[str, ...] = ()  # the verb, for help and the read-only walk (fields appended)
+    cli: tuple[str, ...] = ()  # the verb's words (and a flag that picks this entry: --all)
     example: Mapping[str, str] = field(default_factory=dict)  # valid inputs on the lab
+    help: str = ""  # the CLI verb's one-line help
+
+    @property
+    def verb(self) -> tuple[str, ...]:
+        """The words that name the CLI parser: `("galera", "rejoin")`."""
+        return tuple(w for w in self.cli if not w.startswith("-"))
+
+    def field(self, key: str) -> Field:
+        return next(f for f in self.fields if f.key == key)
 
     def cli_args(self, values: Mapping[str, str] | None = None) -> list[str]:
+        """The command line that runs this procedure with these inputs (the example's
+        where one is missing): the words, then positionals in order and options given."""
         vals = {**self.example, **(values or {})}
-        return [a.format(**vals) for a in self.cli]
+        args = list(self.cli)
+        for f in self.fields:
+            value = vals.get(f.key, "")
+            if f.option:
+                args += [f.flag, value] if value else []
+            elif value or f.required:
+                args.append(value)
+        return args
 
 
 def _galera(cls_name: str, **kw: Any) -> Builder:
@@ -179,65 +211,77 @@ def _swarm(kind: str) -> Builder:
     return build
 
 
-SWARM_NODE = Field("node", "Swarm node (hostname)")
-SERVICE = Field("service", "Service")
-NODE = Field("node", "Galera node", "galera-1")
-DOMAIN = Field("domain", "Site domain", "")
-IP = Field("ip", "IP or CIDR range", "")
+GALERA_NODE = Field("node", "Galera node", "galera-1",
+                    help="a node name of endpoints.galera.nodes", completer="galera_nodes")
+SWARM_NODE = Field("node", "Swarm node (hostname)", completer="swarm_nodes")
+SERVICE = Field("service", "Service", completer="services")
+DOMAIN = Field("domain", "Site domain", completer="site_domains")
+NEW_DOMAIN = Field("domain", "Site domain")  # a site to create: none to complete
+IP = Field("ip", "IP or CIDR range", help="an IP address or CIDR range")
 
 CATALOG: tuple[Entry, ...] = (
     Entry("galera-recover", "Galera full-crash recovery", _galera("recover"),
-          cli=("galera", "recover")),
-    Entry("galera-rejoin", "Galera: rejoin a node", _galera("rejoin"), (NODE,),
-          ("galera", "rejoin", "{node}"), {"node": "galera-3"}),
-    Entry("galera-desync", "Galera: desync a node", _galera("desync", on=True), (NODE,),
-          ("galera", "desync", "{node}"), {"node": "galera-2"}),
-    Entry("galera-resync", "Galera: resync a node", _galera("desync", on=False), (NODE,),
-          ("galera", "resync", "{node}"), {"node": "galera-2"}),
+          cli=("galera", "recover"),
+          help="full-crash recovery (bootstrap the most advanced node)"),
+    Entry("galera-rejoin", "Galera: rejoin a node", _galera("rejoin"), (GALERA_NODE,),
+          ("galera", "rejoin"), {"node": "galera-3"},
+          help="start a stopped node, wait Synced"),
+    Entry("galera-desync", "Galera: desync a node", _galera("desync", on=True),
+          (GALERA_NODE,), ("galera", "desync"), {"node": "galera-2"},
+          help="SET GLOBAL wsrep_desync=ON"),
+    Entry("galera-resync", "Galera: resync a node", _galera("desync", on=False),
+          (GALERA_NODE,), ("galera", "resync"), {"node": "galera-2"},
+          help="SET GLOBAL wsrep_desync=OFF"),
     Entry("redis-failover", "Redis: Sentinel failover", _redis_failover,
-          cli=("redis", "failover")),
+          cli=("redis", "failover"), help="SENTINEL FAILOVER: promote a replica"),
     Entry("cache-purge", "Cache purge: one site", _purge(False), (DOMAIN,),
-          ("cache", "purge", "{domain}"), {"domain": "site1.test"}),
+          ("cache", "purge"), {"domain": "site1.test"},
+          help="ban the site's Varnish objects, delete its keys"),
     Entry("cache-purge-all", "Cache purge: every site", _purge(True),
           cli=("cache", "purge", "--all")),
     Entry("ban", "CrowdSec: ban", _ban,
-          (IP, Field("duration", "Duration (30m, 4h, 7d)", "4h"), Field("reason", "Reason")),
-          ("ban", "{ip}", "--duration", "{duration}", "--reason", "{reason}"),
-          {"ip": "192.0.2.10", "duration": "4h", "reason": "manual: abuse"}),
-    Entry("unban", "CrowdSec: unban", _unban, (IP,), ("unban", "{ip}"),
-          {"ip": "192.0.2.10"}),
+          (IP, Field("duration", "Duration (30m, 4h, 7d)", "4h", "30m, 4h, 7d (default 4h)",
+                     option=True, required=False),
+           Field("reason", "Reason", help="why (shown in the CrowdSec pane)", option=True)),
+          ("ban",), {"ip": "192.0.2.10", "duration": "4h", "reason": "manual: abuse"},
+          help="ban an IP or CIDR range in CrowdSec"),
+    Entry("unban", "CrowdSec: unban", _unban, (IP,), ("unban",), {"ip": "192.0.2.10"},
+          help="delete the decisions of an IP or range"),
     Entry("maintenance-on", "Maintenance on: one site", _maintenance(True, False), (DOMAIN,),
-          ("maintenance", "on", "{domain}"), {"domain": "site1.test"}),
+          ("maintenance", "on"), {"domain": "site1.test"}, help="maintenance mode on"),
     Entry("maintenance-off", "Maintenance off: one site", _maintenance(False, False),
-          (DOMAIN,), ("maintenance", "off", "{domain}"), {"domain": "site1.test"}),
+          (DOMAIN,), ("maintenance", "off"), {"domain": "site1.test"},
+          help="maintenance mode off"),
     Entry("maintenance-all-on", "Maintenance on: every site", _maintenance(True, True),
           cli=("maintenance", "on", "--all")),
     Entry("maintenance-all-off", "Maintenance off: every site", _maintenance(False, True),
           cli=("maintenance", "off", "--all")),
     Entry("site-create", "Site: create", _site("create"),
-          (DOMAIN, Field("title", "Title")), ("site", "create", "{domain}"),
-          {"domain": "new.lab.test"}),
+          (NEW_DOMAIN, Field("title", "Title", option=True, required=False)),
+          ("site", "create"), {"domain": "new.lab.test"}),
     Entry("site-delete", "Site: delete", _site("delete"), (DOMAIN,),
-          ("site", "delete", "{domain}"), {"domain": "site2.test"}),
+          ("site", "delete"), {"domain": "site2.test"}),
     Entry("site-suspend", "Site: suspend", _site("suspend"), (DOMAIN,),
-          ("site", "suspend", "{domain}"), {"domain": "site1.test"}),
+          ("site", "suspend"), {"domain": "site1.test"},
+          help="maintenance page (503 + Retry-After)"),
     Entry("site-resume", "Site: resume", _site("resume"), (DOMAIN,),
-          ("site", "resume", "{domain}"), {"domain": "site1.test"}),
+          ("site", "resume"), {"domain": "site1.test"}, help="serve the site again"),
     Entry("backup", "Backup now (one site, or all when empty)", _backup, (DOMAIN,),
-          ("backup", "{domain}"), {"domain": "site1.test"}),
+          ("backup",), {"domain": "site1.test"}),
     Entry("bootstrap", "Bootstrap the Swarm over SSH", _bootstrap, cli=("bootstrap",)),
     Entry("node-drain", "Swarm: drain a node", _swarm("drain"), (SWARM_NODE,),
-          ("node", "drain", "{node}"), {"node": "node3"}),
+          ("node", "drain"), {"node": "node3"}),
     Entry("node-activate", "Swarm: activate a node", _swarm("activate"), (SWARM_NODE,),
-          ("node", "activate", "{node}"), {"node": "node3"}),
+          ("node", "activate"), {"node": "node3"}),
     Entry("service-scale", "Swarm: scale a service", _swarm("scale"),
-          (SERVICE, Field("replicas", "Replicas", "2")),
-          ("service", "scale", "{service}", "{replicas}"),
-          {"service": "drill-web", "replicas": "2"}),
+          (SERVICE, Field("replicas", "Replicas", "2", metavar="N")),
+          ("service", "scale"), {"service": "drill-web", "replicas": "2"},
+          help="set the number of replicas"),
     Entry("service-restart", "Swarm: rolling restart", _swarm("restart"), (SERVICE,),
-          ("service", "restart", "{service}"), {"service": "drill-web"}),
+          ("service", "restart"), {"service": "drill-web"}, help="rolling restart"),
     Entry("service-rollback", "Swarm: roll back a service", _swarm("rollback"), (SERVICE,),
-          ("service", "rollback", "{service}"), {"service": "drill-web"}),
+          ("service", "rollback"), {"service": "drill-web"},
+          help="back to the previous spec"),
 )
 BY_NAME: dict[str, Entry] = {e.name: e for e in CATALOG}
 
@@ -245,7 +289,3 @@ BY_NAME: dict[str, Entry] = {e.name: e for e in CATALOG}
 def entry(name: str) -> Entry:
     return BY_NAME[name]
 
-
-# The Alerts tab's rows are the status layer's (status/alerts.py); re-exported for the
-# callers that know them from here.
-__all__ = ["BY_NAME", "CATALOG", "Alert", "Context", "Entry", "Field", "alerts_from", "entry"]

@@ -8,7 +8,9 @@ import sys
 import time
 
 from wpfarm_tui.actions import ActionError
+from wpfarm_tui.actions.catalog import entry
 from wpfarm_tui.commands import completion as complete
+from wpfarm_tui.commands.procedures import add_field
 from wpfarm_tui.commands.runner import (
     ExitCode,
     add_action_flags,
@@ -94,7 +96,8 @@ def cmd_backups(args: argparse.Namespace) -> int:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("backup", help="back up sites (DB dump + files) into restic")
-    p.add_argument("domains", nargs="*", metavar="DOMAIN").completer = complete.site_domains
+    # Many DOMAINs, or --all: more than the console's one (entry "backup"), same field.
+    add_field(p, entry("backup").field("domain"), "domains", nargs="*")
     p.add_argument("--all", action="store_true", help="every site of the registry")
     only = p.add_mutually_exclusive_group()
     only.add_argument("--db-only", action="store_true", help="the database dump only")

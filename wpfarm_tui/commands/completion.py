@@ -1,5 +1,6 @@
 """`wpfarm completion bash|zsh|fish`: the shell's completion script, and the farm-aware
-completers that verbs hang on their arguments (`action.completer = ...`).
+completers that verbs hang on their arguments (`action.completer = ...`; a catalog Field
+names its own, `completer="galera_nodes"`, and commands/procedures.py hangs it).
 
 argcomplete writes the scripts: the shell calls `wpfarm` back with _ARGCOMPLETE set and
 cli.main answers from the parser itself, so a new verb or option completes with no edit

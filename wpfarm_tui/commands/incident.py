@@ -1,7 +1,10 @@
 """Incident verbs: galera, redis, cache, ban/unban/bans, maintenance, alerts.
 
-Every verb that changes something is an action from `actions/catalog.py`, run through
-`run_action_cli` (plan, confirmation, read-only refusal, audit log, --dry-run, --json).
+Every verb that changes something is an entry of `actions/catalog.py`: its parser,
+arguments, help and completion come from the entry (`commands/procedures.py`), and it runs
+through `run_action_cli` (plan, confirmation, read-only refusal, audit log, --dry-run,
+--json). Written here: the groups, `--all` (which picks the every-site entry), and the
+options that are not an entry's input (--machine-credentials, --flag-dir).
 """
 
 from __future__ import annotations
@@ -10,54 +13,34 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from wpfarm_tui.actions import ActionError
-from wpfarm_tui.actions.catalog import Context, alerts_from, entry
-from wpfarm_tui.commands import completion as complete
-from wpfarm_tui.commands.runner import (
-    ExitCode,
-    add_action_flags,
-    load_farm_of,
-    run_action_cli,
-)
+from wpfarm_tui.actions.catalog import Context, Entry, entry
+from wpfarm_tui.commands.procedures import procedure_parser, run_entry
+from wpfarm_tui.commands.runner import ExitCode, load_farm_of, print_error
+from wpfarm_tui.status.alerts import alerts_from
 
 
-def _error(args: argparse.Namespace, exc: Exception) -> int:
-    if getattr(args, "json", False):
-        print(json.dumps({"type": "error", "message": str(exc)}))
-    else:
-        print(f"wpfarm: {exc}", file=sys.stderr)
-    return ExitCode.FAILED
-
-
-def _run(name: str, values: dict[str, str]):
+def _pick(single: Entry, every: Entry) -> Callable[[argparse.Namespace], int]:
+    """`VERB DOMAIN | --all`: one site's entry or every site's, not both, not neither."""
     def func(args: argparse.Namespace) -> int:
-        farm = load_farm_of(args)
-        creds = getattr(args, "machine_credentials", None)
-        flag_dir = getattr(args, "flag_dir", None)
-        ctx = Context.for_farm(farm, crowdsec_credentials=Path(creds) if creds else None,
-                               maintenance_dir=Path(flag_dir) if flag_dir else None)
-        vals = {k: (getattr(args, v) if isinstance(v, str) and hasattr(args, v) else v)
-                for k, v in values.items()}
-        try:
-            action = entry(name).build(farm, ctx, {k: str(v) for k, v in vals.items()
-                                                   if v is not None})
-        except ActionError as exc:
-            return _error(args, exc)
-        return run_action_cli(action, farm, args)
+        if bool(args.domain) == bool(args.all):
+            return print_error(args, ActionError("domain: give one site's domain, or --all"))
+        return run_entry(every if args.all else single, args)
 
     return func
 
 
-def _pick(args: argparse.Namespace, single: str, every: str) -> int:
-    """DOMAIN or --all, not both, not neither."""
-    if bool(args.domain) == bool(args.all):
-        return _error(args, ActionError("domain: give one site's domain, or --all"))
-    name = every if args.all else single
-    return _run(name, {"domain": "domain"})(args)
+def _one_or_all(sub: Any, single: Entry, every: Entry, all_help: str
+                ) -> argparse.ArgumentParser:
+    """`<group> <verb> DOMAIN | --all`: the one-site entry's parser, DOMAIN optional."""
+    p = procedure_parser(sub, single, {"domain": {"nargs": "?"}})
+    p.add_argument("--all", action="store_true", help=all_help)
+    p.set_defaults(func=_pick(single, every))
+    return p
 
 
 # ---------------------------------------------------------------- read-only verbs
@@ -91,9 +74,9 @@ def cmd_bans(args: argparse.Namespace) -> int:
     try:
         bans = list_bans(farm, ip=args.ip, scope=args.scope)
     except ActionError as exc:
-        return _error(args, exc)
+        return print_error(args, exc)
     except Exception as exc:  # noqa: BLE001 - the LAPI is down: say so
-        return _error(args, ConnectionError(f"CrowdSec LAPI: {exc}"))
+        return print_error(args, ConnectionError(f"CrowdSec LAPI: {exc}"))
     if args.json:
         print(json.dumps(_jsonable(bans), indent=2))
         return ExitCode.OK
@@ -190,7 +173,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     try:
         since = parse_since(args.since, journal.clock())
     except ActionError as exc:
-        return _error(args, exc)
+        return print_error(args, exc)
     records = journal.records(since, with_actions=True)
     if args.json:
         print(json.dumps([r.as_json() for r in records], indent=2))
@@ -208,72 +191,48 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- wiring
-def _action_parser(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=help_text)
-    add_action_flags(p)
-    return p
+def _group(verbs: Any, name: str, help_text: str) -> Any:
+    group = verbs.add_parser(name, help=help_text)
+    return group.add_subparsers(dest=f"{name}_verb", metavar="VERB", required=True)
+
+
+CREDS_HELP = ("a CrowdSec machine's local_api_credentials.yaml (`cscli machines add NAME "
+              "--auto`): banning needs a machine login, the bouncer key only reads. Not "
+              "needed when farm.yaml's endpoints.crowdsec has node and container (cscli then "
+              "runs in the LAPI's task over SSH) or machine_credentials: {file: PATH}")
 
 
 def register(verbs: Any) -> None:
-    galera = verbs.add_parser("galera", help="Galera recovery, rejoin, desync/resync")
-    gsub = galera.add_subparsers(dest="galera_verb", metavar="VERB", required=True)
-    _action_parser(gsub, "recover", "full-crash recovery (bootstrap the most advanced node)"
-                   ).set_defaults(func=_run("galera-recover", {}))
-    for verb, name, text in (("rejoin", "galera-rejoin", "start a stopped node, wait Synced"),
-                             ("desync", "galera-desync", "SET GLOBAL wsrep_desync=ON"),
-                             ("resync", "galera-resync", "SET GLOBAL wsrep_desync=OFF")):
-        p = _action_parser(gsub, verb, text)
-        p.add_argument("node", help="a node name of endpoints.galera.nodes"
-                       ).completer = complete.galera_nodes
-        p.set_defaults(func=_run(name, {"node": "node"}))
+    galera = _group(verbs, "galera", "Galera recovery, rejoin, desync/resync")
+    for name in ("galera-recover", "galera-rejoin", "galera-desync", "galera-resync"):
+        procedure_parser(galera, entry(name))
 
-    redis = verbs.add_parser("redis", help="Redis Sentinel status and failover")
-    rsub = redis.add_subparsers(dest="redis_verb", metavar="VERB", required=True)
-    status = rsub.add_parser("status", help="what every Sentinel and instance says")
+    redis = _group(verbs, "redis", "Redis Sentinel status and failover")
+    status = redis.add_parser("status", help="what every Sentinel and instance says")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_redis_status)
-    _action_parser(rsub, "failover", "SENTINEL FAILOVER: promote a replica").set_defaults(
-        func=_run("redis-failover", {}))
+    procedure_parser(redis, entry("redis-failover"))
 
-    cache = verbs.add_parser("cache", help="purge Varnish + Redis for a site or all")
-    csub = cache.add_subparsers(dest="cache_verb", metavar="VERB", required=True)
-    purge = _action_parser(csub, "purge", "ban the site's Varnish objects, delete its keys")
-    purge.add_argument("domain", nargs="?").completer = complete.site_domains
-    purge.add_argument("--all", action="store_true", help="every site (destructive)")
-    purge.set_defaults(func=lambda a: _pick(a, "cache-purge", "cache-purge-all"))
+    cache = _group(verbs, "cache", "purge Varnish + Redis for a site or all")
+    _one_or_all(cache, entry("cache-purge"), entry("cache-purge-all"),
+                "every site (destructive)")
 
-    creds_help = ("a CrowdSec machine's local_api_credentials.yaml (`cscli machines add NAME "
-                  "--auto`): banning needs a machine login, the bouncer key only reads")
-    ban = _action_parser(verbs, "ban", "ban an IP or CIDR range in CrowdSec")
-    ban.add_argument("ip", help="an IP address or CIDR range")
-    ban.add_argument("--duration", default="4h", help="30m, 4h, 7d (default 4h)")
-    ban.add_argument("--reason", required=True, help="why (shown in the CrowdSec pane)")
-    ban.add_argument("--machine-credentials", metavar="FILE", help=creds_help)
-    ban.set_defaults(func=_run("ban", {"ip": "ip", "duration": "duration",
-                                       "reason": "reason"}))
-    unban = _action_parser(verbs, "unban", "delete the decisions of an IP or range")
-    unban.add_argument("ip", help="an IP address or CIDR range")
-    unban.add_argument("--machine-credentials", metavar="FILE", help=creds_help)
-    unban.set_defaults(func=_run("unban", {"ip": "ip"}))
+    for name in ("ban", "unban"):
+        procedure_parser(verbs, entry(name)).add_argument(
+            "--machine-credentials", metavar="FILE", help=CREDS_HELP)
     bans = verbs.add_parser("bans", help="list CrowdSec's active decisions")
     bans.add_argument("--ip", help="only decisions covering this IP or range")
     bans.add_argument("--scope", help="Ip, Range, ...")
     bans.add_argument("--json", action="store_true", help="machine-readable output")
     bans.set_defaults(func=cmd_bans)
 
-    maint = verbs.add_parser("maintenance", help="a site (or all) answers 503 + Retry-After")
-    msub = maint.add_subparsers(dest="maintenance_verb", metavar="VERB", required=True)
+    maint = _group(verbs, "maintenance", "a site (or all) answers 503 + Retry-After")
     for verb in ("on", "off"):
-        p = _action_parser(msub, verb, f"maintenance mode {verb}")
-        p.add_argument("domain", nargs="?").completer = complete.site_domains
-        p.add_argument("--all", action="store_true", help="every site")
-        p.add_argument("--flag-dir", metavar="DIR",
-                       help="where the web servers look for flag files (the lab: next to "
-                            "its farm.yaml; a Swarm farm keeps them in each site's "
-                            "wp-content and needs none)")
-        single, every = (("maintenance-on", "maintenance-all-on") if verb == "on"
-                         else ("maintenance-off", "maintenance-all-off"))
-        p.set_defaults(func=lambda a, s=single, e=every: _pick(a, s, e))
+        _one_or_all(maint, entry(f"maintenance-{verb}"), entry(f"maintenance-all-{verb}"),
+                    "every site").add_argument(
+            "--flag-dir", metavar="DIR",
+            help="where the web servers look for flag files (the lab: next to its farm.yaml; "
+                 "a Swarm farm keeps them in each site's wp-content and needs none)")
 
     alerts = verbs.add_parser("alerts", help="everything past a threshold, grouped by "
                                    "probable cause, with the procedure that fits")

@@ -130,11 +130,11 @@ def refuse_if_read_only(name: str, farm: Farm, args: argparse.Namespace,
     try:
         guard_read_only(name, params or {}, read_only=farm.read_only, audit=AuditLog())
     except ReadOnlyError as exc:
-        return _print_error(args, exc)
+        return print_error(args, exc)
     return None
 
 
-def _print_error(args: argparse.Namespace, exc: ActionError) -> int:
+def print_error(args: argparse.Namespace, exc: ActionError) -> int:
     if getattr(args, "json", False):
         print(json.dumps({"type": "error", "message": str(exc)}))
     else:
@@ -189,7 +189,7 @@ def run_action_cli(action: Action, farm: Farm, args: argparse.Namespace) -> int:
             print("dry run: nothing was changed")
         return ExitCode.OK
     except ActionError as exc:
-        return _print_error(args, exc)
+        return print_error(args, exc)
 
 
 def print_log_stream(stream: LogStream) -> int:

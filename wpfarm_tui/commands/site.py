@@ -20,8 +20,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from wpfarm_tui.actions import ActionError, AuditLog, StepEvent, Verdict, execute
-from wpfarm_tui.actions.site import CreateSite, DeleteSite, SuspendSite
+from wpfarm_tui.actions.catalog import Context, entry
+from wpfarm_tui.actions.site import CreateSite, DeleteSite
 from wpfarm_tui.commands import completion as complete
+from wpfarm_tui.commands.procedures import add_field, values_of
 from wpfarm_tui.commands.runner import (
     ExitCode,
     add_action_flags,
@@ -336,13 +338,10 @@ def _delete(farm: Farm, args: argparse.Namespace, runtime: SiteRuntime, host: st
 
 
 def cmd_suspend(args: argparse.Namespace) -> int:
-    from wpfarm_tui.actions.catalog import Context
-
     farm = load_farm_of(args)
+    procedure = entry(f"site-{args.site_verb}")
     try:
-        flag_dir = Context.for_farm(farm).maintenance_dir
-        action = SuspendSite(farm, args.domain, suspend=args.site_verb == "suspend",
-                             flag_dir=flag_dir)
+        action = procedure.build(farm, Context.for_farm(farm), values_of(procedure, args))
     except ActionError as exc:
         print(f"wpfarm site {args.site_verb}: {exc}", file=sys.stderr)
         return ExitCode.FAILED
@@ -392,8 +391,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     sub = site.add_subparsers(dest="site_verb", metavar="SITE_VERB", required=True)
 
     create = sub.add_parser("create", help="create a site (or many, --from-file)")
-    create.add_argument("domain", nargs="?", metavar="DOMAIN")
-    create.add_argument("--title")
+    creating = entry("site-create")
+    add_field(create, creating.field("domain"), nargs="?")  # none with --from-file
+    add_field(create, creating.field("title"))
     create.add_argument("--admin-email")
     create.add_argument("--show-admin-password", action="store_true",
                         help="print the generated admin password once at the end")
@@ -404,15 +404,15 @@ def register(verbs: argparse._SubParsersAction) -> None:
     create.set_defaults(func=cmd_create)
 
     delete = sub.add_parser("delete", help="delete a site (final backup first)")
-    delete.add_argument("domain", metavar="DOMAIN").completer = complete.site_domains
+    add_field(delete, entry("site-delete").field("domain"))
     delete.add_argument("--no-backup", action="store_true", help="skip the final backup")
     add_action_flags(delete)
     delete.set_defaults(func=cmd_delete)
 
-    for verb, text in (("suspend", "maintenance page (503 + Retry-After)"),
-                       ("resume", "serve the site again")):
-        p = sub.add_parser(verb, help=text)
-        p.add_argument("domain", metavar="DOMAIN").completer = complete.site_domains
+    for verb in ("suspend", "resume"):
+        procedure = entry(f"site-{verb}")
+        p = sub.add_parser(verb, help=procedure.help)
+        add_field(p, procedure.field("domain"))
         add_action_flags(p)
         p.set_defaults(func=cmd_suspend)
 

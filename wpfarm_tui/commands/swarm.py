@@ -10,16 +10,10 @@ from pathlib import Path
 
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.base import AuditLog
-from wpfarm_tui.actions.swarm import (
-    NodeAvailability,
-    RestartService,
-    RollbackService,
-    ScaleService,
-    TaskShell,
-    service_log_stream,
-    task_shell,
-)
+from wpfarm_tui.actions.catalog import Context, entry
+from wpfarm_tui.actions.swarm import TaskShell, service_log_stream, task_shell
 from wpfarm_tui.commands import completion as complete
+from wpfarm_tui.commands.procedures import add_field, values_of
 from wpfarm_tui.commands.runner import (
     ExitCode,
     add_action_flags,
@@ -34,12 +28,13 @@ from wpfarm_tui.commands.runner import (
 
 def cmd_node(args: argparse.Namespace) -> int:
     farm = load_farm_of(args)
-    refused = refuse_if_read_only(f"node-{args.node_verb}", farm, args,
-                                  {"node": args.node})
+    procedure = entry(f"node-{args.node_verb}")
+    # Building it asks the Swarm: refused before, as the console does.
+    refused = refuse_if_read_only(procedure.name, farm, args, {"node": args.node})
     if refused is not None:
         return refused
     try:
-        action = NodeAvailability(farm, args.node, drain=args.node_verb == "drain")
+        action = procedure.build(farm, Context.for_farm(farm), values_of(procedure, args))
     except ActionError as exc:
         print(f"wpfarm node {args.node_verb}: {exc}", file=sys.stderr)
         return ExitCode.FAILED
@@ -60,12 +55,8 @@ def cmd_service(args: argparse.Namespace) -> int:
         if args.service_verb == "shell":
             known_hosts = Path(args.known_hosts) if args.known_hosts else None
             return run_shell(task_shell(farm, args.service, args.slot, known_hosts))
-        if args.service_verb == "scale":
-            action = ScaleService(farm, args.service, args.replicas)
-        elif args.service_verb == "restart":
-            action = RestartService(farm, args.service)
-        else:
-            action = RollbackService(farm, args.service)
+        procedure = entry(f"service-{args.service_verb}")  # scale, restart, rollback
+        action = procedure.build(farm, Context.for_farm(farm), values_of(procedure, args))
     except ActionError as exc:
         print(f"wpfarm service {args.service_verb}: {exc}", file=sys.stderr)
         return ExitCode.FAILED
@@ -89,18 +80,20 @@ def run_shell(shell: TaskShell, audit: AuditLog | None = None) -> int:
 def register(verbs: argparse._SubParsersAction) -> None:
     node = verbs.add_parser("node", help="drain or activate a Swarm node")
     node.add_argument("node_verb", choices=("drain", "activate"))
-    node.add_argument("node", metavar="NODE").completer = complete.swarm_nodes
+    add_field(node, entry("node-drain").field("node"))  # node-activate's is the same
     add_action_flags(node)
     node.set_defaults(func=cmd_node)
 
     service = verbs.add_parser("service", help="scale, restart, roll back, logs, shell")
     sub = service.add_subparsers(dest="service_verb", metavar="SERVICE_VERB", required=True)
-    scale = sub.add_parser("scale", help="set the number of replicas")
-    scale.add_argument("service", metavar="SERVICE").completer = complete.services
-    scale.add_argument("replicas", metavar="N")
-    for verb, text in (("restart", "rolling restart"), ("rollback", "back to the previous spec")):
-        p = sub.add_parser(verb, help=text)
-        p.add_argument("service", metavar="SERVICE").completer = complete.services
+    scaling = entry("service-scale")
+    scale = sub.add_parser("scale", help=scaling.help)
+    for f in scaling.fields:
+        add_field(scale, f)
+    for verb in ("restart", "rollback"):
+        procedure = entry(f"service-{verb}")
+        p = sub.add_parser(verb, help=procedure.help)
+        add_field(p, procedure.field("service"))
         add_action_flags(p)
         p.set_defaults(func=cmd_service)
     add_action_flags(scale)
