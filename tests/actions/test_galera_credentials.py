@@ -19,7 +19,6 @@ import pytest
 import yaml
 
 from wpfarm_tui.actions import ActionError, AuditLog, StepEvent, execute
-from wpfarm_tui.actions.catalog import alerts_from
 from wpfarm_tui.actions.galera import (
     GaleraDesync,
     GaleraRecover,
@@ -29,6 +28,7 @@ from wpfarm_tui.actions.galera import (
 )
 from wpfarm_tui.farm.galera_control import GraState, Position
 from wpfarm_tui.inventory import Farm, load_farm
+from wpfarm_tui.status.alerts import alerts_from
 from wpfarm_tui.status.galera import GaleraCollector
 
 pytestmark = pytest.mark.lab

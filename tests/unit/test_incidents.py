@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from tests.ui import fixtures as fx
-from wpfarm_tui.actions.catalog import alerts_from
+from wpfarm_tui.status.alerts import alerts_from
 from wpfarm_tui.status.incidents import incidents_from, maintenance_flags
 from wpfarm_tui.status.model import (
     GaleraNode,

@@ -33,7 +33,7 @@ SHOWN_EVIDENCE = 12  # sites listed in an incident's evidence; the rest are coun
 
 
 class AlertLike(Protocol):
-    """What an alert (actions.catalog.Alert) offers this module."""
+    """What an alert (status.model.Alert) offers this module."""
 
     key: str
     pane: str
