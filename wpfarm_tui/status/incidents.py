@@ -14,7 +14,7 @@ tasks). Failing sites that no rule explains become one "cause unknown" incident 
 evidence and no procedure: a guessed procedure (maintenance off for a 503 that is not
 maintenance) costs more than none.
 
-Plain Python on the snapshots and the alerts (`actions.catalog.alerts_from`): the Alerts
+Plain Python on the snapshots and the alerts (`status.alerts.alerts_from`): the Alerts
 tab and `wpfarm alerts` both show what `incidents_from` returns. Procedures are catalog
 names (strings): this layer does not import actions/.
 """
