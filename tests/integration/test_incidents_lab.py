@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from wpfarm_tui.actions.catalog import Context, alerts_from
+from wpfarm_tui.actions.catalog import Context
 from wpfarm_tui.cli import main
+from wpfarm_tui.status.alerts import alerts_from
 from wpfarm_tui.status.collectors import build_collectors, refresh_all
 from wpfarm_tui.status.incidents import incidents_from, maintenance_flags
 from wpfarm_tui.status.thresholds import Level
