@@ -61,7 +61,7 @@ async def measure(farm_path: Path, components: list[str], hard: bool) -> list[tu
             source = SOURCES[component]
 
             def shown(source: str = source) -> bool:
-                return any(p.name == source for p in app.status_bar.problems)
+                return any(p.name == source for p in app.console_screen.status_bar.problems)
 
             if await _until(pilot, lambda: not shown(), 30) is None:
                 results.append((component, None, "was already failing"))

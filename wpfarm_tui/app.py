@@ -1,84 +1,32 @@
-"""The console: one tab per pane, polled in thread workers, Dolphie style.
+"""The console's App: the farm and its settings, themes, the command palette, and the
+screens an operator opens from it (actions, restore, stacks, logs, shells, help).
 
-Flow: a timer starts `collector.collect()` in a thread worker; the worker
-posts `SnapshotReady(pane, snapshot)`; the handler shows it (inside
-`batch_update()`), updates the status bar, and only then re-arms that pane's
-timer with its `Backoff`. So polls never pile up, panes poll concurrently,
-and a slow source holds up nothing but its own pane. Workers never touch
-widgets.
+The main screen, tabs, status bar and poll loop, is screens/console.py.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.content import Content
-from textual.css.query import NoMatches
-from textual.message import Message
-from textual.theme import Theme
-from textual.timer import Timer
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.screen import Screen
 
-from wpfarm_tui import keys
 from wpfarm_tui.actions import with_read_only
 from wpfarm_tui.actions.catalog import BY_NAME, CATALOG, Context
 from wpfarm_tui.contexts import contexts
 from wpfarm_tui.inventory import Farm, InventoryError, load_farm
 from wpfarm_tui.screens.action import ActionScreen
-from wpfarm_tui.screens.graphs import GraphScreen
+from wpfarm_tui.screens.console import Clock, ConsoleScreen
 from wpfarm_tui.screens.help import HelpScreen
-from wpfarm_tui.status.alerts import alerts_from
-from wpfarm_tui.status.backups import BackupsSnapshot
 from wpfarm_tui.status.base import Collector
-from wpfarm_tui.status.incidents import Incident, incidents_from, maintenance_flags
-from wpfarm_tui.status.model import GaleraSnapshot, SourceHealth
-from wpfarm_tui.status.panes import BY_KEY, PANES, pane_list
-from wpfarm_tui.status.schedule import Backoff
-from wpfarm_tui.status.thresholds import Level
+from wpfarm_tui.status.panes import PANES
 from wpfarm_tui.themes import DARK, LIGHT, load_themes
-from wpfarm_tui.widgets import cells
-from wpfarm_tui.widgets.alerts_pane import AlertsPane
 from wpfarm_tui.widgets.backups_pane import BackupsPane
-from wpfarm_tui.widgets.base_pane import BasePane
-from wpfarm_tui.widgets.sites_pane import SitesPane
-from wpfarm_tui.widgets.status_bar import StatusBar
-
-
-def pane_widget_class(pane: str) -> type[BasePane]:
-    """The widget a pane's row in status/panes.py names."""
-    module, _, name = BY_KEY[pane].widget.partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    assert issubclass(cls, BasePane), cls
-    return cls
-
-
-Clock = Callable[[], datetime]
-
-
-def failed_snapshot(pane: str, source: str, message: str) -> Any:
-    """An empty snapshot of `pane`'s type whose one source is in error."""
-    health = SourceHealth(source, "error", message)
-    if pane == "galera":
-        return GaleraSnapshot(sources=(health,), level=Level.CRITICAL)
-    return BY_KEY[pane].snapshot(sources=(health,))
-
-
-class SnapshotReady(Message):
-    """Posted by a poll worker (from its thread) with what the collector returned."""
-
-    def __init__(self, pane: str, snapshot: Any) -> None:
-        super().__init__()
-        self.pane = pane
-        self.snapshot = snapshot
 
 
 class PaneCommands(Provider):
@@ -90,12 +38,14 @@ class PaneCommands(Provider):
             return
         for spec in PANES:
             if spec.key in app.pane_ids:
-                yield (f"Go to {spec.title}", partial(app.action_show_pane, spec.key),
+                yield (f"Go to {spec.title}",
+                       partial(app.console_screen.action_show_pane, spec.key),
                        f"Show the {spec.title} tab (key {spec.number})")
         yield "Theme: dark", partial(app.action_set_theme, DARK), "Dark theme"
         yield "Theme: light", partial(app.action_set_theme, LIGHT), "Light theme"
-        yield "Refresh all now", app.action_refresh, "Poll every pane now (key r)"
-        yield "Go to Alerts", partial(app.action_show_pane, "alerts"), "Show the Alerts tab (key 7)"
+        yield "Refresh all now", app.console_screen.action_refresh, "Poll every pane now (key r)"
+        yield ("Go to Alerts", partial(app.console_screen.action_show_pane, "alerts"),
+               "Show the Alerts tab (key 7)")
         for entry in CATALOG:
             yield (f"Run: {entry.title}", partial(app.open_action, entry.name),
                    f"wpfarm {' '.join(entry.cli)}".replace("{", "<").replace("}", ">"))
@@ -125,20 +75,6 @@ class WpfarmApp(App[Farm | None]):
     COMMANDS: ClassVar = App.COMMANDS | {PaneCommands}
 
     BINDINGS: ClassVar = [
-        *(Binding(p.number, f"show_pane('{p.key}')", p.key.capitalize(), show=False)
-          for p in PANES),
-        Binding("7", "show_pane('alerts')", "Alerts", show=False),
-        Binding("s", "stacks", "Stacks"),
-        Binding("b", "pane_key('b')", "Ban", show=False),
-        Binding("u", "pane_key('u')", "Unban", show=False),
-        Binding("p", "pane_key('p')", "Purge", show=False),
-        Binding("l", "pane_key('l')", "Logs", show=False),
-        Binding("x", "pane_key('x')", "Shell", show=False),
-        Binding("n", "pane_key('n')", "New site", show=False),
-        Binding("d", "pane_key('d')", "Delete site", show=False),
-        Binding("slash", "filter", "Filter"),
-        Binding("g", "graphs", "Graphs"),
-        Binding("r", "refresh", "Refresh"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -165,27 +101,7 @@ class WpfarmApp(App[Farm | None]):
         # The session's farm: --read-only folded in once, so every screen opened from here
         # (actions, restore, stacks and deploy, shells) reads one flag.
         self.farm = farm = with_read_only(farm, read_only)
-        self.poll = poll
-        self.clock: Clock = clock or (lambda: datetime.now().astimezone())
-        self.collectors: dict[str, Collector] = {}
-        for collector in collectors:
-            if collector.pane in BY_KEY:
-                self.collectors[collector.pane] = collector
-        self.pane_ids: list[str] = [p.key for p in PANES if p.key in self.collectors]
-        # A source that is costly to ask (restic derives its key on every call) sets
-        # `min_interval`: it is polled no faster than that, whatever farm.refresh says.
-        self.backoffs = {
-            p: Backoff(max(farm.refresh.interval,
-                           getattr(self.collectors[p], "min_interval", 0.0)),
-                       max(farm.refresh.max_backoff,
-                           getattr(self.collectors[p], "min_interval", 0.0)))
-            for p in self.pane_ids
-        }
-        self.snapshots: dict[str, Any] = {}
-        self.last_delay: dict[str, float] = {}
-        self.refreshed_at: datetime | None = None
-        self._polling: set[str] = set()
-        self._poll_timers: dict[str, Timer] = {}
+        self.console_screen = ConsoleScreen(farm, collectors, poll=poll, clock=clock)
         self.read_only = farm.read_only
         self._action_context = action_context
 
@@ -200,177 +116,20 @@ class WpfarmApp(App[Farm | None]):
             "level-critical-text": "#000000",
         }
 
-    def compose(self) -> ComposeResult:
-        with TabbedContent(id="tabs"):
-            for pane in self.pane_ids:
-                with TabPane(Content.from_rich_text(self._tab_label(pane)), id=pane):
-                    yield pane_widget_class(pane)(self.farm.thresholds, id=f"{pane}-pane")
-            with TabPane(Content.from_rich_text(self._alerts_label()), id="alerts"):
-                yield AlertsPane(id="alerts-pane")
-        yield StatusBar(self.farm.name, self.farm.profile, self.read_only, id="status")
-        yield Footer()
+    def get_default_screen(self) -> Screen[Any]:
+        return self.console_screen
 
-    def on_mount(self) -> None:
-        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
-        self._apply_palette()
-        if self.pane_ids:
-            self._focus_pane(self.pane_ids[0])
-        if self.poll:
-            for pane in self.pane_ids:
-                self._start_poll(pane)
-
-    # ------------------------------------------------------------ queries
-    def pane_title(self, pane: str) -> str:
-        return BY_KEY[pane].title
-
-    def pane_widget(self, pane: str) -> BasePane | None:
-        if pane not in self.pane_ids:
-            return None
-        # Query from the default screen: a modal (help, palette) may be on top,
-        # and during shutdown the pane may already be gone.
-        found = self.screen_stack[0].query(f"#{pane}-pane") if self.screen_stack else []
-        return next((w for w in found if isinstance(w, BasePane)), None)
+    # What tests and the benchmarks read of the console, by their old names.
+    @property
+    def snapshots(self) -> dict[str, Any]:
+        return self.console_screen.snapshots
 
     @property
-    def current_pane(self) -> str | None:
-        active = self.screen_stack[0].query_one("#tabs", TabbedContent).active
-        return active or None
-
-    @property
-    def status_bar(self) -> StatusBar:
-        return self.screen_stack[0].query_one("#status", StatusBar)
-
-    @property
-    def palette(self) -> cells.Palette:
-        return cells.Palette.from_variables(self.current_theme.variables)
+    def pane_ids(self) -> list[str]:
+        return self.console_screen.pane_ids
 
     # ------------------------------------------------------------ polling
-    def _start_poll(self, pane: str) -> None:
-        """Start one poll of `pane` unless one is already running."""
-        if pane in self._polling or pane not in self.collectors:
-            return
-        timer = self._poll_timers.pop(pane, None)
-        if timer is not None:
-            timer.stop()
-        self._polling.add(pane)
-        self.run_worker(
-            partial(self._collect, self.collectors[pane]),
-            name=f"poll-{pane}",
-            group=f"poll-{pane}",
-            exclusive=True,
-            thread=True,
-            exit_on_error=False,
-        )
-
-    def _collect(self, collector: Collector) -> None:
-        """Runs in a worker thread: collect, and post the result. Never raises."""
-        pane = collector.pane
-        try:
-            snapshot = collector.collect()
-            if not isinstance(snapshot, BY_KEY[pane].snapshot):
-                raise TypeError(f"collector returned {type(snapshot).__name__}")
-        except Exception as exc:  # noqa: BLE001 - a broken collector is shown, not fatal
-            name = BY_KEY[pane].title
-            message = f"collector failed: {type(exc).__name__}: {exc}"
-            snapshot = failed_snapshot(pane, name, message)
-        self.post_message(SnapshotReady(pane, snapshot))
-
-    def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        pane = message.pane
-        self._polling.discard(pane)
-        self.apply_snapshot(pane, message.snapshot)
-        if self.poll and pane in self.backoffs:
-            ok = all(s.ok for s in message.snapshot.sources)
-            delay = self.backoffs[pane].next_delay(ok)
-            self.last_delay[pane] = delay
-            self._poll_timers[pane] = self.set_timer(delay, partial(self._start_poll, pane))
-
-    def apply_snapshot(self, pane: str, snapshot: Any) -> None:
-        """Show `snapshot` in `pane` and update the tab marker and the status bar.
-
-        The poll handler calls this; tests call it directly (with poll=False).
-        """
-        widget = self.pane_widget(pane)
-        if widget is None:
-            return
-        with self.batch_update():
-            try:
-                widget.show(snapshot)
-            except Exception as exc:  # noqa: BLE001 - odd data must not kill the console
-                self.log.error(f"pane {pane}: cannot show snapshot: {exc!r}")
-                snapshot = failed_snapshot(pane, self.pane_title(pane),
-                                           f"cannot display: {type(exc).__name__}: {exc}")
-                try:
-                    widget.show(snapshot)
-                except Exception as again:  # noqa: BLE001
-                    self.log.error(f"pane {pane}: cannot show the error either: {again!r}")
-            self.snapshots[pane] = snapshot
-            sites = self.pane_widget("sites") if pane == "backups" else None
-            if isinstance(sites, SitesPane) and isinstance(snapshot, BackupsSnapshot):
-                sites.set_backups(snapshot)  # its backup-age column: restic asked once
-            self.refreshed_at = self.clock()
-            try:
-                self._update_tab(pane)
-                self._update_status()
-                self._update_alerts()
-            except NoMatches:
-                # A poll that lands while the console closes: its widgets are going away
-                # one by one (a CI run caught the status bar gone, the pane still there).
-                return
-
     # ------------------------------------------------------------ alerts + actions
-    @property
-    def alerts_pane(self) -> AlertsPane:
-        return self.screen_stack[0].query_one("#alerts-pane", AlertsPane)
-
-    def incidents(self) -> list[Incident]:
-        """The Alerts tab's rows: the alerts of the current snapshots grouped by cause
-        (status/incidents.py; `wpfarm alerts` prints the same)."""
-        flags = maintenance_flags(self.action_context.maintenance_dir)
-        return incidents_from(self.snapshots, alerts_from(self.snapshots), flags)
-
-    def _alerts_label(self, incidents: list[Incident] | None = None) -> Text:
-        incidents = self.incidents() if incidents is None else incidents
-        level = max((i.level for i in incidents), default=Level.OK)
-        colour = self.palette.of(level)
-        label = Text()
-        label.append(cells.marker(level), style=f"bold {colour}")
-        label.append(" Alerts")
-        if incidents:
-            label.append(f" {len(incidents)}", style=f"bold {colour}")
-        return label
-
-    def _update_alerts(self) -> None:
-        if not self.screen_stack:
-            return
-        incidents = self.incidents()
-        self._journal(incidents)
-        # Most polls change nothing an operator sees: skip the redraw then (it was the
-        # largest share of the console's idle CPU).
-        seen = (tuple((i.key, i.level, i.cause, tuple((a.key, a.level, a.message)
-                                                      for a in i.symptoms))
-                      for i in incidents), self.theme)
-        if seen == getattr(self, "_alerts_seen", None):
-            return
-        self._alerts_seen = seen
-        self.alerts_pane.show(incidents, self.palette)
-        self._set_tab_label("alerts", self._alerts_label(incidents))
-
-    def _journal(self, incidents: list[Incident]) -> None:
-        """The incident journal (actions/journal.py), once every pane has answered: a
-        half-polled farm would open incidents the next pane explains (a site's 503 before
-        the Caches pane says Varnish is down)."""
-        if not all(p in self.snapshots for p in self.pane_ids):
-            return
-        if getattr(self, "_incident_journal", None) is None:
-            from wpfarm_tui.actions.journal import IncidentJournal
-
-            self._incident_journal = IncidentJournal()
-        try:
-            self._incident_journal.observe(incidents)
-        except OSError as exc:  # a full disk must not take the console down
-            self.log.warning(f"incident journal: {exc}")
-
     @property
     def action_context(self) -> Context:
         if self._action_context is None:
@@ -381,11 +140,6 @@ class WpfarmApp(App[Farm | None]):
         """Open the action screen of a catalog entry (palette, pane keys, Alerts' Enter)."""
         self.push_screen(ActionScreen(BY_NAME[name], self.farm, self.action_context,
                                       values=values))
-
-    def on_alerts_pane_open_procedure(self, message: AlertsPane.OpenProcedure) -> None:
-        incident = message.incident
-        if incident.procedure:
-            self.open_action(incident.procedure, dict(incident.values))
 
     def on_backups_pane_restore_requested(self, message: BackupsPane.RestoreRequested) -> None:
         """The restore screen needs the site's snapshots: read them off the UI thread."""
@@ -425,46 +179,6 @@ class WpfarmApp(App[Farm | None]):
         self.push_screen(StacksScreen(self.farm, render_dir,
                                       override_dirs=[d for d in lab_dirs if d.is_dir()],
                                       interval=max(self.farm.refresh.interval, 2.0)))
-
-    def action_pane_key(self, key: str) -> None:
-        """b/u on the CrowdSec pane (ban, unban the selected row); on Sites p purges the
-        selected site, l follows its logs, n opens the create form, d the delete (Cancel
-        focused); on Nodes l follows the selected service's logs, x opens a shell in it."""
-        if len(self.screen_stack) > 1:
-            return
-        pane = self.current_pane
-        widget = self.pane_widget(pane) if pane else None
-        selected = widget.tables[0].cursor_key() if widget and widget.tables else None
-        if pane == "bans" and key == "b":
-            self.open_action("ban")
-        elif pane == "bans" and key == "u" and widget is not None:
-            ban = next((b for b in getattr(widget.snapshot, "bans", ())
-                        if str(b.id) == selected), None)
-            self.open_action("unban", {"ip": ban.value} if ban else None)
-        elif pane == "sites" and key == "p" and selected:
-            self.open_action("cache-purge", {"domain": selected})
-        elif pane == "sites" and key == "n":
-            self.open_action("site-create")
-        elif pane == "sites" and key == "d" and selected:
-            self.open_action("site-delete", {"domain": selected})
-        elif pane == "sites" and key == "l" and selected:
-            self.open_site_logs(selected)
-        elif pane == "nodes" and key in "lx" and (service := self._selected_service(widget)):
-            if key == "l":
-                self.open_service_logs(service)
-            else:
-                self.open_shell(service)
-        else:
-            self.bell()
-
-    @staticmethod
-    def _selected_service(widget: BasePane | None) -> str | None:
-        if widget is None or len(widget.tables) < 2:
-            return None
-        service_id = widget.tables[1].cursor_key()
-        row = next((s for s in getattr(widget.snapshot, "services", ()) if s.id == service_id),
-                   None)
-        return row.name if row else None
 
     def open_service_logs(self, service: str) -> None:
         from wpfarm_tui.actions.swarm import service_log_stream
@@ -525,94 +239,12 @@ class WpfarmApp(App[Farm | None]):
         self.refresh(layout=True)
 
     # ------------------------------------------------------------ display helpers
-    def _tab_label(self, pane: str) -> Text:
-        snapshot = self.snapshots.get(pane)
-        level = snapshot.level if snapshot is not None else Level.UNKNOWN
-        colour = self.palette.of(level)
-        label = Text()
-        label.append(cells.marker(level), style=f"bold {colour}")
-        label.append(f" {self.pane_title(pane)}")
-        if snapshot is not None and level != Level.OK:
-            label.append(f" {cells.tag(level)}", style=f"bold {colour}")
-        return label
-
-    def _update_tab(self, pane: str) -> None:
-        self._set_tab_label(pane, self._tab_label(pane))
-
-    def _set_tab_label(self, pane: str, label: Text) -> None:
-        """Only when it changed: a new label re-lays the whole tab bar out."""
-        labels: dict[str, Text] = self.__dict__.setdefault("_tab_labels", {})
-        if labels.get(pane) == label:
-            return
-        labels[pane] = label
-        tabs = self.screen_stack[0].query_one("#tabs", TabbedContent)
-        tabs.get_tab(pane).label = Content.from_rich_text(label)
-
-    def _update_status(self) -> None:
-        sources = [s for p in self.pane_ids for s in getattr(self.snapshots.get(p), "sources", ())]
-        when = self.refreshed_at.strftime("%H:%M:%S %Z").strip() if self.refreshed_at else None
-        self.status_bar.set_status(when, sources, self.palette)
-
-    def _apply_palette(self) -> None:
-        palette = self.palette
-        with self.batch_update():
-            for pane in self.pane_ids:
-                widget = self.pane_widget(pane)
-                if widget is not None:
-                    widget.set_palette(palette)
-                self._update_tab(pane)
-            self._update_status()
-            self._update_alerts()
-
-    def _on_theme_changed(self, _theme: Theme) -> None:
-        self._apply_palette()
-
-    def _focus_pane(self, pane: str) -> None:
-        if pane == "alerts":
-            self.alerts_pane.table.focus()
-            return
-        widget = self.pane_widget(pane)
-        if widget is not None and widget.tables:
-            widget.tables[0].focus()
-
-    def help_rows(self) -> list[tuple[str, str]]:
-        return keys.help_rows(pane_list(self.pane_ids))
-
     # ------------------------------------------------------------ actions
-    def action_show_pane(self, pane: str) -> None:
-        if pane not in self.pane_ids and pane != "alerts":
-            self.bell()
-            return
-        self.screen_stack[0].query_one("#tabs", TabbedContent).active = pane
-        self._focus_pane(pane)
-
-    def action_filter(self) -> None:
-        pane = self.current_pane
-        widget = self.pane_widget(pane) if pane else None
-        if widget is not None:
-            widget.open_filter()
-
-    def action_refresh(self) -> None:
-        for pane in self.pane_ids:
-            self._start_poll(pane)
-
     def action_set_theme(self, name: str) -> None:
         self.theme = name
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
-
-    def action_graphs(self) -> None:
-        """The current pane's last 30 minutes, when its collector keeps history."""
-        pane = self.current_pane
-        collector = self.collectors.get(pane) if pane else None
-        graphs = getattr(collector, "graphs", None)
-        if pane is None or graphs is None:
-            self.notify("this pane keeps no history to graph (Galera, Caches and CrowdSec do)",
-                        severity="warning")
-            return
-        self.push_screen(GraphScreen(self.pane_title(pane), graphs, self.farm.thresholds,
-                                     max(self.farm.refresh.interval, 1.0)))
 
     def switch_farm(self, path: Path) -> None:
         """Leave this farm for another: run_console opens it once this app has closed. A farm
@@ -627,7 +259,7 @@ class WpfarmApp(App[Farm | None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.help_rows()))
+            self.push_screen(HelpScreen(self.console_screen.help_rows()))
 
 
 def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK,
@@ -647,4 +279,4 @@ def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK,
         farm, collectors = switch_to, build_collectors(switch_to, live=True)
 
 
-__all__ = ["PaneCommands", "SnapshotReady", "WpfarmApp", "run_console"]
+__all__ = ["PaneCommands", "WpfarmApp", "run_console"]

@@ -160,7 +160,7 @@ async def test_galera_pane_shows_denied_and_the_fix(wrong):
     snap = GaleraCollector(wrong.endpoints.galera, dict(wrong.thresholds)).collect()
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
-        app.apply_snapshot("galera", snap)
+        app.console_screen.apply_snapshot("galera", snap)
         await pilot.pause()
         table = app.query_one("#galera-table", KeyedTable)
         assert [table.get_cell(n, "reachable").plain for n in NODES] == ["denied"] * 3

@@ -37,11 +37,11 @@ async def test_every_pane_fills_from_the_lab(lab_farm):
         await wait_until(pilot, lambda: all(
             s.level is not Level.CRITICAL for p, s in app.snapshots.items() if p != "backups"),
             20)
-        sites = app.pane_widget("sites")
+        sites = app.console_screen.pane_widget("sites")
         assert sites.tables[0].all_row_count == 2
-        galera = app.pane_widget("galera")
+        galera = app.console_screen.pane_widget("galera")
         assert galera.tables[0].all_row_count == 3
-        assert app.status_bar.problem_text == ""
+        assert app.console_screen.status_bar.problem_text == ""
         # Filter the live sites table.
         await pilot.press("2", "slash")
         await pilot.press(*"site2")
@@ -59,10 +59,11 @@ async def test_killed_source_turns_red_and_console_keeps_responding(lab, lab_far
         try:
             stopped = time.monotonic()
             # Within one refresh (1 s in the lab's farm.yaml) plus the poll itself.
-            await wait_until(pilot, lambda: "crowdsec" in app.status_bar.problem_text, 5)
+            bar = app.console_screen.status_bar
+            await wait_until(pilot, lambda: "crowdsec" in bar.problem_text, 5)
             noticed = time.monotonic() - stopped
-            assert app.pane_widget("bans").level is Level.CRITICAL
-            assert "CRIT" in app.pane_title("bans") or "CRIT" in str(
+            assert app.console_screen.pane_widget("bans").level is Level.CRITICAL
+            assert "CRIT" in app.console_screen.pane_title("bans") or "CRIT" in str(
                 app.query_one("#tabs", TabbedContent).get_tab("bans").label)
             # The console still answers keys and the other panes still refresh.
             galera_before = app.snapshots["galera"]
@@ -78,4 +79,5 @@ async def test_killed_source_turns_red_and_console_keeps_responding(lab, lab_far
             print(f"crowdsec down noticed after {noticed:.2f} s")
         finally:
             await asyncio.to_thread(lab.start, "crowdsec", lambda _m: None)
-        await wait_until(pilot, lambda: "crowdsec" not in app.status_bar.problem_text, 30)
+        bar = app.console_screen.status_bar
+        await wait_until(pilot, lambda: "crowdsec" not in bar.problem_text, 30)

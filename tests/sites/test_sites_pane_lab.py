@@ -124,7 +124,7 @@ async def test_n_creates_and_d_deletes_from_the_pane(lab_farm, cleanup):
         await pilot.pause()
 
         # The pane shows the new site with its database size.
-        app.apply_snapshot("sites", collector.collect())
+        app.console_screen.apply_snapshot("sites", collector.collect())
         table = app.query_one("#sites-table", KeyedTable)
         assert domain in table.row_keys
         assert table.get_cell(domain, "db_size").plain.endswith("KiB")

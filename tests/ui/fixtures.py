@@ -274,4 +274,4 @@ def make_app(theme: str = "wpfarm-dark", poll: bool = False, collectors: Any = N
 def feed_all(app: WpfarmApp) -> None:
     """Show every fixture snapshot, as the poll handler would."""
     for pane, build in SNAPSHOTS.items():
-        app.apply_snapshot(pane, build())
+        app.console_screen.apply_snapshot(pane, build())

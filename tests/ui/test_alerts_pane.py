@@ -25,7 +25,7 @@ async def test_key_7_lists_incidents_and_enter_opens_the_procedure(tmp_path):
         await pilot.press("7")
         await pilot.pause()
         assert app.query_one("#tabs", TabbedContent).active == "alerts"
-        pane = app.alerts_pane
+        pane = app.console_screen.alerts_pane
         expected = incidents_from(app.snapshots, alerts_from(app.snapshots), frozenset())
         assert [i.key for i in pane.incidents] == [i.key for i in expected]
         folded = sum(min(len(i.symptoms), 5) for i in expected if len(i.symptoms) > 1)
@@ -48,11 +48,11 @@ def _varnish_down(app, n_sites: int) -> None:
     """The fixtures with Varnish down and every site answering 503 (no flag set)."""
     feed_all(app)
     caches = app.snapshots["caches"]
-    app.apply_snapshot("caches", replace(caches, varnish=(replace(
+    app.console_screen.apply_snapshot("caches", replace(caches, varnish=(replace(
         caches.varnish[0], reachable=False, error="varnishstat: exit 1",
         level=Level.CRITICAL),)))
     sites = app.snapshots["sites"]
-    app.apply_snapshot("sites", replace(sites, sites=tuple(
+    app.console_screen.apply_snapshot("sites", replace(sites, sites=tuple(
         SiteRow(f"site{i:03d}.lab.test", "active", 503, 3.0, None, None, None, Level.CRITICAL)
         for i in range(n_sites))))
 
@@ -63,7 +63,7 @@ async def test_many_site_alerts_under_varnish_down_are_one_incident(tmp_path):
         _varnish_down(app, 40)
         await pilot.press("7")
         await pilot.pause()
-        pane = app.alerts_pane
+        pane = app.console_screen.alerts_pane
         varnish = [i for i in pane.incidents if i.kind == "varnish-down"]
         assert len(varnish) == 1
         assert varnish[0].cause == "Varnish down, 40 sites affected"
@@ -94,6 +94,7 @@ async def test_many_site_alerts_under_varnish_down_are_one_incident(tmp_path):
 
 def test_alerts_pane_dark(snap_compare):
     async def run_before(pilot) -> None:
+        await pilot.pause()  # the console screen composes its panes
         feed_all(pilot.app)
         await pilot.press("7")
         await pilot.pause()

@@ -1,6 +1,6 @@
 """Behaviour of the console, driven with Textual's Pilot.
 
-Snapshots are fed with `app.apply_snapshot(pane, snapshot)` (poll=False),
+Snapshots are fed with `app.console_screen.apply_snapshot(pane, snapshot)` (poll=False),
 except in the polling tests, which use the plain-Python stand-in collectors
 of `fixtures.py` (NOT the real collectors: the lead's real-lab pilot tests
 run the console against the lab's real servers).
@@ -45,7 +45,8 @@ async def test_keys_1_to_6_jump_to_panes():
             await pilot.press(key)
             await pilot.pause()
             assert active(app) == pane
-            assert app.focused is not None and app.focused in app.pane_widget(pane).tables
+            tables = app.console_screen.pane_widget(pane).tables
+            assert app.focused is not None and app.focused in tables
 
 
 async def test_absent_pane_key_does_nothing():
@@ -100,7 +101,7 @@ async def test_filter_narrows_sites_and_escape_restores():
         assert table.row_count == 2
         await pilot.press("slash")
         await pilot.pause()
-        bar = app.pane_widget("sites").filter_bar
+        bar = app.console_screen.pane_widget("sites").filter_bar
         assert bar.display and app.focused is bar
         await pilot.press(*"SITE2")  # case-insensitive
         await pilot.pause()
@@ -110,7 +111,7 @@ async def test_filter_narrows_sites_and_escape_restores():
         await pilot.pause()
         assert app.focused is table and table.row_count == 1
         # the filter survives a sync with changed data
-        app.apply_snapshot("sites", sites_snapshot())
+        app.console_screen.apply_snapshot("sites", sites_snapshot())
         assert table.row_keys == ["site2.lab.wpfarm.test"]
 
         await pilot.press("slash")
@@ -168,27 +169,27 @@ async def test_ctrl_t_toggles_theme_and_recolours_cells():
 async def test_source_going_down_is_named_and_rows_are_kept():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.apply_snapshot("sites", sites_snapshot())
+        app.console_screen.apply_snapshot("sites", sites_snapshot())
         table = app.query_one("#sites-table", KeyedTable)
         keys = table.row_keys
-        assert app.status_bar.problem_text == ""
+        assert app.console_screen.status_bar.problem_text == ""
 
-        app.apply_snapshot("sites", sites_down_snapshot())
+        app.console_screen.apply_snapshot("sites", sites_down_snapshot())
         await pilot.pause()
-        status = app.status_bar.problem_text
+        status = app.console_screen.status_bar.problem_text
         assert "edge-probe down: connection refused (127.0.0.1:18443)" in status
         assert "registry timeout" in status
         assert table.row_keys == keys and table.row_count == 2
         assert table.stale
-        pane = app.pane_widget("sites")
+        pane = app.console_screen.pane_widget("sites")
         assert pane.error_line.display
         assert "edge-probe" in str(pane.error_line.render())
         tabs = app.query_one("#tabs", TabbedContent)
         assert tabs.get_tab("sites").label.plain.endswith("CRIT")
 
-        app.apply_snapshot("sites", sites_snapshot())  # back up
+        app.console_screen.apply_snapshot("sites", sites_snapshot())  # back up
         await pilot.pause()
-        assert app.status_bar.problem_text == ""
+        assert app.console_screen.status_bar.problem_text == ""
         assert not table.stale and not pane.error_line.display
 
 
@@ -200,7 +201,7 @@ async def test_odd_data_never_crashes():
             sites=(SiteRow("x.test", "weird", None, None, None, None,
                            "line one\nline two " + "z" * 500, Level.CRITICAL),),
         )
-        app.apply_snapshot("sites", odd)
+        app.console_screen.apply_snapshot("sites", odd)
         await pilot.pause()
         table = app.query_one("#sites-table", KeyedTable)
         assert table.get_cell("x.test", "http").plain == "—"
@@ -290,7 +291,7 @@ async def test_polling_fills_every_pane_and_survives_a_raising_collector():
         bans = app.snapshots["bans"]
         assert bans.sources[0].state == "error"
         assert "boom: collector bug" in bans.sources[0].error
-        assert "CrowdSec error" in app.status_bar.problem_text
+        assert "CrowdSec error" in app.console_screen.status_bar.problem_text
         tabs = app.query_one("#tabs", TabbedContent)
         assert tabs.get_tab("bans").label.plain.endswith("CRIT")
         # re-armed with backoff: the failing pane keeps being polled, never crashes
@@ -309,7 +310,7 @@ async def test_polls_never_pile_up():
         assert slow.calls == 1
         await _wait_for(lambda: "sites" in app.snapshots)
         assert slow.max_running == 1
-        assert app.last_delay["sites"] == app.farm.refresh.interval
+        assert app.console_screen.last_delay["sites"] == app.farm.refresh.interval
 
 
 async def test_a_poll_landing_while_the_console_closes_is_dropped():
@@ -317,7 +318,7 @@ async def test_a_poll_landing_while_the_console_closes_is_dropped():
     bar's removal and the pane's must not crash the console (a CI run saw exactly that)."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await app.status_bar.remove()
+        await app.console_screen.status_bar.remove()
         await pilot.pause()
-        app.apply_snapshot("sites", sites_snapshot())
+        app.console_screen.apply_snapshot("sites", sites_snapshot())
         assert app.snapshots["sites"] is not None

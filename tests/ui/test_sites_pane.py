@@ -52,7 +52,7 @@ async def sites_table(app: WpfarmApp, pilot, snapshot: SitesSnapshot | None) -> 
     if snapshot is None:
         feed_all(app)
     else:
-        app.apply_snapshot("sites", snapshot)
+        app.console_screen.apply_snapshot("sites", snapshot)
     await pilot.press("2")
     return app.query_one("#sites-table", KeyedTable)
 
@@ -128,7 +128,7 @@ async def test_sorted_table_follows_syncs_by_row_key():
         slow = rows[5] = replace(rows[5], ttfb_ms=5000.0)  # slowest now
         rows.append(SiteRow("zz-new.test", "active", 200, 4000.0, "MISS", None, None))
         del rows[1]
-        app.apply_snapshot("sites", SitesSnapshot(snapshot.sources, tuple(rows)))
+        app.console_screen.apply_snapshot("sites", SitesSnapshot(snapshot.sources, tuple(rows)))
         await pilot.pause()
 
         assert sorted(calls) == ["add_row", "remove_row"]  # the new row, the vanished one
@@ -141,7 +141,7 @@ async def test_sorted_table_follows_syncs_by_row_key():
         # An unchanged refresh does not even re-sort.
         sorts: list[int] = []
         table.sort = lambda *a, **k: sorts.append(1)  # type: ignore[method-assign]
-        app.apply_snapshot("sites", SitesSnapshot(snapshot.sources, tuple(rows)))
+        app.console_screen.apply_snapshot("sites", SitesSnapshot(snapshot.sources, tuple(rows)))
         assert sorts == []
 
 
@@ -249,11 +249,11 @@ async def test_app_hands_each_backups_snapshot_to_the_sites_pane():
         def collect(self) -> BackupsSnapshot:  # pragma: no cover
             raise AssertionError("not polled")
 
-    app = make_app(collectors=[*make_app().collectors.values(), BackupsStandIn()])
+    app = make_app(collectors=[*make_app().console_screen.collectors.values(), BackupsStandIn()])
     async with app.run_test(size=SIZE) as pilot:
         feed_all(app)
         now = time.time()
-        app.apply_snapshot("backups", BackupsSnapshot((ok("repository"),), (
+        app.console_screen.apply_snapshot("backups", BackupsSnapshot((ok("repository"),), (
             SiteBackups("site1.lab.wpfarm.test", db_time=now - 2 * 86400 - 3 * 3600),
             SiteBackups("site2.lab.wpfarm.test", db_time=now - 5))))
         await pilot.pause()

@@ -17,6 +17,7 @@ SIZE = (120, 40)
 
 def _show(key: str, *, extra=None):
     async def run_before(pilot) -> None:
+        await pilot.pause()  # the console screen composes its panes
         feed_all(pilot.app)
         if extra is not None:
             extra(pilot.app)
@@ -37,7 +38,7 @@ def test_pane_dark(snap_compare, key, pane):
 
 def test_sites_source_down_dark(snap_compare):
     def down(app) -> None:
-        app.apply_snapshot("sites", sites_down_snapshot())
+        app.console_screen.apply_snapshot("sites", sites_down_snapshot())
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=_show("2", extra=down))
 
@@ -45,7 +46,7 @@ def test_sites_source_down_dark(snap_compare):
 def test_sites_backups_sorted_dark(snap_compare):
     """Backup ages joined in (one past the RPO, one never backed up), sorted by TTFB."""
     def backups_and_sort(app) -> None:
-        pane = app.pane_widget("sites")
+        pane = app.console_screen.pane_widget("sites")
         pane.clock = lambda: CHECKED_AT
         pane.set_backups(BackupsSnapshot((ok("repository"),), (
             SiteBackups("site1.lab.wpfarm.test", db_time=CHECKED_AT - 3 * 3600 - 240),
@@ -63,6 +64,7 @@ def test_galera_light(snap_compare):
 
 def test_help_screen(snap_compare):
     async def run_before(pilot) -> None:
+        await pilot.pause()  # the console screen composes its panes
         feed_all(pilot.app)
         await pilot.press("question_mark")
         await pilot.pause()
@@ -80,6 +82,7 @@ def test_logs_screen(snap_compare):
     log = Path(__file__).parent / "data" / "site-access.log"
 
     async def run_before(pilot) -> None:
+        await pilot.pause()  # the console screen composes its panes
         feed_all(pilot.app)
         screen = LogsScreen("site example.com", lambda: FileLogStream(
             "site example.com", [log], follow=False))
