@@ -72,9 +72,3 @@ def test_time_going_back_or_nan_is_ignored() -> None:
     assert list(h.samples) == [(10, 1), (12, 3)]
 
 
-def test_forget_a_source() -> None:
-    hs = Histories()
-    hs.record("a", {"x": 1, "y": 2}, at=0)
-    hs.record("b", {"x": 1}, at=0)
-    hs.forget("a")
-    assert len(hs) == 1

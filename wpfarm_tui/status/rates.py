@@ -88,12 +88,12 @@ class CounterHistory:
             return Delta(None, seconds, reset=True)
         return Delta(newest - span[0][1], seconds)
 
-    def series(self, since: float | None = None) -> list[tuple[float, float]]:
+    def series(self) -> list[tuple[float, float]]:
         """Per-second rates between consecutive samples (for graphs); resets are skipped."""
         out = []
         samples = list(self.samples)
         for (t0, v0), (t1, v1) in zip(samples, samples[1:], strict=False):
-            if (since is None or t1 >= since) and v1 >= v0 and t1 > t0:
+            if v1 >= v0 and t1 > t0:
                 out.append((t1, (v1 - v0) / (t1 - t0)))
         return out
 
@@ -170,11 +170,6 @@ class Histories:
                 if dp >= 0 and dr >= 0 and dp + dr > 0:
                     out.append((t1, 100.0 * dp / (dp + dr)))
         return tuple(out)
-
-    def forget(self, source: Hashable) -> None:
-        """Drop a source that left the farm (a removed instance), so memory stays bounded."""
-        for key in [k for k in self._by_key if isinstance(k, tuple) and k[0] == source]:
-            del self._by_key[key]
 
     def __len__(self) -> int:
         return len(self._by_key)
