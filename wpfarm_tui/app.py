@@ -25,6 +25,7 @@ from wpfarm_tui.screens.console import Clock, ConsoleScreen
 from wpfarm_tui.screens.help import HelpScreen
 from wpfarm_tui.status.base import Collector
 from wpfarm_tui.status.panes import PANES
+from wpfarm_tui.status.recording import Recorder
 from wpfarm_tui.themes import DARK, LIGHT, load_themes
 from wpfarm_tui.widgets.backups_pane import BackupsPane
 
@@ -90,10 +91,12 @@ class WpfarmApp(App[Farm | None]):
         clock: Clock | None = None,
         read_only: bool = False,
         action_context: Context | None = None,
+        console: ConsoleScreen | None = None,
     ) -> None:
         """`clock` gives the time shown as "refreshed"; tests pass a fixed one.
         `read_only` (or farm.read_only) refuses every action; `action_context` gives the
-        actions what the farm file does not say yet (default: `Context.for_farm`)."""
+        actions what the farm file does not say yet (default: `Context.for_farm`);
+        `console` replaces the live console screen (a replay, a recording one)."""
         super().__init__()
         for loaded in load_themes().values():
             self.register_theme(loaded)
@@ -101,7 +104,8 @@ class WpfarmApp(App[Farm | None]):
         # The session's farm: --read-only folded in once, so every screen opened from here
         # (actions, restore, stacks and deploy, shells) reads one flag.
         self.farm = farm = with_read_only(farm, read_only)
-        self.console_screen = ConsoleScreen(farm, collectors, poll=poll, clock=clock)
+        self.console_screen = console or ConsoleScreen(farm, collectors, poll=poll,
+                                                       clock=clock)
         self.read_only = farm.read_only
         self._action_context = action_context
 
@@ -263,15 +267,19 @@ class WpfarmApp(App[Farm | None]):
 
 
 def run_console(farm: Farm, collectors: Sequence[Collector], theme: str = DARK,
-                read_only: bool = False) -> None:
+                read_only: bool = False, recorder: Recorder | None = None) -> None:
     """Open the console on this terminal until the operator quits; a farm switched to from
     the palette opens in its place (its own farm.yaml decides its read-only mode, and
-    --read-only still holds)."""
+    --read-only still holds). `recorder` (--record) gets the first farm's snapshots."""
     from wpfarm_tui.status.collectors import build_collectors, close_collectors
 
     while True:
+        console = ConsoleScreen(with_read_only(farm, read_only), collectors,
+                                recorder=recorder) if recorder else None
+        recorder = None
         try:
-            switch_to = WpfarmApp(farm, collectors, theme=theme, read_only=read_only).run()
+            switch_to = WpfarmApp(farm, collectors, theme=theme, read_only=read_only,
+                                  console=console).run()
         finally:
             close_collectors(collectors)  # the farm left behind keeps no connection open
         if switch_to is None:

@@ -6,7 +6,6 @@ Exit codes: `ExitCode` in wpfarm_tui/commands/runner.py (`--help` lists them).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import importlib.metadata
 import json
@@ -14,7 +13,6 @@ import os
 import pkgutil
 import sys
 import time
-from enum import Enum
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,6 +23,7 @@ from wpfarm_tui.commands.runner import ExitCode, console, exit_codes_text, farm_
 from wpfarm_tui.contexts import ContextError
 from wpfarm_tui.inventory import Farm, InventoryError, load_farm
 from wpfarm_tui.programs import MissingPrograms
+from wpfarm_tui.status.jsonable import jsonable
 from wpfarm_tui.status.thresholds import Level, worst
 
 DISTRIBUTION = "wpfarm-tui"  # pyproject.toml's [project] name
@@ -39,26 +38,6 @@ def _command_modules() -> list[str]:
 
     return sorted(m.name for m in pkgutil.iter_modules(package.__path__)
                   if m.name not in HELPERS)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Level):
-        return value.label
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        level = getattr(value, "level", None)
-        if isinstance(level, Level):
-            out["level"] = level.label
-        return out
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | frozenset | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def _load(args: argparse.Namespace) -> Farm:
@@ -123,7 +102,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "farm": farm.name, "level": overall.label, "wall_s": round(result.wall_s, 3),
-            "panes": {p: {**_jsonable(s), "poll_s": round(result.seconds[p], 3)}
+            "panes": {p: {**jsonable(s), "poll_s": round(result.seconds[p], 3)}
                       for p, s in result.snapshots.items()},
         }, indent=2))
     else:
@@ -155,8 +134,41 @@ def cmd_console(args: argparse.Namespace) -> int:
     if os.environ.get("NO_COLOR") == "":
         # no-color.org: an empty NO_COLOR means colour; Textual goes monochrome on any.
         del os.environ["NO_COLOR"]
-    run_console(farm, build_collectors(farm, live=True), theme=args.theme,
-                read_only=args.read_only)
+    recorder = None
+    if getattr(args, "record", None):
+        from wpfarm_tui.status.recording import Recorder
+
+        recorder = Recorder(Path(args.record), farm.name)
+    try:
+        run_console(farm, build_collectors(farm, live=True), theme=args.theme,
+                    read_only=args.read_only, recorder=recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+    return ExitCode.OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """The console on a recording; the farm file, when there is one, gives its
+    thresholds and names (nothing is asked of the farm: it is read-only)."""
+    from wpfarm_tui.app import WpfarmApp
+    from wpfarm_tui.inventory import Endpoints, RefreshSettings, SitesSettings
+    from wpfarm_tui.screens.replay import ReplayScreen
+    from wpfarm_tui.status.recording import RecordingError, load
+
+    path = Path(args.replay)
+    try:
+        recording = load(path)
+    except (RecordingError, OSError) as exc:
+        print(f"wpfarm --replay: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    try:
+        farm = load_farm(farm_path_of(args))
+    except (InventoryError, ContextError):
+        farm = Farm(recording.farm or "replay", "replay.invalid", "lab", (), Endpoints(),
+                    SitesSettings(), RefreshSettings())
+    WpfarmApp(farm, [], theme=args.theme, read_only=True,
+              console=ReplayScreen(farm, recording, path.name)).run()
     return ExitCode.OK
 
 
@@ -239,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
                           epilog=exit_codes_text(),
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--record", metavar="FILE",
+                        help="the console records every snapshot it shows into FILE")
+    parser.add_argument("--replay", metavar="FILE",
+                        help="open the console on a recording (wpfarm record, --record)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     for module in _command_modules():
         importlib.import_module(f"wpfarm_tui.commands.{module}").register(verbs)
@@ -270,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
         argcomplete.autocomplete(parser, always_complete_options=False)  # options after "-"
     args = parser.parse_args(argv)
-    func = getattr(args, "func", cmd_console)
+    func = getattr(args, "func", cmd_replay if getattr(args, "replay", None) else cmd_console)
     try:
         return func(args)
     except InventoryError as exc:

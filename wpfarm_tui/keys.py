@@ -41,6 +41,9 @@ KEYS: tuple[Key, ...] = (
         ("ctrl+p",)),
     Key("Tab / shift+Tab", "next / previous table or tab bar", ("tab", "shift+tab")),
     Key("↑ ↓ PgUp PgDn", "move in a table; a long error shows in full as a tooltip"),
+    Key("space , . [ ] - +", "replay (wpfarm --replay FILE): play/pause, step back/forward, "
+        "-/+ 1 minute, slower/faster", ("space", "comma", "full_stop", "left_square_bracket",
+                                         "right_square_bracket", "minus", "plus")),
     Key("?", "this help", ("question_mark",)),
     Key("q", "quit", ("q",)),
 )

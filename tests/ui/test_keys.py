@@ -10,6 +10,7 @@ from urllib.parse import unquote
 from wpfarm_tui import keys
 from wpfarm_tui.app import WpfarmApp
 from wpfarm_tui.screens.console import ConsoleScreen
+from wpfarm_tui.screens.replay import ReplayScreen
 from wpfarm_tui.widgets.backups_pane import BackupsPane
 from wpfarm_tui.widgets.base_pane import BasePane
 from wpfarm_tui.widgets.keyed_table import KeyedTable
@@ -29,7 +30,7 @@ def _binding_keys(*owners: type) -> set[str]:
 
 def test_every_console_binding_is_documented() -> None:
     documented = {b for k in keys.KEYS for b in k.bindings}
-    owners = (WpfarmApp, ConsoleScreen, BasePane, BackupsPane, KeyedTable)
+    owners = (WpfarmApp, ConsoleScreen, ReplayScreen, BasePane, BackupsPane, KeyedTable)
     bound = _binding_keys(*owners) - {"ctrl+q", "ctrl+c"}
     assert bound - documented == set(), "bindings missing from wpfarm_tui/keys.py KEYS"
 

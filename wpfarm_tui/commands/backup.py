@@ -69,8 +69,8 @@ def _age(seconds: float | None) -> str:
 
 
 def cmd_backups(args: argparse.Namespace) -> int:
-    from wpfarm_tui.cli import _jsonable
     from wpfarm_tui.status.backups import BackupsCollector
+    from wpfarm_tui.status.jsonable import jsonable
     from wpfarm_tui.status.thresholds import Level
 
     farm = load_farm_of(args)
@@ -79,7 +79,7 @@ def cmd_backups(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"level": snap.level.label, "poll_s": round(time.monotonic() - started,
                                                                        3),
-                          **_jsonable(snap)}, indent=2))
+                          **jsonable(snap)}, indent=2))
     else:
         print(f"{snap.level.label.upper():8} backups of {farm.name} in {snap.repository or '—'} "
               f"({snap.total_snapshots} snapshots)")

@@ -45,13 +45,13 @@ def _one_or_all(sub: Any, single: Entry, every: Entry, all_help: str
 
 # ---------------------------------------------------------------- read-only verbs
 def cmd_redis_status(args: argparse.Namespace) -> int:
-    from wpfarm_tui.cli import _jsonable
     from wpfarm_tui.status.caches import CachesCollector
+    from wpfarm_tui.status.jsonable import jsonable
 
     farm = load_farm_of(args)
     snap = CachesCollector(farm).collect()
     if args.json:
-        print(json.dumps({"redis": _jsonable(snap.redis), "sentinels": _jsonable(snap.sentinels)},
+        print(json.dumps({"redis": jsonable(snap.redis), "sentinels": jsonable(snap.sentinels)},
                          indent=2))
         return ExitCode.OK
     masters = {s.master_address for s in snap.sentinels if s.master_address}
@@ -68,7 +68,7 @@ def cmd_redis_status(args: argparse.Namespace) -> int:
 
 def cmd_bans(args: argparse.Namespace) -> int:
     from wpfarm_tui.actions.crowdsec import list_bans
-    from wpfarm_tui.cli import _jsonable
+    from wpfarm_tui.status.jsonable import jsonable
 
     farm = load_farm_of(args)
     try:
@@ -78,7 +78,7 @@ def cmd_bans(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - the LAPI is down: say so
         return print_error(args, ConnectionError(f"CrowdSec LAPI: {exc}"))
     if args.json:
-        print(json.dumps(_jsonable(bans), indent=2))
+        print(json.dumps(jsonable(bans), indent=2))
         return ExitCode.OK
     for b in bans:
         print(f"{b.id:>6}  {b.value:20} {b.scope:6} {b.type:8} {b.expires_in:>12}  {b.reason}")

@@ -47,6 +47,7 @@ from wpfarm_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from wpfarm_tui.app import WpfarmApp
+    from wpfarm_tui.status.recording import Recorder
 
 Clock = Callable[[], datetime]
 
@@ -100,11 +101,16 @@ class ConsoleScreen(Screen[None]):
     ]
 
     def __init__(self, farm: Farm, collectors: Sequence[Collector], *, poll: bool = True,
-                 clock: Clock | None = None) -> None:
-        """`clock` gives the time shown as "refreshed"; tests pass a fixed one."""
+                 clock: Clock | None = None, recorder: Recorder | None = None,
+                 journal: bool = True) -> None:
+        """`clock` gives the time shown as "refreshed"; tests pass a fixed one. `recorder`
+        gets every snapshot a poll brings (--record); `journal` False keeps the incident
+        journal untouched (a replay is not the farm now)."""
         super().__init__()
         self.farm = farm
         self.poll = poll
+        self.recorder = recorder
+        self.journal = journal
         self.clock: Clock = clock or (lambda: datetime.now().astimezone())
         self.collectors: dict[str, Collector] = {}
         for collector in collectors:
@@ -209,6 +215,12 @@ class ConsoleScreen(Screen[None]):
         pane = message.pane
         self._polling.discard(pane)
         self.apply_snapshot(pane, message.snapshot)
+        if self.recorder is not None:
+            try:
+                self.recorder.write(pane, message.snapshot)
+            except OSError as exc:  # a full disk stops the recording, not the console
+                self.app.notify(f"recording stopped: {exc}", severity="error")
+                self.recorder = None
         if self.poll and pane in self.backoffs:
             ok = all(s.ok for s in message.snapshot.sources)
             delay = self.backoffs[pane].next_delay(ok)
@@ -292,7 +304,7 @@ class ConsoleScreen(Screen[None]):
         """The incident journal (actions/journal.py), once every pane has answered: a
         half-polled farm would open incidents the next pane explains (a site's 503 before
         the Caches pane says Varnish is down)."""
-        if not all(p in self.snapshots for p in self.pane_ids):
+        if not self.journal or not all(p in self.snapshots for p in self.pane_ids):
             return
         if getattr(self, "_incident_journal", None) is None:
             from wpfarm_tui.actions.journal import IncidentJournal
