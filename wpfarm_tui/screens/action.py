@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Input, Label, RichLog, Static
+from textual.widgets import Button, DataTable, Input, Label, Static
 
 from wpfarm_tui.actions import (
     Action,
@@ -35,9 +35,7 @@ from wpfarm_tui.actions import (
 )
 from wpfarm_tui.actions.catalog import Context, Entry
 from wpfarm_tui.inventory import Farm
-
-_KIND_STYLE = {"started": "bold", "done": "green", "failed": "bold red", "skipped": "dim",
-               "output": ""}
+from wpfarm_tui.widgets.action_log import ActionLog, verdict_text
 
 
 class ActionScreen(Screen[Verdict | None]):
@@ -92,7 +90,7 @@ class ActionScreen(Screen[Verdict | None]):
             with Horizontal(id="action-buttons"):
                 yield Button("Run", id="run")
                 yield Button("Cancel", id="cancel")
-            yield RichLog(id="action-log", wrap=True, markup=False)
+            yield ActionLog(id="action-log")
             yield Static("", id="verdict")
 
     def on_mount(self) -> None:
@@ -225,24 +223,14 @@ class ActionScreen(Screen[Verdict | None]):
 
     def on_action_screen_item(self, message: ActionScreen.Item) -> None:
         item = message.item
-        log = self.query_one("#action-log", RichLog)
         if isinstance(item, StepEvent):
             self.events.append(item)
-            line = Text(f"[{item.kind:7}] ", style=_KIND_STYLE.get(item.kind, ""))
-            line.append(item.step, style="bold")
-            if item.message:
-                line.append(f"  {item.message}")
-            log.write(line)
+            self.query_one("#action-log", ActionLog).show(item)
             return
         self.state = "finished"
         if isinstance(item, Verdict):
             self.verdict = item
-            head = Text("OK  " if item.ok else "FAILED  ",
-                        style="bold green" if item.ok else "bold red")
-            body = head + Text(item.summary)
-            for detail in item.details:
-                body.append(f"\n  {detail}")
-            self.query_one("#verdict", Static).update(body)
+            self.query_one("#verdict", Static).update(verdict_text(item))
             self.query_one("#verdict").set_classes("-ok" if item.ok else "-failed")
             self._note(Text("Finished. Esc closes."), "info")
         else:

@@ -17,10 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, RichLog, Static
+from textual.widgets import Button, DataTable, Static
 
 from wpfarm_tui.actions.base import Action, ActionError, AuditLog, Step, StepEvent, Verdict, execute
 from wpfarm_tui.farm.restic import Snapshot
+from wpfarm_tui.widgets.action_log import ActionLog, verdict_text
 
 # (snapshot ids, drill) -> the action; the app passes one built from the farm.
 ActionFactory = Callable[[list[str], bool], Action]
@@ -65,7 +66,7 @@ class RestoreScreen(ModalScreen[bool]):
                 yield Button("Restore over live site", id="restore-run", variant="error",
                              disabled=self.read_only)
             yield Static("", id="restore-verdict", markup=False)
-            yield RichLog(id="restore-log", wrap=True, markup=False)
+            yield ActionLog(id="restore-log")
 
     def on_mount(self) -> None:
         table = self.query_one("#restore-snapshots", DataTable)
@@ -150,23 +151,14 @@ class RestoreScreen(ModalScreen[bool]):
 
     # ------------------------------------------------------------ showing (UI thread)
     def show_item(self, item: Step | StepEvent | Verdict) -> None:
-        if isinstance(item, Step):
-            flag = " [destructive]" if item.destructive else ""
-            self._log(Text(f"plan  {item.name}{flag}: {item.detail}", style="dim"))
-        elif isinstance(item, StepEvent):
-            style = {"failed": "bold red", "done": "green"}.get(item.kind, "")
-            line = f"{item.kind:7} {item.step}" + (f"  {item.message}" if item.message else "")
-            self._log(Text(line, style=style))
+        if isinstance(item, (Step, StepEvent)):
+            self.query_one("#restore-log", ActionLog).show(item)
         else:
             self.verdict = item
-            text = ("OK: " if item.ok else "FAILED: ") + item.summary
-            if item.details:
-                text += "\n  " + "\n  ".join(item.details)
-            self.query_one("#restore-verdict", Static).update(
-                Text(text, style="bold green" if item.ok else "bold red"))
+            self.query_one("#restore-verdict", Static).update(verdict_text(item))
 
     def _log(self, text: Text) -> None:
-        self.query_one("#restore-log", RichLog).write(text)
+        self.query_one("#restore-log", ActionLog).write(text)
 
     def action_close(self) -> None:
         if not self.running:

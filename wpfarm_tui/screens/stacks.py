@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, RichLog, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from wpfarm_tui.actions import Action, AuditLog, Step, StepEvent, Verdict, execute
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.stacks.deploy import DeployAction, ServiceState, service_states
+from wpfarm_tui.widgets.action_log import ActionLog, verdict_text
 from wpfarm_tui.widgets.stacks_pane import StacksPane
 
 
@@ -127,7 +128,7 @@ class DeployScreen(Screen[None]):
         progress = DataTable(id="deploy-progress")
         progress.border_title = "Services"
         yield progress
-        yield RichLog(id="deploy-log", max_lines=500, wrap=True)
+        yield ActionLog(id="deploy-log", max_lines=500)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -163,9 +164,7 @@ class DeployScreen(Screen[None]):
         if isinstance(item, Step):
             self.query_one("#deploy-plan", DataTable).add_row(item.name, item.detail)
         elif isinstance(item, StepEvent):
-            self.query_one("#deploy-log", RichLog).write(
-                Text(f"[{item.kind}] {item.step} {item.message}",
-                     style="red" if item.kind == "failed" else ""))
+            self.query_one("#deploy-log", ActionLog).show(item)
             table = self.query_one("#deploy-progress", DataTable)
             if "_" in item.step and not item.step.startswith(("converge", "network",
                                                               "config", "stack")):
@@ -176,10 +175,8 @@ class DeployScreen(Screen[None]):
                     table.add_row(item.step, text, key=item.step)
         elif isinstance(item, Verdict):
             self.state = "planned" if self.state == "planning" else "finished"
-            style = "green" if item.ok else "bold red"
-            status.update(Text(("OK: " if item.ok else "FAILED: ") + item.summary, style=style))
-            for line in item.details:
-                self.query_one("#deploy-log", RichLog).write(line)
+            status.update(verdict_text(item, details=False))
+            self.query_one("#deploy-log", ActionLog).show_details(item)
         else:
             self.state = "failed"
             status.update(Text(f"deploy refused: {item}", style="bold red"))
