@@ -42,8 +42,9 @@ def main() -> None:
     per_hour = size / max(span, 1.0) * 3600 / 1e6
     print(f"refresh interval {farm.refresh.interval:g} s; recorded {len(recording.frames)} "
           f"snapshots of {len(recording.panes)} panes over {span:.0f} s ({wall:.0f} s wall)")
+    verdict = "ok" if per_hour <= GOAL_MB_PER_HOUR else "OVER"
     print(f"file: {size / 1024:.1f} KiB -> {per_hour:.2f} MB/hour "
-          f"(goal <= {GOAL_MB_PER_HOUR:g} MB/hour): {'ok' if per_hour <= GOAL_MB_PER_HOUR else 'OVER'}")
+          f"(goal <= {GOAL_MB_PER_HOUR:g} MB/hour): {verdict}")
 
 
 if __name__ == "__main__":
