@@ -141,3 +141,26 @@ async def test_restore_screen_runs_action_with_confirmation(tmp_path):
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert calls[-1][1] is True
+
+
+async def test_a_restore_that_cannot_be_built_is_a_failed_verdict_not_a_crash(tmp_path):
+    """An error building the action (a repository that vanished, a disk gone) is shown as
+    the verdict; the console stays up."""
+    from wpfarm_tui.actions.base import AuditLog
+
+    def broken(ids, drill):
+        raise OSError(28, "No space left on device")
+
+    screen = RestoreScreen("site1.test", [s for s in SNAPSHOTS if s.site == "site1.test"],
+                           make_action=broken, audit=AuditLog(tmp_path / "a.log"))
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.click("#restore-drill")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.is_running
+        assert screen.verdict is not None and not screen.verdict.ok
+        assert "No space left on device" in screen.verdict.summary
+        assert not screen.running

@@ -143,6 +143,8 @@ class RestoreScreen(ModalScreen[bool]):
                 post(self.show_item, item)
         except ActionError as exc:
             post(self.show_item, Verdict(False, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - shown as the verdict: the console stays up
+            post(self.show_item, Verdict(False, f"{type(exc).__name__}: {exc}"))
         finally:
             post(self._finished)
 
