@@ -2,7 +2,7 @@
 
 One place decides it: code that runs a program asks `path(name)` (or `require(...)` up front,
 before it changes anything), and a missing program is a message naming the Debian package that
-installs it — never a FileNotFoundError traceback half-way through. tests/unit/test_programs.py
+installs it — never a FileNotFoundError traceback half-way through. tests/core/test_programs.py
 checks that every program the code and the tests run is listed here and that
 scripts/install-deps.sh installs its package, so a machine that has a program by chance cannot
 hide a missing install step again.

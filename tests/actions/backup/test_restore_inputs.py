@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pymysql
 import pytest
 
-from tests.backup.conftest import sql
+from tests.actions.backup.conftest import sql
 from wpfarm_tui.actions import ActionError
 from wpfarm_tui.actions.restore import parse_at, rename_statement
 

@@ -2,7 +2,7 @@
 
 The app here is a minimal host (app.py is wired by the lead, see the report);
 the snapshots are fixed, so the SVGs do not depend on the clock or the lab.
-Update with `pytest tests/backup --snapshot-update` after an intended change.
+Update with `pytest tests/ui --snapshot-update` after an intended change.
 """
 
 from __future__ import annotations

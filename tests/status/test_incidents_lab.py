@@ -2,7 +2,7 @@
 "Varnish down, N sites affected", with every failing site under it and no "maintenance
 off" anywhere; it clears when Varnish is back. Varnish is stopped for a few seconds only
 (the one fault the brief lets a test cause on the shared lab; the others are built from
-constructed snapshots in tests/unit/test_incidents.py)."""
+constructed snapshots in tests/status/test_incidents.py)."""
 
 from __future__ import annotations
 

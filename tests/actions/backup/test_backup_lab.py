@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backup.conftest import (
+from tests.actions.backup.conftest import (
     SCRATCH,
     SCRATCH_DB,
     make_settings,

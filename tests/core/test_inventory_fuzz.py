@@ -7,11 +7,11 @@ and stack byte flips, line duplication and deletion, anchors and aliases (a bill
 header, self-reference), merge keys, explicit tags, deep nesting, huge values, bytes that
 are not UTF-8, duplicate keys, non-finite and oversized numbers, control characters and
 secret references to devices. The seeds are fixed, so a failure names a case that can be
-replayed: `python tests/unit/test_inventory_fuzz.py --replay SEED INDEX OUT.yaml`.
+replayed: `python tests/core/test_inventory_fuzz.py --replay SEED INDEX OUT.yaml`.
 
 The cases run in a child process: its peak RSS (ru_maxrss) is the memory measure (it sees
 libyaml's C allocations, which tracemalloc does not), and a hang kills only the child.
-Files that once crashed the loader live in tests/unit/fuzz_seeds/ and are loaded too.
+Files that once crashed the loader live in tests/core/fuzz_seeds/ and are loaded too.
 """
 
 from __future__ import annotations
