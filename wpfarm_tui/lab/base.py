@@ -330,8 +330,9 @@ class LabBase:
             time.sleep(0.1)
 
     def _gone_again(self, component: str) -> bool:
-        """Gone twice, half a second apart: a CI run once read one pid check wrong while
-        dockerd was up and answering (not understood; seen once)."""
+        """Gone twice, half a second apart. A CI run once saw dockerd "exited" while it was
+        up: most likely the check ran while the spawned child was still in execve, when
+        /proc/PID/cmdline can read empty (so the marker is not found) for a moment."""
         time.sleep(0.5)
         return self._pid_of(component) is None
 

@@ -50,9 +50,15 @@ def pid_of(pidfile: Path, marker: str) -> int | None:
     if not alive(pid):
         return None
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = raw.replace(b"\0", b" ").decode()
     except (OSError, UnicodeDecodeError):
         return None
+    if not raw:
+        # The pid we recorded, alive, with no command line yet: our child between fork and
+        # the end of its execve (the kernel shows an empty cmdline then). Read as "not
+        # ours", it made `lab up` start redis-master twice and call dockerd "exited".
+        return pid
     return pid if marker in cmdline else None
 
 
