@@ -18,6 +18,11 @@ def tcp_connections_to(pid: int, ports: set[int]) -> int:
     """Established TCP connections the process `pid` holds to any of `ports` on any host:
     its socket inodes (/proc/PID/fd) matched against the kernel's table (/proc/PID/net/tcp*),
     so only this process's connections count, not the server's other clients."""
+    return len(tcp_connection_inodes(pid, ports))
+
+
+def tcp_connection_inodes(pid: int, ports: set[int]) -> set[str]:
+    """The socket inodes of those connections: which ones, not only how many."""
     inodes = set()
     fd_dir = Path(f"/proc/{pid}/fd")
     try:
@@ -29,8 +34,8 @@ def tcp_connections_to(pid: int, ports: set[int]) -> int:
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
     except OSError:
-        return 0  # the process is gone
-    count = 0
+        return set()  # the process is gone
+    found: set[str] = set()
     for table in ("tcp", "tcp6"):
         try:
             lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
@@ -40,5 +45,5 @@ def tcp_connections_to(pid: int, ports: set[int]) -> int:
             fields = line.split()
             remote_port = int(fields[2].rsplit(":", 1)[1], 16)
             if fields[3] == "01" and remote_port in ports and fields[9] in inodes:
-                count += 1
-    return count
+                found.add(fields[9])
+    return found

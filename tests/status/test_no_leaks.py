@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.sites.helpers import run, tcp_connections_to
+from tests.sites.helpers import run, tcp_connection_inodes, tcp_connections_to
 from wpfarm_tui.actions.site import DeleteSite
 from wpfarm_tui.sites.runtime import runtime_for
 from wpfarm_tui.status.collectors import build_collectors, close_collectors, refresh_all
@@ -40,13 +40,18 @@ def test_collectors_close_what_they_keep_open(lab_farm):
     # collectors may still be alive (theirs to close), and only ours are judged here.
     threads_before = pool_threads()
     ports = lab_ports(lab_farm)
-    before = tcp_connections_to(os.getpid(), ports)
+    # Which connections, not how many: other tests' clients may close theirs meanwhile.
+    before = tcp_connection_inodes(os.getpid(), ports)
     collectors = build_collectors(lab_farm)
     refresh_all(collectors)
-    assert tcp_connections_to(os.getpid(), ports) > before  # kept between polls, by design
+
+    def ours() -> int:
+        return len(tcp_connection_inodes(os.getpid(), ports) - before)
+
+    assert ours() > 0  # kept between polls, by design
     assert pool_threads() > threads_before
     close_collectors(collectors)
-    assert settle(lambda: tcp_connections_to(os.getpid(), ports), before) == before
+    assert settle(ours, 0) == 0
     assert settle(pool_threads, threads_before) == threads_before
 
 
