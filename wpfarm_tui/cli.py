@@ -19,7 +19,13 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.table import Table
 
-from wpfarm_tui.commands.runner import ExitCode, console, exit_codes_text, farm_path_of
+from wpfarm_tui.commands.runner import (
+    ExitCode,
+    console,
+    exit_codes_text,
+    farm_path_of,
+    seconds_arg,
+)
 from wpfarm_tui.contexts import ContextError
 from wpfarm_tui.inventory import Farm, InventoryError, load_farm
 from wpfarm_tui.programs import MissingPrograms
@@ -75,17 +81,6 @@ def _print_status(console: Console, snapshots: dict[str, Any], seconds: dict[str
                 table.add_row(*(_cell(v) for v in cells.values()), style=_LEVEL_STYLE[row_level]
                               if row_level >= Level.WARNING else None)
             console.print(table)
-
-
-def _sample_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (text.isascii() and 0 < value <= 300):
-        raise argparse.ArgumentTypeError(f"{text[:20]!r}: give seconds between 0 and 300, "
-                                         "e.g. --sample 5")
-    return value
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -261,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = verbs.add_parser("status", help="poll every source once and report")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--sample", type=_sample_seconds, default=0.0, metavar="SECONDS",
+    status.add_argument("--sample", type=seconds_arg("--sample", 5, 300), default=0.0,
+                        metavar="SECONDS",
                         help="poll twice SECONDS apart, so rates (requests/s, hit %% over the "
                              "window, commits/s) cover that window; default: one poll, no rates")
     status.set_defaults(func=cmd_status)

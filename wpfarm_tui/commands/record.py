@@ -9,17 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wpfarm_tui.commands.runner import ExitCode, load_farm_of
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (text.isascii() and value > 0):
-        raise argparse.ArgumentTypeError(f"{text[:20]!r}: give seconds > 0, e.g. --seconds 600")
-    return value
+from wpfarm_tui.commands.runner import ExitCode, load_farm_of, seconds_arg
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -67,7 +57,7 @@ def register(verbs: Any) -> None:
     p = verbs.add_parser("record", help="record every pane's snapshots for a later replay "
                          "(wpfarm --replay FILE); Ctrl-C ends it")
     p.add_argument("file", metavar="FILE", help="the recording to write (gzip'd JSON lines)")
-    p.add_argument("--seconds", type=_seconds, default=None,
+    p.add_argument("--seconds", type=seconds_arg("--seconds", 600), default=None,
                    help="stop after this long (default: until Ctrl-C)")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=cmd_record)

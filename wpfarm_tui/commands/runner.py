@@ -208,3 +208,22 @@ def add_log_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tail", type=whole(0, 100_000), default=100,
                         help="lines of history (default 100)")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+
+
+def seconds_arg(option: str, example: float, maximum: float | None = None
+                ) -> Callable[[str], float]:
+    """An argparse type for a number of seconds > 0 (and <= maximum): one wording of the
+    error for every option that takes seconds."""
+    bound = f"between 0 and {maximum:g}" if maximum is not None else "> 0"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not (text.isascii() and value > 0 and (maximum is None or value <= maximum)):
+            raise argparse.ArgumentTypeError(f"{text[:20]!r}: give seconds {bound}, e.g. "
+                                             f"{option} {example:g}")
+        return value
+
+    return parse
