@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
@@ -25,9 +25,11 @@ from wpfarm_tui.screens.console import Clock, ConsoleScreen
 from wpfarm_tui.screens.help import HelpScreen
 from wpfarm_tui.status.base import Collector
 from wpfarm_tui.status.panes import PANES
-from wpfarm_tui.status.recording import Recorder
 from wpfarm_tui.themes import DARK, LIGHT, load_themes
 from wpfarm_tui.widgets.backups_pane import BackupsPane
+
+if TYPE_CHECKING:
+    from wpfarm_tui.status.recording import Recorder  # only --record loads it
 
 
 class PaneCommands(Provider):
