@@ -317,7 +317,7 @@ class LabBase:
                 if check():
                     say(f"{component}: {what} ({time.monotonic() - started:.1f} s)")
                     return
-            if self._pid_of(component) is None and self._gone_again(component):
+            if self._pid_of(component) is None:
                 raise LabError(
                     f"{component} exited while starting; see {log}, fix the cause "
                     f"and run `wpfarm lab up` again"
@@ -328,13 +328,6 @@ class LabBase:
                     f"then run `wpfarm lab down` and `wpfarm lab up` again"
                 )
             time.sleep(0.1)
-
-    def _gone_again(self, component: str) -> bool:
-        """Gone twice, half a second apart. A CI run once saw dockerd "exited" while it was
-        up: most likely the check ran while the spawned child was still in execve, when
-        /proc/PID/cmdline can read empty (so the marker is not found) for a moment."""
-        time.sleep(0.5)
-        return self._pid_of(component) is None
 
     @staticmethod
     def _http(port: int, host: str, path: str = "/") -> int:
