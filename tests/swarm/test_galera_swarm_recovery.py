@@ -10,11 +10,11 @@ answering."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.swarm.deploying import deploy_layers
+from tests.swarm.galera_faults import crash_galera
 from wpfarm_tui.actions import AuditLog, Step, StepEvent, Verdict, execute
 from wpfarm_tui.actions.galera import GaleraRecover, GaleraRejoin, all_status
 from wpfarm_tui.farm.galera import connect
@@ -25,7 +25,6 @@ from wpfarm_tui.farm.galera_swarm import (
     SAVED_LABEL,
     SwarmGaleraControl,
     env_dict,
-    scaled_spec,
 )
 
 pytestmark = pytest.mark.swarm
@@ -59,27 +58,6 @@ def _run(action, tmp_path):
         elif isinstance(item, Verdict):
             verdict = item
     return events, verdict, time.monotonic() - t0
-
-
-def _crash(swarm_farm, api, nodes: list[str]) -> None:
-    """kill -9 the nodes' mariadbd containers at once, then scale their services to 0
-    before Swarm's restart delay (10 s) is over."""
-    containers = [swarm_farm._task_container(f"db_{n}") for n in nodes]
-    with ThreadPoolExecutor(len(containers)) as pool:
-        list(pool.map(lambda c: c.kill(signal="SIGKILL"), containers))
-    killed = time.monotonic()
-    for n in nodes:
-        svc = api.inspect_service(f"db_{n}")
-        api._result(api._post_json(api._url("/services/{0}/update", svc["ID"]),
-                                   data=scaled_spec(svc["Spec"], 0),
-                                   params={"version": svc["Version"]["Index"]}), True)
-    assert time.monotonic() - killed < 8, "scaled down too late: Swarm may have restarted"
-    for n in nodes:
-        deadline = time.monotonic() + 30
-        while any(t["Status"]["State"] in ("running", "starting")
-                  for t in api.tasks(filters={"service": f"db_{n}"})):
-            assert time.monotonic() < deadline, f"db_{n} still has a running task"
-            time.sleep(0.3)
 
 
 def _specs(api) -> dict[str, dict]:
@@ -155,7 +133,7 @@ def test_rejoin_of_one_crashed_node(galera, swarm_farm, tmp_path):
 
     tag = f"rejoin-{time.time_ns()}"
     rows = _write_rows(farm, tag)
-    _crash(swarm_farm, api, ["mariadb-3"])
+    crash_galera(swarm_farm, api, ["mariadb-3"])
     assert not control.is_running("mariadb-3")
     assert control.grastate("mariadb-3").seqno == -1
     # Writes wait until the others have evicted it (evs.suspect_timeout, 5 s by default).
@@ -189,7 +167,7 @@ def test_full_crash_recovery_keeps_rows_and_uuid(galera, swarm_farm, tmp_path):
     rows = _write_rows(farm, tag)
     uuid = _status(farm, "mariadb-1", "wsrep_cluster_state_uuid")
 
-    _crash(swarm_farm, api, NODES)
+    crash_galera(swarm_farm, api, NODES)
     assert not any(s.answered for s in all_status(farm.endpoints.galera).values())
     states = {n: control.grastate(n) for n in NODES}
     assert all(s and s.seqno == -1 and not s.safe_to_bootstrap for s in states.values()), states

@@ -24,9 +24,10 @@ skipped. A successful verify removes the journal.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +51,13 @@ from wpfarm_tui.farm.galera_control import (
 from wpfarm_tui.inventory import Farm, GaleraEndpoint, HostPort
 from wpfarm_tui.status.base import describe_error
 from wpfarm_tui.status.texts import credentials_message, duration_text, shown
+from wpfarm_tui.waits import Patience, Seen, wait_for
 
-SYNC_TIMEOUT = 120.0  # a joiner may need a full SST
+# A joiner is waited for while it moves (a full SST of a big database may take most of an
+# hour); two minutes with no progress is stuck, even on a loaded machine.
+SYNC_PATIENCE = Patience(stall=120.0, ceiling=3600.0)
 POLL = 0.2
+DONOR_POLL = 2.0
 
 
 def galera_endpoint(farm: Farm) -> GaleraEndpoint:
@@ -147,31 +152,76 @@ def credential_problems(views: Mapping[str, NodeView]) -> list[tuple[str, str]]:
     return [(name, v.why()) for name, v in views.items() if v.denied]
 
 
+def _refused_on_control_errors(plan: Callable[[Any], list[Step]]
+                               ) -> Callable[[Any], list[Step]]:
+    """A plan that cannot read the nodes through the node control (no Galera service, a
+    manager that does not answer) is a refusal that says why, never a traceback."""
+    @functools.wraps(plan)
+    def wrapped(self: Any) -> list[Step]:
+        try:
+            return plan(self)
+        except GaleraControlError as exc:
+            raise ActionError(f"{self.name}: cannot read the Galera nodes: {exc}") from None
+    return wrapped
+
+
 def _synced(status: Mapping[str, str] | None) -> bool:
     return bool(status) and status.get("wsrep_local_state_comment") == "Synced" and \
         status.get("wsrep_cluster_status") == "Primary"
 
 
+def _donors(endpoint: GaleraEndpoint, node: HostPort) -> list[str]:
+    """The other nodes sending a state transfer right now."""
+    others = [n for n in endpoint.nodes if n.name != node.name]
+    if not others:
+        return []
+    with ThreadPoolExecutor(max_workers=len(others)) as pool:
+        views = list(pool.map(lambda n: node_status(endpoint, n), others))
+    return [v.name for v in views if v.get("wsrep_local_state_comment", "").startswith("Donor")]
+
+
 def wait_synced(endpoint: GaleraEndpoint, control: GaleraControl | None, node: HostPort,
-                timeout: float) -> tuple[bool, str]:
-    """Poll until the node is Synced; fail fast when its process died."""
-    deadline = time.monotonic() + timeout
-    started = time.monotonic()
-    while time.monotonic() < deadline:
+                patience: Patience) -> tuple[bool, str]:
+    """Poll until the node is Synced, for as long as it makes progress: its Galera state or
+    its last committed seqno moves, or another node is still its Donor (an SST shows
+    nothing else until it ends). Fails fast when its process died or it refuses us."""
+    donors: list[str] = []
+    donors_read = 0.0
+
+    def look() -> Seen:
+        nonlocal donors, donors_read
         status = node_status(endpoint, node)
         if _synced(status):
-            return True, f"Synced after {time.monotonic() - started:.1f} s"
+            return Seen(True, None, "Synced")
         if status.denied:  # waiting longer cannot help
-            return False, f"{node.name}: {status.why()}"
+            return Seen(False, None, status.why(), fatal=f"{node.name}: {status.why()}")
         if control is not None and not control.is_running(node.name):
-            return False, f"{node.name} exited while starting; see {control.log_hint(node.name)}"
-        time.sleep(POLL)
-    state = status.get("wsrep_local_state_comment") or f"not answering, {status.why()}"
-    return False, f"not Synced after {duration_text(timeout)} (state: {state})"
+            return Seen(False, None, "exited", fatal=f"{node.name} exited while starting; "
+                        f"see {control.log_hint(node.name)}")
+        if time.monotonic() - donors_read >= DONOR_POLL:  # a cluster-wide read: not each poll
+            donors, donors_read = _donors(endpoint, node), time.monotonic()
+        state = status.get("wsrep_local_state_comment") or f"not answering, {status.why()}"
+        if donors:
+            state += f"; state transfer from {', '.join(donors)}"
+        marker = (status.answered, status.get("wsrep_local_state_comment"),
+                  status.get("wsrep_last_committed"), status.get("wsrep_cluster_status"))
+        return Seen(False, marker, state, moving=bool(donors))
+
+    result = wait_for(look, patience, POLL)
+    if result.ok:
+        return True, f"Synced after {result.elapsed:.1f} s"
+    if result.stuck:
+        hint = f"; see {control.log_hint(node.name)}" if control is not None else ""
+        return False, (f"stuck: no progress for {duration_text(patience.stall)} after "
+                       f"{duration_text(result.elapsed)} (state: {result.state}){hint}")
+    if result.why == "ceiling":
+        return False, (f"not Synced after {duration_text(result.elapsed)}, still moving "
+                       f"(state: {result.state})")
+    return False, result.why
 
 
 def settle_node(endpoint: GaleraEndpoint, control: GaleraControl, node: HostPort,
-                timeout: float) -> Generator[StepEvent, None, bool]:
+                patience: Patience) -> Generator[StepEvent, None, bool]:
     """control.settle, and when that restarted the node, wait until it is Synced again."""
     s = f"settle {node.name}"
     yield StepEvent("started", s)
@@ -183,7 +233,7 @@ def settle_node(endpoint: GaleraEndpoint, control: GaleraControl, node: HostPort
     if not restarted:
         yield StepEvent("skipped", s, "nothing to undo")
         return True
-    ok, message = wait_synced(endpoint, control, node, timeout)
+    ok, message = wait_synced(endpoint, control, node, patience)
     yield StepEvent("done" if ok else "failed", s, f"restarted as the stack defines it; "
                     f"{message}" if ok else message)
     return ok
@@ -223,13 +273,13 @@ class GaleraRecover:
     destructive = True
 
     def __init__(self, farm: Farm, control: GaleraControl, *, journal: Path | None = None,
-                 sync_timeout: float = SYNC_TIMEOUT):
+                 patience: Patience = SYNC_PATIENCE):
         self.farm = farm
         self.endpoint = galera_endpoint(farm)
         self.control = control
         self.nodes = [n.name for n in self.endpoint.nodes]
         self.journal = journal or default_audit_path().parent / "galera-recover.json"
-        self.sync_timeout = sync_timeout
+        self.patience = patience
         self.uuid_before: str | None = None
 
     def describe(self) -> Mapping[str, Any]:
@@ -263,6 +313,7 @@ class GaleraRecover:
                         "max_connections) or stop it by hand if it is hung, then run again"))
         return out
 
+    @_refused_on_control_errors
     def plan(self) -> list[Step]:
         blind = self.blind_spots(all_status(self.endpoint))
         if blind:
@@ -416,7 +467,7 @@ class GaleraRecover:
         except GaleraControlError as exc:
             yield StepEvent("failed", s, str(exc))
             return
-        ok, message = wait_synced(self.endpoint, self.control, self._hp(boot), self.sync_timeout)
+        ok, message = wait_synced(self.endpoint, self.control, self._hp(boot), self.patience)
         yield StepEvent("done" if ok else "failed", s, message)
         if not ok:
             return
@@ -468,7 +519,7 @@ class GaleraRecover:
                     yield StepEvent("failed", s, str(exc))
                     return False
             ok, message = wait_synced(self.endpoint, self.control, self._hp(node),
-                                      self.sync_timeout)
+                                      self.patience)
             yield StepEvent("done" if ok else "failed", s, message)
             if not ok:
                 return False
@@ -478,7 +529,7 @@ class GaleraRecover:
         # The bootstrap node first: its flag is the one that must not outlive the recovery.
         for node in [boot, *(n for n in self.nodes if n != boot)]:
             if not (yield from settle_node(self.endpoint, self.control, self._hp(node),
-                                           self.sync_timeout)):
+                                           self.patience)):
                 return
 
     def verify(self) -> Verdict:
@@ -498,24 +549,27 @@ class GaleraRejoin:
     destructive = False
 
     def __init__(self, farm: Farm, control: GaleraControl, node: str,
-                 sync_timeout: float = SYNC_TIMEOUT):
+                 patience: Patience = SYNC_PATIENCE):
         self.endpoint = galera_endpoint(farm)
         self.node = check_node(self.endpoint, node)
         self.control = control
-        self.sync_timeout = sync_timeout
+        self.patience = patience
 
     def describe(self) -> Mapping[str, Any]:
         return {"node": self.node.name}
 
+    @_refused_on_control_errors
     def plan(self) -> list[Step]:
         problems = credential_problems(all_status(self.endpoint))
         if problems:
             raise ActionError(refusal(self.name, problems))
         n = self.node.name
+        start = ("it runs already: nothing to start" if self.control.is_running(n) else
+                 "with --wsrep-start-position when known (IST)")
         return [
             Step("check: another node is Primary", "else this is a full crash: galera recover"),
             Step(f"recover position {n}", "only if its grastate.dat says seqno -1"),
-            Step(f"start {n}", "with --wsrep-start-position when known (IST)"),
+            Step(f"start {n}", start),
             Step(f"wait until {n} is Synced"),
             Step(f"settle {n}", "undo the start position where the node control set it "
                  "(Swarm: the stack's spec back, one restart, IST)"),
@@ -532,7 +586,7 @@ class GaleraRejoin:
         if _synced(statuses.get(n)):
             yield StepEvent("skipped", f"start {n}", "already Synced")
             # A re-run after a settle that failed: settle again.
-            yield from settle_node(self.endpoint, self.control, self.node, self.sync_timeout)
+            yield from settle_node(self.endpoint, self.control, self.node, self.patience)
             return
         s = "check: another node is Primary"
         yield StepEvent("started", s)
@@ -570,10 +624,10 @@ class GaleraRejoin:
             yield StepEvent("done", f"start {n}")
         s = f"wait until {n} is Synced"
         yield StepEvent("started", s)
-        ok, message = wait_synced(self.endpoint, self.control, self.node, self.sync_timeout)
+        ok, message = wait_synced(self.endpoint, self.control, self.node, self.patience)
         yield StepEvent("done" if ok else "failed", s, message)
         if ok:
-            yield from settle_node(self.endpoint, self.control, self.node, self.sync_timeout)
+            yield from settle_node(self.endpoint, self.control, self.node, self.patience)
 
     def verify(self) -> Verdict:
         status = node_status(self.endpoint, self.node)

@@ -46,6 +46,8 @@ from wpfarm_tui.farm.galera_control import (
     parse_recovered,
 )
 from wpfarm_tui.inventory import Farm
+from wpfarm_tui.status.texts import duration_text
+from wpfarm_tui.waits import Patience, Seen, wait_for
 
 DATADIR = "/var/lib/mysql"  # galera-start.sh's datadir, inside the container
 NODE_ENV = "WPFARM_GALERA_NODE"
@@ -55,6 +57,9 @@ JOB_LABEL = "wpfarm.galera.job"  # on one-off jobs: the Galera service they read
 SPEC_LABEL = "wpfarm.spec-sha"  # stacks.deploy: the digest of the stack's spec
 RECOVERY_SHA = "galera-recovery"  # never a digest: a deploy updates the service
 BEGIN, END = "__wpfarm_galera_begin__", "__wpfarm_galera_end__"
+# A task's start and a peer's first passing health check: waited for while Swarm's task
+# states move; two minutes with none is stuck (the stack's check runs every 10 s).
+START_PATIENCE = Patience(stall=120.0, ceiling=1800.0)
 
 # Task states: before the container starts, and terminal ones.
 _PRE_START = {"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready"}
@@ -63,6 +68,10 @@ _TERMINAL = {"complete", "shutdown", "failed", "rejected", "orphaned", "remove"}
 
 
 # ---------------------------------------------------------------- pure helpers
+def _container(task: Mapping[str, Any]) -> str:
+    return task["Status"].get("ContainerStatus", {}).get("ContainerID", "")[:12] or "CONTAINER"
+
+
 def env_dict(env: Iterable[str] | None) -> dict[str, str]:
     out = {}
     for item in env or ():
@@ -280,14 +289,14 @@ def match_services(farm: Farm, services: list[Mapping[str, Any]]) -> dict[str, s
 class SwarmGaleraControl:
     """The Galera nodes of a Swarm farm, through the manager in endpoints.docker."""
 
-    def __init__(self, farm: Farm, *, start_timeout: float = 120.0, stop_timeout: float = 90.0,
-                 job_timeout: float = 60.0, recover_timeout: float = 300.0,
-                 poll: float = 0.3):
+    def __init__(self, farm: Farm, *, patience: Patience = START_PATIENCE,
+                 stop_timeout: float = 90.0, job_timeout: float = 60.0,
+                 recover_timeout: float = 300.0, poll: float = 0.3):
         if farm.endpoints.docker is None:
             raise GaleraControlError("endpoints.docker: missing in the farm file; Galera node "
                                      "control on a Swarm talks to a manager's Docker API")
         self.farm = farm
-        self.start_timeout = start_timeout
+        self.patience = patience  # a task's start, a peer's health check
         self.stop_timeout = stop_timeout
         self.job_timeout = job_timeout
         self.recover_timeout = recover_timeout
@@ -349,13 +358,28 @@ class SwarmGaleraControl:
             raise GaleraControlError(f"{node}: service {name} is gone") from None
 
     def _update(self, svc: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
+        """The update, at the version it was computed from. Swarm moves a service's version
+        by itself too (a task that failed and is rescheduled): "update out of sequence" is
+        retried at the new version when the spec is still the one we read, and refused
+        when somebody else changed it meanwhile."""
         api = self.api
-        try:
-            api._result(api._post_json(api._url("/services/{0}/update", svc["ID"]), data=spec,
-                                       params={"version": svc["Version"]["Index"]}), True)
-        except docker.errors.APIError as exc:
-            raise GaleraControlError(f"{svc['Spec']['Name']}: the Swarm refused the update: "
-                                     f"{exc.explanation}") from None
+        for attempt in range(3):
+            try:
+                api._result(api._post_json(api._url("/services/{0}/update", svc["ID"]),
+                                           data=spec,
+                                           params={"version": svc["Version"]["Index"]}), True)
+                return
+            except docker.errors.APIError as exc:
+                name = svc["Spec"]["Name"]
+                if "out of sequence" not in str(exc.explanation) or attempt == 2:
+                    raise GaleraControlError(f"{name}: the Swarm refused the update: "
+                                             f"{exc.explanation}") from None
+                fresh = api.inspect_service(svc["ID"])
+                if fresh["Spec"] != svc["Spec"]:
+                    raise GaleraControlError(
+                        f"{name}: its spec changed while this procedure ran (a deploy or "
+                        "an operator?); nothing was changed: run it again") from None
+                svc = fresh
 
     def _tasks(self, service_id: str) -> list[dict[str, Any]]:
         return self.api.tasks(filters={"service": service_id})
@@ -367,52 +391,71 @@ class SwarmGaleraControl:
                                   and state in _PRE_START)
 
     def _wait_started(self, svc: Mapping[str, Any], before: set[str], what: str) -> None:
-        """Until a task not in `before` has its container running; a task that ends first
-        is an error."""
+        """Until a task not in `before` has its container running, for as long as its task
+        moves through Swarm's states; a task that ends first is an error."""
         name = svc["Spec"]["Name"]
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            for task in self._tasks(svc["ID"]):
-                if task["ID"] in before:
-                    continue
+
+        def look() -> Seen:
+            new = [t for t in self._tasks(svc["ID"]) if t["ID"] not in before]
+            for task in new:
                 state = task["Status"]["State"]
                 # "starting" is Swarm's word for a running container whose healthcheck has
                 # not passed yet (for Galera: not Synced): wait_synced takes it from here.
                 if state in _LIVE:
-                    return
+                    return Seen(True, None, state)
                 if state in _TERMINAL:
                     err = task["Status"].get("Err") or task["Status"].get("Message") or state
-                    raise GaleraControlError(f"{what}: its task ended as {state} ({err}); see "
-                                             f"{self._log_hint(name)}")
-            time.sleep(self.poll)
-        raise GaleraControlError(f"{what}: no running task after {self.start_timeout:.0f} s; "
-                                 f"see `docker service ps {name}`")
+                    return Seen(False, None, state, fatal=f"{what}: its task ended as {state} "
+                                f"({err}); see {self._log_hint(name)}")
+            states = tuple(sorted((t["ID"], t["Status"]["State"]) for t in new))
+            return Seen(False, states, ", ".join(s for _i, s in states) or "no task yet")
+
+        result = wait_for(look, self.patience, self.poll)
+        if not result.ok:
+            raise GaleraControlError(result.why if result.why not in ("stuck", "ceiling") else
+                                     f"{what}: no running task after "
+                                     f"{duration_text(result.elapsed)} (task: {result.state}); "
+                                     f"see `docker service ps {name}`")
 
     def _wait_peers(self, svc: Mapping[str, Any]) -> None:
         """Until every other Galera node that runs is healthy. A joiner finds its peers by
         their service names (gcomm://mariadb-1,...), and Swarm's DNS lists a task only once
         its healthcheck passed (for Galera: Synced): started earlier, the joiner resolves no
-        peer and waits alone in a non-Primary view. Up to one healthcheck interval."""
+        peer and waits alone in a non-Primary view. A peer's task that keeps changing is
+        waited for; one left "starting" (its health check not passing) is reported."""
         name = svc["Spec"]["Name"]
-        deadline = time.monotonic() + self.start_timeout
-        while True:
+        stack = name.split("_", 1)[0]
+        starting: list[tuple[str, Mapping[str, Any]]] = []  # (service, its task)
+
+        def look() -> Seen:
             waiting = []
             for other in self.api.services():
                 spec = other["Spec"]
-                if spec["Name"] == name or spec["Name"].split("_", 1)[0] != \
-                        name.split("_", 1)[0] or NODE_ENV not in env_dict(
-                            spec["TaskTemplate"]["ContainerSpec"].get("Env")):
+                if spec["Name"] == name or spec["Name"].split("_", 1)[0] != stack or \
+                        NODE_ENV not in env_dict(spec["TaskTemplate"]["ContainerSpec"].get("Env")):
                     continue
                 alive = [t for t in self._tasks(other["ID"]) if self._alive(t)]
                 if alive and not any(t["Status"]["State"] == "running" for t in alive):
-                    waiting.append(spec["Name"])
-            if not waiting:
-                return
-            if time.monotonic() > deadline:
-                raise GaleraControlError(f"{', '.join(waiting)} not healthy after "
-                                         f"{self.start_timeout:.0f} s: {name} could not "
-                                         "resolve it to join; see `docker service ps`")
-            time.sleep(self.poll)
+                    waiting.append((spec["Name"], tuple(sorted(
+                        (t["ID"], t["Status"]["State"]) for t in alive)), alive[0]))
+            marker = tuple((n, states) for n, states, _t in waiting)
+            starting[:] = [(n, t) for n, _s, t in waiting]
+            return Seen(not waiting, marker, ", ".join(n for n, _s, _t in waiting))
+
+        result = wait_for(look, self.patience, self.poll)
+        if not result.ok:
+            stuck = "; ".join(f"{n} on {self._node_name(t)}: `docker inspect --format "
+                              f"'{{{{json .State.Health}}}}' {_container(t)}`"
+                              for n, t in starting)
+            raise GaleraControlError(
+                f"{result.state} not healthy after {duration_text(result.elapsed)} (its "
+                f"health check has not passed, and Swarm's DNS lists a task only once it has: "
+                f"{name} could not resolve it to join); its health check's output: {stuck}")
+
+    def _node_name(self, task: Mapping[str, Any]) -> str:
+        with contextlib.suppress(docker.errors.APIError, KeyError):
+            return self.api.inspect_node(task["NodeID"])["Description"]["Hostname"]
+        return str(task.get("NodeID", "its node"))[:12]
 
     def _log_hint(self, service: str) -> str:
         return f"`wpfarm service logs {service}`"
