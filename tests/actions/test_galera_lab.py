@@ -7,7 +7,11 @@ missing, so a failure here never leaves the other engineers' lab half down.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import threading
 import time
+from pathlib import Path
 
 import pymysql
 import pytest
@@ -16,6 +20,7 @@ from wpfarm_tui.actions import AuditLog, StepEvent, Verdict, execute
 from wpfarm_tui.actions.galera import GaleraDesync, GaleraRecover, GaleraRejoin, all_status
 from wpfarm_tui.farm.galera import connect
 from wpfarm_tui.farm.galera_control import LabGaleraControl
+from wpfarm_tui.waits import Patience
 
 pytestmark = pytest.mark.lab
 
@@ -106,3 +111,119 @@ def test_desync_and_resync(lab, lab_farm):
         with contextlib.suppress(pymysql.MySQLError):
             _sql(lab_farm, 1, "SET GLOBAL wsrep_desync=OFF")
         lab.up(progress=lambda _m: None)
+
+
+def _pids(*needles: str) -> list[int]:
+    """Processes whose command line holds every needle."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if all(n in cmdline for n in needles):
+                    found.append(int(entry.name))
+    return found
+
+
+def _until_synced(lab_farm, node: str, limit: float = 90) -> None:
+    deadline = time.monotonic() + limit
+    while all_status(lab_farm.endpoints.galera)[node].get(
+            "wsrep_local_state_comment") != "Synced":
+        assert time.monotonic() < deadline, f"{node} not Synced again"
+        time.sleep(0.5)
+
+
+def test_a_joiner_that_stops_moving_is_reported_stuck_long_before_the_ceiling(
+        lab, lab_farm, tmp_path):
+    control = LabGaleraControl(lab)
+    frozen = None
+    try:
+        lab.stop("galera-3", hard=True)
+        action = GaleraRejoin(lab_farm, control, "galera-3",
+                              patience=Patience(stall=4, ceiling=600))
+        events, verdict, frozen_at = [], None, 0.0
+        for item in execute(action, audit=AuditLog(tmp_path / "audit.log"), confirmed=True):
+            if isinstance(item, StepEvent):
+                events.append(item)
+                if (item.step, item.kind) == ("start galera-3", "done"):
+                    frozen = lab.galera_pid(3)
+                    os.kill(frozen, signal.SIGSTOP)  # a hung joiner: alive, never moving
+                    frozen_at = time.monotonic()
+            elif isinstance(item, Verdict):
+                verdict = item
+        took = time.monotonic() - frozen_at
+        failed = [e for e in events if e.kind == "failed"]
+        print(f"\nstuck reported {took:.1f} s after the joiner froze: {failed[0].message}")
+        assert not verdict.ok and frozen
+        assert failed[0].step == "wait until galera-3 is Synced"
+        assert failed[0].message.startswith("stuck: no progress for 4s"), failed[0].message
+        assert "error.log" in failed[0].message  # where to read why
+        assert took < 60  # the stall (4 s) and a poll, never the ceiling (600 s)
+    finally:
+        if frozen:
+            os.kill(frozen, signal.SIGCONT)
+            _until_synced(lab_farm, "galera-3")
+        lab.up(progress=lambda _m: None)
+
+
+def test_a_joiner_receiving_a_state_transfer_is_waited_for_past_the_stall(
+        lab, lab_farm, tmp_path):
+    """A full SST held up for three stalls (the joiner's rsync daemon stopped): the joiner
+    answers nothing meanwhile, but its donor says Donor/Desynced, and that is progress."""
+    control = LabGaleraControl(lab)
+    info = lab.galera_node(3)
+    stall = 3.0
+    paused: set[int] = set()
+    donors: list[str] = []
+
+    def hold_the_transfer() -> None:
+        """Stop the joiner's rsync daemon (and what it forks) as soon as it is there, for
+        three stalls: the SST cannot finish meanwhile."""
+        deadline = time.monotonic() + 30
+        held_until = None
+        while time.monotonic() < (held_until or deadline):
+            for pid in _pids("rsync", str(info["dir"])):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+                    paused.add(pid)
+            if paused and held_until is None:
+                held_until = time.monotonic() + 3 * stall
+            time.sleep(0.02)
+        donors.extend(n for n, v in all_status(lab_farm.endpoints.galera).items()
+                      if v.get("wsrep_local_state_comment") == "Donor/Desynced")
+        for pid in paused:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+    holder = threading.Thread(target=hold_the_transfer, daemon=True)
+    try:
+        lab.stop("galera-3")
+        Path(info["grastate"]).unlink()  # no state: it can only join by a full SST
+        action = GaleraRejoin(lab_farm, control, "galera-3",
+                              patience=Patience(stall=stall, ceiling=600))
+        events: list[StepEvent] = []
+        verdict = None
+        for item in execute(action, audit=AuditLog(tmp_path / "audit.log"), confirmed=True):
+            if isinstance(item, StepEvent):
+                events.append(item)
+                if (item.step, item.kind) == ("start galera-3", "started"):
+                    holder.start()
+            elif isinstance(item, Verdict):
+                verdict = item
+        holder.join()
+        waited = next(e for e in events if e.step == "wait until galera-3 is Synced"
+                      and e.kind in ("done", "failed"))
+        print(f"\nSST held {3 * stall:.0f} s with a {stall:.0f} s stall: {waited.message}")
+        assert paused, "no rsync daemon of galera-3: did it join by IST?"
+        assert donors, "no donor while the SST was held"
+        assert verdict.ok, (verdict, events)
+        assert waited.kind == "done" and waited.message.startswith("Synced after")
+        assert float(waited.message.split()[2]) > 3 * stall - 1  # it did wait the hold out
+    finally:
+        if holder.is_alive():
+            holder.join()
+        for pid in paused:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        lab.up(progress=lambda _m: None)
+        _until_synced(lab_farm, "galera-3")

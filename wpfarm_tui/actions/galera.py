@@ -177,7 +177,9 @@ def _donors(endpoint: GaleraEndpoint, node: HostPort) -> list[str]:
         return []
     with ThreadPoolExecutor(max_workers=len(others)) as pool:
         views = list(pool.map(lambda n: node_status(endpoint, n), others))
-    return [v.name for v in views if v.get("wsrep_local_state_comment", "").startswith("Donor")]
+    # An operator's desync (wsrep_desync=ON) shows as Donor/Desynced too, and sends nothing.
+    return [v.name for v in views if v.get("wsrep_local_state_comment", "").startswith("Donor")
+            and v.get("wsrep_desync") == "OFF"]
 
 
 def wait_synced(endpoint: GaleraEndpoint, control: GaleraControl | None, node: HostPort,
@@ -198,7 +200,8 @@ def wait_synced(endpoint: GaleraEndpoint, control: GaleraControl | None, node: H
         if control is not None and not control.is_running(node.name):
             return Seen(False, None, "exited", fatal=f"{node.name} exited while starting; "
                         f"see {control.log_hint(node.name)}")
-        if time.monotonic() - donors_read >= DONOR_POLL:  # a cluster-wide read: not each poll
+        # A cluster-wide read: not at each poll, but well within the stall.
+        if time.monotonic() - donors_read >= min(DONOR_POLL, patience.stall / 4):
             donors, donors_read = _donors(endpoint, node), time.monotonic()
         state = status.get("wsrep_local_state_comment") or f"not answering, {status.why()}"
         if donors:

@@ -34,7 +34,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import docker
@@ -68,6 +68,12 @@ _TERMINAL = {"complete", "shutdown", "failed", "rejected", "orphaned", "remove"}
 
 
 # ---------------------------------------------------------------- pure helpers
+def _ending(task: Mapping[str, Any]) -> bool:
+    """A task Swarm is stopping (desired shutdown) whose container may still run."""
+    return task.get("DesiredState") not in ("running", "ready") and \
+        task["Status"]["State"] not in _TERMINAL
+
+
 def _container(task: Mapping[str, Any]) -> str:
     return task["Status"].get("ContainerStatus", {}).get("ContainerID", "")[:12] or "CONTAINER"
 
@@ -386,9 +392,10 @@ class SwarmGaleraControl:
 
     @staticmethod
     def _alive(task: Mapping[str, Any]) -> bool:
+        """Running, or going to: desired "ready" is a restart waiting out its delay."""
         state = task["Status"]["State"]
-        return state in _LIVE or (task.get("DesiredState") == "running"
-                                  and state in _PRE_START)
+        return state in _LIVE and task.get("DesiredState") in ("running", "ready") or (
+            task.get("DesiredState") in ("running", "ready") and state in _PRE_START)
 
     def _wait_started(self, svc: Mapping[str, Any], before: set[str], what: str) -> None:
         """Until a task not in `before` has its container running, for as long as its task
@@ -472,7 +479,7 @@ class SwarmGaleraControl:
                 self.api.remove_service(job["ID"])
         deadline = time.monotonic() + self.stop_timeout
         while jobs and time.monotonic() < deadline:
-            if not any(self._alive(t) for j in jobs
+            if not any(t["Status"]["State"] not in _TERMINAL for j in jobs  # removed: ending
                        for t in self.api.tasks(filters={"service": j["ID"]})):
                 return
             time.sleep(self.poll)
@@ -560,8 +567,9 @@ class SwarmGaleraControl:
         svc = self._inspect(node)
         name = svc["Spec"]["Name"]
         self._remove_jobs(name)
+        running = self.is_running(node)  # after any task being stopped has ended
+        svc = self._inspect(node)
         tasks = self._tasks(svc["ID"])
-        running = any(self._alive(t) for t in tasks)
         if running and not extra_args:
             return  # already (re)starting: nothing to change
         if running:
@@ -579,18 +587,41 @@ class SwarmGaleraControl:
         svc = self._inspect(node)
         if svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas") != 0:
             self._update(svc, scaled_spec(svc["Spec"], 0))
-        deadline = time.monotonic() + self.stop_timeout
-        while time.monotonic() < deadline:
-            if not any(t["Status"]["State"] not in _TERMINAL for t in self._tasks(svc["ID"])):
-                return
-            time.sleep(self.poll)
-        raise GaleraControlError(f"{node}: {svc['Spec']['Name']} still has a task after "
-                                 f"{self.stop_timeout:.0f} s (is its Swarm node down?); see "
-                                 f"`docker service ps {svc['Spec']['Name']}`")
+        self._wait_ended(svc, node, lambda t: True, "still has a task")
 
     def is_running(self, node: str) -> bool:
+        """A task Swarm is stopping (a crashed node's restart, scaled away) still runs
+        mariadbd on the datadir until it has exited, up to the stop grace period: such a
+        node is neither running nor stopped yet, so this waits until it has ended."""
         svc = self._inspect(node)
-        return any(self._alive(t) for t in self._tasks(svc["ID"]))
+        tasks = self._tasks(svc["ID"])
+        if any(self._alive(t) for t in tasks):
+            return True
+        if any(_ending(t) for t in tasks):
+            self._wait_ended(svc, node, _ending, "is being stopped but still has a task")
+            return any(self._alive(t) for t in self._tasks(svc["ID"]))
+        return False
+
+    def _wait_ended(self, svc: Mapping[str, Any], node: str,
+                    which: Callable[[Mapping[str, Any]], bool], problem: str) -> None:
+        """Until no task `which` selects is left running: up to the service's stop grace
+        period (mariadbd may flush its buffer pool that long before Swarm kills it) and a
+        margin for a busy node's Docker to report it."""
+        grace = svc["Spec"]["TaskTemplate"]["ContainerSpec"].get("StopGracePeriod", 10 * 10**9)
+        limit = max(self.stop_timeout, grace / 1e9 + 60)
+        deadline = time.monotonic() + limit
+        while True:
+            left = [t for t in self._tasks(svc["ID"])
+                    if t["Status"]["State"] not in _TERMINAL and which(t)]
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                states = ", ".join(f"{t['ID'][:12]} {t['Status']['State']}" for t in left)
+                raise GaleraControlError(
+                    f"{node}: {svc['Spec']['Name']} {problem} after {duration_text(limit)} "
+                    f"({states}; is its Swarm node down?); see "
+                    f"`docker service ps {svc['Spec']['Name']}`")
+            time.sleep(self.poll)
 
     def settle(self, node: str) -> bool:
         svc = self._inspect(node)
