@@ -60,6 +60,8 @@ PROGRAMS: dict[str, Program] = {
     **_deb("debootstrap", "debootstrap"),
     **_deb("busybox-static", "busybox"),
     **_deb("restic", "restic"),
+    **_deb("prometheus", "prometheus", "promtool"),
+    **_deb("prometheus-node-exporter", "prometheus-node-exporter"),
     **_deb("iproute2", "ip"),
     **_deb("iptables", "iptables"),
     **_deb("util-linux", "nsenter", "unshare", "runuser"),
