@@ -1,0 +1,82 @@
+"""The lab's metrics: prometheus-node-exporter on loopback and a Prometheus scraping it
+every 2 s, evaluating the farm's alert rules (stacks/rules.py, from the lab's thresholds):
+the source of the Nodes pane's CPU, memory, disk, load and network columns."""
+
+from __future__ import annotations
+
+import httpx
+import yaml
+
+from wpfarm_tui.files import write_atomic
+from wpfarm_tui.lab.base import LOOPBACK, PORTS, LabBase, Progress
+from wpfarm_tui.stacks.rules import alert_rules
+from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS, Threshold
+
+PROMETHEUS_PORT = PORTS["prometheus"][0]
+NODE_EXPORTER_PORT = PORTS["node-exporter"][0]
+SCRAPE_INTERVAL = "2s"
+
+#: The lab farm's overrides of the default thresholds (written into its farm.yaml by
+#: farmfile.py, and into its Prometheus's rules here: the same numbers in both).
+LAB_THRESHOLDS: dict[str, dict[str, float]] = {
+    "response_time_ms": {"warning": 500, "critical": 2000},
+    "cache_hit_ratio": {"warning": 80, "critical": 60},
+    "cache_memory": {"warning": 80, "critical": 95},
+    "db_connections": {"warning": 80, "critical": 95},
+    "replication_lag_s": {"warning": 1, "critical": 5},
+}
+
+
+def lab_thresholds() -> dict[str, Threshold]:
+    out = dict(DEFAULT_THRESHOLDS)
+    for name, limits in LAB_THRESHOLDS.items():
+        base = DEFAULT_THRESHOLDS[name]
+        out[name] = Threshold(limits["warning"], limits["critical"], base.higher_is_worse,
+                              base.unit)
+    return out
+
+
+class MetricsMixin(LabBase):
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{LOOPBACK}:{PROMETHEUS_PORT}"
+
+    def _prepare_metrics(self) -> None:
+        (self._dir("node-exporter") / "textfile").mkdir(parents=True, exist_ok=True)
+        d = self._dir("prometheus")
+        (d / "data").mkdir(parents=True, exist_ok=True)
+        config = {
+            "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+            "rule_files": [str(d / "rules.yml")],
+            "scrape_configs": [{
+                "job_name": "node",
+                "static_configs": [{"targets": [f"{LOOPBACK}:{NODE_EXPORTER_PORT}"]}],
+            }],
+        }
+        write_atomic(d / "prometheus.yml",
+                     "# The loopback lab's Prometheus (written by `wpfarm lab up`).\n"
+                     + yaml.safe_dump(config, sort_keys=False))
+        write_atomic(d / "rules.yml", alert_rules("lab", lab_thresholds(), SCRAPE_INTERVAL))
+
+    def _node_exporter_argv(self) -> list[str]:
+        return [self._bin("prometheus-node-exporter"),
+                f"--web.listen-address={LOOPBACK}:{NODE_EXPORTER_PORT}",
+                # Ours, and the marker of our process (pid files are checked against it).
+                f"--collector.textfile.directory={self._dir('node-exporter') / 'textfile'}"]
+
+    def _prometheus_argv(self) -> list[str]:
+        d = self._dir("prometheus")
+        return [self._bin("prometheus"), f"--config.file={d / 'prometheus.yml'}",
+                f"--storage.tsdb.path={d / 'data'}", "--storage.tsdb.retention.time=2d",
+                f"--web.listen-address={LOOPBACK}:{PROMETHEUS_PORT}"]
+
+    def _node_exporter_ready(self) -> bool:
+        url = f"http://{LOOPBACK}:{NODE_EXPORTER_PORT}/metrics"
+        return httpx.get(url, timeout=2).status_code == 200
+
+    def _prometheus_ready(self) -> bool:
+        return httpx.get(f"{self.prometheus_url}/-/ready", timeout=2).status_code == 200
+
+    def _metrics_up(self, say: Progress) -> None:
+        self._start_and_wait("node-exporter", say)
+        self._start_and_wait("prometheus", say)
