@@ -1,15 +1,29 @@
-"""Nodes & services pane: Swarm nodes and services from the Docker Engine API."""
+"""Nodes & services pane: Swarm nodes and services from the Docker Engine API, and each
+node's CPU, memory, load, disk and network from the metrics source (status/node_metrics.py).
+
+The two sources are polled side by side and fail apart: Docker down still shows every
+node's figures (as series the Swarm does not list), the metrics source down still shows
+the Swarm."""
 
 from __future__ import annotations
 
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import docker
 
 from wpfarm_tui.farm import docker as farm_docker
-from wpfarm_tui.inventory import DockerEndpoint
+from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.base import probe
-from wpfarm_tui.status.model import NodeRow, NodesSnapshot, ServiceRow, SourceHealth
+from wpfarm_tui.status.model import (
+    METRICS_SOURCE,
+    NodeRow,
+    NodesSnapshot,
+    ServiceRow,
+    SourceHealth,
+)
+from wpfarm_tui.status.node_metrics import NodeMetricsReader, match_nodes
 
 
 def _node_row(raw: dict[str, Any]) -> NodeRow:
@@ -45,14 +59,20 @@ def _service_row(raw: dict[str, Any], running: int, ready_nodes: int) -> Service
 class NodesCollector:
     pane = "nodes"
 
-    def __init__(self, endpoint: DockerEndpoint | None):
-        self.endpoint = endpoint
+    def __init__(self, farm: Farm):
+        self.endpoint = farm.endpoints.docker
         self._client: docker.DockerClient | None = None
+        self._metrics = (NodeMetricsReader(farm.endpoints.metrics, farm.thresholds)
+                         if farm.endpoints.metrics else None)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="node-metrics")
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._metrics is not None:
+            self._metrics.close()
+        self._pool.shutdown(wait=False)
 
     def _state(self) -> dict[str, Any]:
         assert self.endpoint is not None
@@ -66,15 +86,29 @@ class NodesCollector:
             self._client = None
             raise
 
-    def collect(self) -> NodesSnapshot:
+    def _swarm(self) -> tuple[SourceHealth, tuple[NodeRow, ...], tuple[ServiceRow, ...]]:
         if self.endpoint is None:
-            return NodesSnapshot((SourceHealth("docker", "disabled", "no endpoints.docker"),))
+            return SourceHealth("docker", "disabled", "no endpoints.docker"), (), ()
         state, health = probe("docker", self._state, self.endpoint.timeout)
         if state is None:
-            return NodesSnapshot((health,))
+            return health, (), ()
         nodes = tuple(sorted((_node_row(n) for n in state["nodes"]), key=lambda n: n.hostname))
         ready = sum(1 for n in nodes if n.state == "ready" and n.availability == "active")
         services = tuple(sorted(
             (_service_row(s, state["running"][s["ID"]], ready) for s in state["services"]),
             key=lambda s: s.name))
-        return NodesSnapshot((health,), nodes, services)
+        return health, nodes, services
+
+    def collect(self) -> NodesSnapshot:
+        if self._metrics is None:
+            health, nodes, services = self._swarm()
+            return NodesSnapshot((health, SourceHealth(METRICS_SOURCE, "disabled",
+                                                       "no endpoints.metrics")), nodes, services)
+        # Both sources at once: a refresh waits for the slower, not for the sum.
+        metrics_call = self._pool.submit(self._metrics.read)
+        health, nodes, services = self._swarm()
+        figures, rules, metrics_health = metrics_call.result()
+        matched, unmatched = match_nodes(nodes, figures)
+        nodes = tuple(dataclasses.replace(n, metrics=matched.get(n.id)) for n in nodes)
+        rule_alerts = self._metrics.rule_alerts(rules, nodes, unmatched)
+        return NodesSnapshot((health, metrics_health), nodes, services, unmatched, rule_alerts)
