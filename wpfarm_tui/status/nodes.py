@@ -15,7 +15,7 @@ import docker
 
 from wpfarm_tui.farm import docker as farm_docker
 from wpfarm_tui.inventory import Farm
-from wpfarm_tui.status.base import probe
+from wpfarm_tui.status.base import SourcePoll, probe, slow_health
 from wpfarm_tui.status.model import (
     METRICS_SOURCE,
     NodeRow,
@@ -59,12 +59,17 @@ def _service_row(raw: dict[str, Any], running: int, ready_nodes: int) -> Service
 class NodesCollector:
     pane = "nodes"
 
-    def __init__(self, farm: Farm):
+    def __init__(self, farm: Farm, patience: float | None = None):
+        """`patience`: how long a poll waits for the metrics source before it shows the
+        Swarm with the metrics' previous figures, marked slow (status/base.py SourcePoll);
+        None waits for its answer or timeout."""
         self.endpoint = farm.endpoints.docker
+        self.patience = patience
         self._client: docker.DockerClient | None = None
         self._metrics = (NodeMetricsReader(farm.endpoints.metrics, farm.thresholds)
                          if farm.endpoints.metrics else None)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="node-metrics")
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nodes")
+        self._poll: SourcePoll[str, Any] = SourcePoll(self._pool)
 
     def close(self) -> None:
         if self._client is not None:
@@ -104,10 +109,16 @@ class NodesCollector:
             health, nodes, services = self._swarm()
             return NodesSnapshot((health, SourceHealth(METRICS_SOURCE, "disabled",
                                                        "no endpoints.metrics")), nodes, services)
-        # Both sources at once: a refresh waits for the slower, not for the sum.
-        metrics_call = self._pool.submit(self._metrics.read)
-        health, nodes, services = self._swarm()
-        figures, rules, metrics_health = metrics_call.result()
+        # Both sources at once: a refresh waits for the slower, not for the sum, and for a
+        # hung metrics source no longer than its patience.
+        swarm = self._pool.submit(self._swarm)
+        done, pending = self._poll.gather({METRICS_SOURCE: self._metrics.read}, self.patience)
+        health, nodes, services = swarm.result()
+        if METRICS_SOURCE in done:
+            figures, rules, metrics_health = done[METRICS_SOURCE]
+        else:
+            figures, rules, _ = self._poll.last[METRICS_SOURCE]
+            metrics_health = slow_health(METRICS_SOURCE, pending[METRICS_SOURCE])
         matched, unmatched = match_nodes(nodes, figures)
         nodes = tuple(dataclasses.replace(n, metrics=matched.get(n.id)) for n in nodes)
         rule_alerts = self._metrics.rule_alerts(rules, nodes, unmatched)
