@@ -180,3 +180,20 @@ def test_range_query_gives_one_point_per_column(lab_farm: Farm) -> None:
         assert client.query("1 + 1")[0].value == 2.0  # a scalar
     finally:
         client.close()
+
+
+def test_wpfarm_nodes_headless(lab, capsys) -> None:
+    import json
+
+    from wpfarm_tui import cli
+
+    rc = cli.main(["nodes", "--json", "--farm", str(lab.farm_file)])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == (2 if doc["level"] == "critical" else 0)
+    assert [s["name"] for s in doc["sources"]] == ["docker", "metrics"]
+    metrics = doc["nodes"][0]["metrics"]
+    assert metrics["instance"] == "127.0.0.1:16091" and 0 <= metrics["cpu_pct"] <= 100
+    assert set(metrics["levels"]) >= {"cpu", "memory", "disk"}
+    rc = cli.main(["nodes", "--farm", str(lab.farm_file)])
+    text = capsys.readouterr().out
+    assert "metrics: ok" in text and "cpu%" in text and doc["nodes"][0]["hostname"] in text
