@@ -111,12 +111,16 @@ def test_a_bounded_cpu_burner_moves_the_cpu_column(collector: NodesCollector) ->
     burnt = (used.ru_utime - used_before.ru_utime) + (used.ru_stime - used_before.ru_stime)
     time.sleep(2 * SCRAPE_S + 0.5)  # two scrapes after the burn
     _, after = _figures(collector)
-    # Busy over the last minute, all cores: at least the burners' own share of it.
+    # Busy over the last minute, all cores: at least the burners' own share of it (they
+    # can only be counted as busy time; on a quiet machine this alone is most of the move).
     share = 100 * burnt / (60 * cores)
-    assert burnt > 0.5 * seconds, f"the burners got {burnt:.1f} s of CPU"
+    assert burnt > 0.3 * seconds, f"the burners got {burnt:.1f} s of CPU"
     assert after.cpu_pct >= 0.8 * share, (before.cpu_pct, after.cpu_pct, share)
-    assert after.cpu_pct >= min(before.cpu_pct + 0.3 * share, 100 - share), (
-        f"CPU {before.cpu_pct:.1f} % -> {after.cpu_pct:.1f} %, burners {share:.1f} points")
+    # And up from before, where there was room: on a machine other work already keeps near
+    # 100 % the burners only take that work's place, and the column cannot rise.
+    if before.cpu_pct < 100 - 2 * share:
+        assert after.cpu_pct >= before.cpu_pct + 0.3 * share, (
+            f"CPU {before.cpu_pct:.1f} % -> {after.cpu_pct:.1f} %, burners {share:.1f} points")
 
 
 def test_prometheus_stopped_is_shown_down_at_the_next_refresh(lab, lab_farm: Farm) -> None:
@@ -189,11 +193,14 @@ def test_wpfarm_nodes_headless(lab, capsys) -> None:
 
     rc = cli.main(["nodes", "--json", "--farm", str(lab.farm_file)])
     doc = json.loads(capsys.readouterr().out)
-    assert rc == (2 if doc["level"] == "critical" else 0)
-    assert [s["name"] for s in doc["sources"]] == ["docker", "metrics"]
+    assert rc == (2 if doc["level"] == "critical" else 0), doc
+    assert [(s["name"], s["state"]) for s in doc["sources"]] == [
+        ("docker", "ok"), ("metrics", "ok")], doc["sources"]
     metrics = doc["nodes"][0]["metrics"]
-    assert metrics["instance"] == "127.0.0.1:16091" and 0 <= metrics["cpu_pct"] <= 100
+    assert metrics["instance"] == "127.0.0.1:16091", metrics
+    assert 0 <= metrics["cpu_pct"] <= 100, metrics
     assert set(metrics["levels"]) >= {"cpu", "memory", "disk"}
     rc = cli.main(["nodes", "--farm", str(lab.farm_file)])
     text = capsys.readouterr().out
-    assert "metrics: ok" in text and "cpu%" in text and doc["nodes"][0]["hostname"] in text
+    assert "metrics: ok" in text and "cpu%" in text, text
+    assert doc["nodes"][0]["hostname"] in text, text

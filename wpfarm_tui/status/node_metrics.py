@@ -112,6 +112,8 @@ class NodeMetricsReader:
                 elif attr == "days_until_full":  # the soonest full
                     if m.get(attr) is None or sample.value < m[attr]:
                         m[attr], m["days_mount"] = sample.value, mount
+                elif attr == "cpu_pct":  # rate()'s extrapolation can step past 0 or 100
+                    m[attr] = min(100.0, max(0.0, sample.value))
                 else:
                     m[attr] = sample.value
         figures = {i: NodeMetrics(instance=i, levels=_levels(m, self.thresholds), **m)
