@@ -204,3 +204,24 @@ def test_wpfarm_nodes_headless(lab, capsys) -> None:
     text = capsys.readouterr().out
     assert "metrics: ok" in text and "cpu%" in text, text
     assert doc["nodes"][0]["hostname"] in text, text
+
+
+def test_the_labs_prometheus_evaluates_the_farms_rules(lab_farm: Farm) -> None:
+    from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS
+
+    client = PrometheusClient(lab_farm.endpoints.metrics)
+    try:
+        (group,) = client.rules()
+        firing = client.alerts()
+    finally:
+        client.close()
+    assert group["name"] == "wpfarm-lab"
+    rules = {r["name"]: r for r in group["rules"]}
+    assert len(rules) == 2 * len(DEFAULT_THRESHOLDS)
+    # Evaluated by the real Prometheus without an error (a bad expression shows here).
+    assert {r["health"] for r in rules.values()} <= {"ok", "unknown"}, [
+        (n, r.get("lastError")) for n, r in rules.items() if r["health"] == "err"]
+    # The lab farm's own threshold numbers, the ones its console colours with.
+    limit = lab_farm.thresholds["cache_hit_ratio"].critical
+    assert rules["wpfarm_cache_hit_ratio_critical"]["query"].endswith(f"< {limit:g}")
+    assert all(a.labels.get("farm") == "lab" for a in firing)
