@@ -217,7 +217,7 @@ class NodesSnapshot:
             return "no metrics source"
         if metrics is not None:
             return None
-        return "no series" if health.ok or health.state == "slow" else f"metrics {health.state}"
+        return "no series" if health.ok else f"metrics {health.state}"
 
     def rows(self) -> list[TextRow]:
         def figures(m: NodeMetrics | None) -> dict[str, Any]:
