@@ -226,3 +226,34 @@ def test_the_labs_prometheus_evaluates_the_farms_rules(lab_farm: Farm) -> None:
     limit = lab_farm.thresholds["cache_hit_ratio"].critical
     assert rules["wpfarm_cache_hit_ratio_critical"]["query"].endswith(f"< {limit:g}")
     assert all(a.labels.get("farm") == "lab" for a in firing)
+
+
+async def test_g_on_the_nodes_pane_draws_range_queries_of_the_real_prometheus(
+        lab_farm: Farm) -> None:
+    from wpfarm_tui.app import WpfarmApp
+    from wpfarm_tui.screens.graphs import GraphScreen
+
+    collector = NodesCollector(lab_farm)
+    try:
+        collector.collect()  # the nodes the graphs are of
+        app = WpfarmApp(lab_farm, [collector], poll=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("1", "g")
+            await pilot.pause()
+            assert isinstance(app.screen, GraphScreen)
+            name = os.uname().nodename
+            assert app.screen.plotted() == [f"{name} CPU", f"{name} memory", f"{name} disk",
+                                            f"{name} load per core"]
+            deadline = time.monotonic() + 10  # the range queries run in the background
+            while not all(g.points for g in collector.graphs()):
+                assert time.monotonic() < deadline, collector.graphs()
+                await pilot.pause(0.2)
+        cpu = collector.graphs()[0]
+        assert cpu.threshold == "cpu" and all(0 <= v <= 100 for _, v in cpu.points)
+        times = [t for t, _ in cpu.points]
+        now = time.monotonic()
+        assert now - 1800 - 60 <= times[0] and times[-1] <= now + 1
+        steps = {round(b - a) for a, b in zip(times, times[1:], strict=False)}
+        assert steps and all(s % 30 == 0 for s in steps), steps  # 30 minutes / 60 columns
+    finally:
+        collector.close()

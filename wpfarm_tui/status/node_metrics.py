@@ -7,13 +7,20 @@ each once (status/alerts.py de-duplicates by pane and subject)."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
 
 from wpfarm_tui.farm import node_exporter
-from wpfarm_tui.farm.prometheus import FiringAlert, PrometheusClient, PrometheusError, Sample
+from wpfarm_tui.farm.prometheus import (
+    FiringAlert,
+    PrometheusClient,
+    PrometheusError,
+    Sample,
+    range_step,
+)
 from wpfarm_tui.inventory import MetricsEndpoint
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import (
@@ -24,9 +31,18 @@ from wpfarm_tui.status.model import (
     RuleAlert,
     SourceHealth,
 )
+from wpfarm_tui.status.rates import KEEP_SECONDS, GraphSeries
 from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS, Level, Threshold
 
 _SEVERITY = {"critical": Level.CRITICAL, "warning": Level.WARNING}
+# What the graph view draws per node: (title, unit, query, threshold), one line each.
+GRAPHS = (
+    ("CPU", "%", node_exporter.CPU_PCT, "cpu"),
+    ("memory", "%", node_exporter.MEMORY_PCT, "memory"),
+    ("disk", "%", f"max by (instance) ({node_exporter.DISK_PCT})", "disk"),
+    ("load per core", "", node_exporter.LOAD_PER_CORE, None),
+)
+GRAPH_WIDTH = 60  # columns of one plot in the graph view's two-wide grid at 120 columns
 
 
 def instance_host(instance: str) -> str:
@@ -131,6 +147,26 @@ class NodeMetricsReader:
             self.close()  # reconnect next time: the server may come back elsewhere
             return {}, None, health
         return result[0], result[1], health
+
+    def ranges(self, names: Mapping[str, str], width: int = GRAPH_WIDTH
+               ) -> list[GraphSeries]:
+        """The last 30 minutes of each node's figures (range queries, one point per column
+        of a plot), times on the monotonic clock the graph view draws with."""
+        if self._client is None:
+            self._client = PrometheusClient(self.endpoint)
+        end = time.time()
+        to_monotonic = time.monotonic() - end
+        step = range_step(KEEP_SECONDS, width)
+        by_node: dict[str, list[GraphSeries]] = {name: [] for name in names.values()}
+        for title, unit, expr, threshold in GRAPHS:
+            found = {s.labels.get("instance"): s for s in self._client.query_range(
+                expr, end - KEEP_SECONDS, end, step)}
+            for instance, name in names.items():
+                series = found.get(instance)
+                points = tuple((t + to_monotonic, v) for t, v in series.points
+                               if math.isfinite(v)) if series else ()
+                by_node[name].append(GraphSeries(f"{name} {title}", unit, points, threshold))
+        return [g for name in sorted(by_node) for g in by_node[name]]
 
     def rule_alerts(self, firing: list[FiringAlert] | None, nodes: Iterable[NodeRow],
                     unmatched: Iterable[NodeMetrics]) -> tuple[RuleAlert, ...]:

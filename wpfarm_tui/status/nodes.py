@@ -8,6 +8,8 @@ the Swarm."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,7 +25,11 @@ from wpfarm_tui.status.model import (
     ServiceRow,
     SourceHealth,
 )
-from wpfarm_tui.status.node_metrics import NodeMetricsReader, match_nodes
+from wpfarm_tui.status.node_metrics import GRAPHS, NodeMetricsReader, match_nodes
+from wpfarm_tui.status.rates import GraphSeries
+
+GRAPH_REFRESH_S = 10.0  # the graphs' step is 30 s: a newer point every 10 s is plenty
+GRAPH_IDLE_S = 5.0  # no graph view asked for this long: stop the range queries
 
 
 def _node_row(raw: dict[str, Any]) -> NodeRow:
@@ -68,8 +74,13 @@ class NodesCollector:
         self._client: docker.DockerClient | None = None
         self._metrics = (NodeMetricsReader(farm.endpoints.metrics, farm.thresholds)
                          if farm.endpoints.metrics else None)
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nodes")
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="nodes")
         self._poll: SourcePoll[str, Any] = SourcePoll(self._pool)
+        # The graph view (`g`): range queries in the background while it is open.
+        self._graph_names: dict[str, str] = {}  # instance -> the node's name in the pane
+        self._graphs: list[GraphSeries] = []
+        self._graphs_asked = self._graphs_at = -1e9
+        self._graphs_running = threading.Lock()
 
     def close(self) -> None:
         if self._client is not None:
@@ -122,4 +133,40 @@ class NodesCollector:
         matched, unmatched = match_nodes(nodes, figures)
         nodes = tuple(dataclasses.replace(n, metrics=matched.get(n.id)) for n in nodes)
         rule_alerts = self._metrics.rule_alerts(rules, nodes, unmatched)
+        self._graph_names = {**{m.instance: m.name for m in unmatched},
+                             **{n.metrics.instance: n.hostname for n in nodes if n.metrics}}
+        self._maybe_refresh_graphs()
         return NodesSnapshot((health, metrics_health), nodes, services, unmatched, rule_alerts)
+
+    def graphs(self) -> list[GraphSeries]:
+        """Each node's CPU, memory, disk and load over the last 30 minutes, from the metrics
+        source. Called by the graph view on the UI thread: it never waits on the network;
+        the range queries run in the background while the view keeps asking (lines stay
+        empty until the first answer)."""
+        self._graphs_asked = time.monotonic()
+        self._maybe_refresh_graphs()
+        if self._graphs:
+            return list(self._graphs)
+        return [GraphSeries(f"{name} {title}", unit, (), threshold)
+                for name in sorted(self._graph_names.values())
+                for title, unit, _, threshold in GRAPHS]
+
+    def _maybe_refresh_graphs(self) -> None:
+        now = time.monotonic()
+        if (self._metrics is None or not self._graph_names
+                or now - self._graphs_asked > GRAPH_IDLE_S
+                or now - self._graphs_at < GRAPH_REFRESH_S
+                or not self._graphs_running.acquire(blocking=False)):
+            return
+        self._graphs_at = now
+        names, metrics = dict(self._graph_names), self._metrics
+
+        def refresh() -> None:
+            try:
+                self._graphs = metrics.ranges(names)
+            except Exception:  # noqa: BLE001 - the pane's source row says why; keep the last
+                pass
+            finally:
+                self._graphs_running.release()
+
+        self._pool.submit(refresh)
