@@ -89,3 +89,16 @@ def test_a_firing_rule_is_named_like_the_console_check_and_shown_once() -> None:
     assert memory.level is Level.WARNING and "rule wpfarm_memory_warning firing" in memory.message
     # And the incident view takes them as they are.
     assert incidents_from({"nodes": _snapshot(hot, rules)}, alerts, frozenset())
+
+
+def test_a_recording_gives_the_figures_back_as_they_were() -> None:
+    from wpfarm_tui.status.jsonable import jsonable
+    from wpfarm_tui.status.model import RuleAlert
+    from wpfarm_tui.status.recording import decode
+
+    hot = replace(fx.LAB_MGR1_METRICS, cpu_pct=95.0,
+                  levels={"cpu": Level.CRITICAL, "memory": Level.OK, "disk": Level.OK})
+    snap = replace(_snapshot(hot, [RuleAlert("wpfarm_cpu_critical", Level.CRITICAL, "CPU",
+                                             "lab-mgr1 cpu", "cpu")]),
+                   unmatched=(NodeMetrics("10.0.0.9:9100", nodename="stray", cpu_pct=1.0),))
+    assert decode(NodesSnapshot, jsonable(snap)) == snap
