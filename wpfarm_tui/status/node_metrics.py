@@ -7,6 +7,7 @@ each once (status/alerts.py de-duplicates by pane and subject)."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -99,16 +100,22 @@ class NodeMetricsReader:
         self.endpoint = endpoint
         self.thresholds = thresholds
         self._client: PrometheusClient | None = None
+        self._lock = threading.Lock()  # the poll and the graphs' range queries share it
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _connected(self) -> PrometheusClient:
+        with self._lock:
+            if self._client is None:
+                self._client = PrometheusClient(self.endpoint)  # reads the auth secret
+            return self._client
 
     def _figures(self) -> tuple[dict[str, NodeMetrics], list[FiringAlert] | None]:
-        if self._client is None:
-            self._client = PrometheusClient(self.endpoint)  # reads the auth secret once
-        client = self._client
+        client = self._connected()
         raw: dict[str, dict[str, Any]] = {}
         for sample in _finite(client.query(node_exporter.UNAME)):
             if "instance" in sample.labels:
@@ -152,14 +159,13 @@ class NodeMetricsReader:
                ) -> list[GraphSeries]:
         """The last 30 minutes of each node's figures (range queries, one point per column
         of a plot), times on the monotonic clock the graph view draws with."""
-        if self._client is None:
-            self._client = PrometheusClient(self.endpoint)
+        client = self._connected()
         end = time.time()
         to_monotonic = time.monotonic() - end
         step = range_step(KEEP_SECONDS, width)
         by_node: dict[str, list[GraphSeries]] = {name: [] for name in names.values()}
         for title, unit, expr, threshold in GRAPHS:
-            found = {s.labels.get("instance"): s for s in self._client.query_range(
+            found = {s.labels.get("instance"): s for s in client.query_range(
                 expr, end - KEEP_SECONDS, end, step)}
             for instance, name in names.items():
                 series = found.get(instance)
