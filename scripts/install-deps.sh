@@ -36,7 +36,7 @@ PACKAGES=(
   crowdsec
   docker.io busybox-static debootstrap docker-registry iptables util-linux
   restic
-  prometheus prometheus-node-exporter
+  prometheus prometheus-node-exporter prometheus-mysqld-exporter prometheus-varnish-exporter
   curl iproute2 procps tmux openssh-server openssh-client git zsh fish strace
   chromium
   python3 python3-pip python3-venv

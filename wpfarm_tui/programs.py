@@ -62,6 +62,8 @@ PROGRAMS: dict[str, Program] = {
     **_deb("restic", "restic"),
     **_deb("prometheus", "prometheus", "promtool"),
     **_deb("prometheus-node-exporter", "prometheus-node-exporter"),
+    **_deb("prometheus-mysqld-exporter", "prometheus-mysqld-exporter"),
+    **_deb("prometheus-varnish-exporter", "prometheus-varnish-exporter"),
     **_deb("iproute2", "ip"),
     **_deb("iptables", "iptables"),
     **_deb("util-linux", "nsenter", "unshare", "runuser"),

@@ -266,3 +266,25 @@ async def test_g_on_the_nodes_pane_draws_range_queries_of_the_real_prometheus(
         assert steps and all(s % 30 == 0 for s in steps), steps  # 30 minutes / 60 columns
     finally:
         collector.close()
+
+
+@pytest.mark.parametrize("threshold", ["cpu", "memory", "disk", "db_connections",
+                                       "replication_lag_s", "galera_flow_control_paused",
+                                       "cache_hit_ratio"])
+def test_the_rule_expressions_read_the_labs_exporters(lab_farm: Farm, threshold: str) -> None:
+    # The rules' own expressions (without their limit) on the lab's real series: node-
+    # exporter, the mysqld exporter on Galera and the Varnish exporter.
+    from wpfarm_tui.stacks.rules import ALERT_EXPRESSIONS
+
+    expr = ALERT_EXPRESSIONS[threshold][0]
+    client = PrometheusClient(lab_farm.endpoints.metrics)
+    try:
+        deadline = time.monotonic() + 30  # a fresh lab: 10 s scrapes, rates need two
+        while not (found := [s for s in client.query(expr) if s.value == s.value]):
+            assert time.monotonic() < deadline, f"{threshold}: no value for {expr}"
+            time.sleep(1)
+    finally:
+        client.close()
+    assert all(s.value >= 0 for s in found), found
+    if threshold in ("cache_hit_ratio", "db_connections"):
+        assert all(s.value <= 100 for s in found), found

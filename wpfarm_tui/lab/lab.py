@@ -82,6 +82,7 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
                 lambda: self._metrics_up(say),
             ]
             self._run_parallel(tasks)
+            self._exporters_up(say)
             new_repository = self._restic_repo(say)
             self._write_farm_file()
             if new_repository and first_backup is not None:
@@ -166,6 +167,8 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
             "dockerd": self._dockerd_argv,
             "node-exporter": self._node_exporter_argv,
             "prometheus": self._prometheus_argv,
+            "mysqld-exporter": self._mysqld_exporter_argv,
+            "varnish-exporter": self._varnish_exporter_argv,
         }.get(component)
         if argv is None:
             raise AssertionError(component)
@@ -198,6 +201,8 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
             "dockerd": self._docker_ping,
             "node-exporter": self._node_exporter_ready,
             "prometheus": self._prometheus_ready,
+            "mysqld-exporter": lambda: self._exporter_ready("mysqld-exporter"),
+            "varnish-exporter": lambda: self._exporter_ready("varnish-exporter"),
         }.get(component)
         if ready is None:
             raise AssertionError(component)

@@ -1,8 +1,15 @@
 """The lab's metrics: prometheus-node-exporter on loopback and a Prometheus scraping it
 every 2 s, evaluating the farm's alert rules (stacks/rules.py, from the lab's thresholds):
-the source of the Nodes pane's CPU, memory, disk, load and network columns."""
+the source of the Nodes pane's CPU, memory, disk, load and network columns. The mysqld
+exporter (Galera's status: connections, flow control, replication latency) and the Varnish
+exporter (hit ratio) feed the rules of the data and cache layers, as in the farm's
+observability stack; no Redis exporter: the lab's Redis has no maxmemory, which the only
+Redis rule divides by."""
 
 from __future__ import annotations
+
+import signal
+from pathlib import Path
 
 import httpx
 import yaml
@@ -14,7 +21,12 @@ from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS, Threshold
 
 PROMETHEUS_PORT = PORTS["prometheus"][0]
 NODE_EXPORTER_PORT = PORTS["node-exporter"][0]
+MYSQLD_EXPORTER_PORT = PORTS["mysqld-exporter"][0]
+VARNISH_EXPORTER_PORT = PORTS["varnish-exporter"][0]
 SCRAPE_INTERVAL = "2s"
+# The exporters that query a server (SQL, a varnishstat run) on each scrape: less often, on
+# a machine of two cores; their rules look at 5 minutes.
+SERVER_SCRAPE_INTERVAL = "10s"
 
 #: The lab farm's overrides of the default thresholds (written into its farm.yaml by
 #: farmfile.py, and into its Prometheus's rules here: the same numbers in both).
@@ -48,15 +60,47 @@ class MetricsMixin(LabBase):
         config = {
             "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
             "rule_files": [str(d / "rules.yml")],
-            "scrape_configs": [{
-                "job_name": "node",
-                "static_configs": [{"targets": [f"{LOOPBACK}:{NODE_EXPORTER_PORT}"]}],
-            }],
+            "scrape_configs": [
+                {"job_name": "node",
+                 "static_configs": [{"targets": [f"{LOOPBACK}:{NODE_EXPORTER_PORT}"]}]},
+                {"job_name": "mysqld", "scrape_interval": SERVER_SCRAPE_INTERVAL,
+                 "static_configs": [{"targets": [f"{LOOPBACK}:{MYSQLD_EXPORTER_PORT}"]}]},
+                {"job_name": "varnish", "scrape_interval": SERVER_SCRAPE_INTERVAL,
+                 "static_configs": [{"targets": [f"{LOOPBACK}:{VARNISH_EXPORTER_PORT}"]}]},
+            ],
         }
-        write_atomic(d / "prometheus.yml",
-                     "# The loopback lab's Prometheus (written by `wpfarm lab up`).\n"
-                     + yaml.safe_dump(config, sort_keys=False))
-        write_atomic(d / "rules.yml", alert_rules("lab", lab_thresholds(), SCRAPE_INTERVAL))
+        changed = False
+        for path, text in (
+                (d / "prometheus.yml", "# The loopback lab's Prometheus (written by `wpfarm "
+                 "lab up`).\n" + yaml.safe_dump(config, sort_keys=False)),
+                (d / "rules.yml", alert_rules("lab", lab_thresholds(), SCRAPE_INTERVAL))):
+            if not path.exists() or path.read_text() != text:
+                write_atomic(path, text)
+                changed = True
+        if changed:  # a running Prometheus (a lab from an older wpfarm) reads them again
+            self._signal("prometheus", signal.SIGHUP)
+        # The exporter logs in as the lab's console user (galera-1); the password stays in
+        # this private file, never on its command line.
+        self._dir("mysqld-exporter").mkdir(parents=True, exist_ok=True)
+        write_atomic(self._mysqld_exporter_cnf,
+                     "[client]\nuser=wpfarm\n"
+                     f"password={self._secret('galera_password')}\n"
+                     f"host={LOOPBACK}\nport={PORTS['galera-1'][0]}\n", mode=0o600)
+
+    @property
+    def _mysqld_exporter_cnf(self) -> Path:
+        return self._dir("mysqld-exporter") / "my.cnf"
+
+    def _mysqld_exporter_argv(self) -> list[str]:
+        return [self._bin("prometheus-mysqld-exporter"),
+                f"--config.my-cnf={self._mysqld_exporter_cnf}",
+                f"--web.listen-address={LOOPBACK}:{MYSQLD_EXPORTER_PORT}"]
+
+    def _varnish_exporter_argv(self) -> list[str]:
+        return [self._bin("prometheus-varnish-exporter"),
+                "-n", str(self._dir("varnish") / "inst"),
+                "-varnishstat-path", self._bin("varnishstat"),
+                "-web.listen-address", f"{LOOPBACK}:{VARNISH_EXPORTER_PORT}"]
 
     def _node_exporter_argv(self) -> list[str]:
         return [self._bin("prometheus-node-exporter"),
@@ -77,6 +121,15 @@ class MetricsMixin(LabBase):
     def _prometheus_ready(self) -> bool:
         return httpx.get(f"{self.prometheus_url}/-/ready", timeout=2).status_code == 200
 
+    def _exporter_ready(self, component: str) -> bool:
+        port = PORTS[component][0]
+        return httpx.get(f"http://{LOOPBACK}:{port}/metrics", timeout=2).status_code == 200
+
     def _metrics_up(self, say: Progress) -> None:
         self._start_and_wait("node-exporter", say)
         self._start_and_wait("prometheus", say)
+
+    def _exporters_up(self, say: Progress) -> None:
+        """After Galera and Varnish are up: the exporters read them from their first scrape."""
+        self._start_and_wait("mysqld-exporter", say)
+        self._start_and_wait("varnish-exporter", say)
