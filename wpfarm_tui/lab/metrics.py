@@ -31,6 +31,11 @@ SERVER_SCRAPE_INTERVAL = "10s"
 #: The lab farm's overrides of the default thresholds (written into its farm.yaml by
 #: farmfile.py, and into its Prometheus's rules here: the same numbers in both).
 LAB_THRESHOLDS: dict[str, dict[str, float]] = {
+    # The lab's one node is the machine that runs the test suite (and, in development, the
+    # other work on it): its CPU near 100 % is the tests', not a farm's incident. A warning
+    # still shows; critical (over 100 %) never comes, so `wpfarm status` on the lab keeps
+    # its exit code for the lab's servers.
+    "cpu": {"warning": 90, "critical": 100},
     "response_time_ms": {"warning": 500, "critical": 2000},
     "cache_hit_ratio": {"warning": 80, "critical": 60},
     "cache_memory": {"warning": 80, "critical": 95},
