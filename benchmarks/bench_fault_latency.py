@@ -37,6 +37,7 @@ SOURCES = {
     "redis-master": "redis-master", "redis-replica": "redis-replica",
     "sentinel-1": "sentinel-1", "sentinel-2": "sentinel-2", "sentinel-3": "sentinel-3",
     "varnish": "varnish", "traefik": "traefik", "crowdsec": "crowdsec", "dockerd": "docker",
+    "prometheus": "metrics",
 }  # fmt: skip
 LIMIT_S = 15.0  # give up on one source after this long
 

@@ -145,6 +145,19 @@ class CrowdSecEndpoint:
 
 
 @dataclass(frozen=True)
+class MetricsEndpoint:
+    """A Prometheus-compatible query API: Prometheus itself, or Mimir (whose tenant is the
+    X-Scope-OrgID header). Auth is a bearer `token`, or `user` + `password` (basic)."""
+
+    url: str  # the API's root: <url>/api/v1/query answers (Mimir: .../prometheus)
+    tenant: str | None = None
+    user: str | None = None
+    password: Secret | None = None
+    token: Secret | None = None
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
 class Endpoints:
     docker: DockerEndpoint | None = None
     galera: GaleraEndpoint | None = None
@@ -153,6 +166,7 @@ class Endpoints:
     varnish: VarnishEndpoint | None = None
     traefik: TraefikEndpoint | None = None
     crowdsec: CrowdSecEndpoint | None = None
+    metrics: MetricsEndpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -419,6 +433,14 @@ def _http_url(v: Any) -> str:
     return s
 
 
+def _tenant(v: Any) -> str:
+    """Mimir's tenant ids: printable, no spaces; "|" joins tenants in a federated query."""
+    s = _str(v)
+    if not re.fullmatch(r"[A-Za-z0-9!\-_.*'()|]{1,150}", s):
+        raise ValueError("")
+    return s
+
+
 def _docker_host(v: Any) -> str:
     s = _str(v)
     if not re.match(r"^(unix|tcp|ssh|npipe)://.+", s):
@@ -546,7 +568,8 @@ class _FarmParser(_Reader):
         return tuple(out)
 
     def endpoints(self, doc: _Loc, node_names: set[str]) -> Endpoints:
-        known = ("docker", "galera", "proxysql", "redis", "varnish", "traefik", "crowdsec")
+        known = ("docker", "galera", "proxysql", "redis", "varnish", "traefik", "crowdsec",
+                 "metrics")
         ep = self.section(doc, "endpoints", "", known, required=True)
         if ep is None:
             return Endpoints()
@@ -647,7 +670,32 @@ class _FarmParser(_Reader):
             if lapi and key:
                 crowdsec = CrowdSecEndpoint(lapi, key, timeout, machine, cs_node, container)
 
-        return Endpoints(docker, galera, proxysql, redis, varnish, traefik, crowdsec)
+        return Endpoints(docker, galera, proxysql, redis, varnish, traefik, crowdsec,
+                         self.metrics(ep))
+
+    def metrics(self, ep: _Loc) -> MetricsEndpoint | None:
+        known = ("url", "tenant", "user", "password", "token", "timeout")
+        if (m := self.section(ep, "metrics", "endpoints", known)) is None:
+            return None
+        p = "endpoints.metrics"
+        url = self.value(m, "url", p, _http_url,
+                         "the query API's root, e.g. http://prometheus:9090 or "
+                         "http://mimir:8080/prometheus", required=True)
+        tenant = self.value(m, "tenant", p, _tenant, "Mimir's tenant id (X-Scope-OrgID)")
+        user = self.value(m, "user", p, _str, "the basic-auth user")
+        password = self.secret(m, "password", p)
+        token = self.secret(m, "token", p)
+        if token is not None and (user or password is not None):
+            self.problem(m.lines.get("token"), f"{p}.token",
+                         "goes alone: a bearer token or a user and password, not both",
+                         "keep `token`, or keep `user` and `password`")
+        elif bool(user) != (password is not None):
+            self.problem(m.lines.get("user") or m.lines.get("password"),
+                         f"{p}.{'password' if user else 'user'}",
+                         "basic auth needs both `user` and `password`",
+                         "give both, or neither (or a bearer `token` instead)")
+        timeout = self.value(m, "timeout", p, _positive, "seconds > 0", 2.0)
+        return MetricsEndpoint(url, tenant, user, password, token, timeout) if url else None
 
     def sites(self, doc: _Loc) -> SitesSettings:
         known = ("edge_url", "registry", "static", "timeout", "verify_tls", "maintenance_dir",

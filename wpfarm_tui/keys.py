@@ -30,7 +30,8 @@ KEYS: tuple[Key, ...] = (
         ("n", "d")),
     Key("R", "Backups pane: restore the selected site (snapshot, parts, drill)", ("R",)),
     Key("o / O", "sort by the next column / reverse it (or click a header)", ("o", "O")),
-    Key("g", "graphs of the pane's last 30 minutes, thresholds drawn (Galera, Caches, CrowdSec)",
+    Key("g", "graphs of the pane's last 30 minutes, thresholds drawn (Nodes, Galera, Caches, "
+        "CrowdSec)",
         ("g",)),
     Key("/", "filter the focused table (or the pane's first)", ("slash",)),
     Key("  Enter", "keep the filter, back to the table"),

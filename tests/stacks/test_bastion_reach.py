@@ -152,3 +152,24 @@ def test_crowdsec_node_and_container_go_together(snippet):
         parse_farm(BASE + "  crowdsec:\n    lapi: http://10.0.0.1:8081\n"
                           "    bouncer_key: {env: K}\n" + snippet)
     assert "endpoints.crowdsec." in str(caught.value)
+
+
+def test_metrics_is_mimirs_api_where_the_stack_pins_and_publishes_it(tmp_path):
+    from wpfarm_tui.stacks.placement import swarm_labels
+
+    answers = FarmAnswers("prod-eu1", "example.com", "production", (
+        *ANSWERS.nodes, NodeAnswer("ops1", "10.0.0.41", roles=("ops",)),
+        NodeAnswer("ops2", "10.0.0.42", roles=("ops",))))
+    farm = parse_farm(render_farm_yaml(answers))
+    render_farm(farm, tmp_path)
+    doc = yaml.safe_load((tmp_path / "docker/compose/observability.yml").read_text())
+    service = doc["services"]["mimir"]
+    (constraint,) = service["deploy"]["placement"]["constraints"]
+    label, _, value = (part.strip() for part in constraint.partition("=="))
+    holders = [n.name for n in farm.nodes
+               if swarm_labels(farm, n).get(label.removeprefix("node.labels.")) == value]
+    assert holders == ["ops1"]
+    assert farm.endpoints.metrics.url == (
+        f"http://10.0.0.41:{_host_ports(service)[0]}/prometheus")
+    # No ops node, no observability stack to read: no endpoint written.
+    assert parse_farm(render_farm_yaml(ANSWERS)).endpoints.metrics is None

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.lab
 
 
 def test_nodes_pane_reads_the_real_swarm(lab_farm):
-    snap = NodesCollector(lab_farm.endpoints.docker).collect()
+    snap = NodesCollector(lab_farm).collect()
     assert snap.sources[0].ok, snap.sources
     assert len(snap.nodes) == 1
     node = snap.nodes[0]

@@ -195,7 +195,7 @@ def test_the_redis_masters_task_stopped_is_red_at_the_next_poll(farm_file, swarm
 def test_a_drained_node_shows_at_the_next_poll_and_comes_back(farm_file, swarmlab):
     farm = load_farm(farm_file)
     node = NODES[2]
-    collector = NodesCollector(farm.endpoints.docker)
+    collector = NodesCollector(farm)
     with contextlib.closing(swarmlab.client()) as cli:
         swarm_node = next(n for n in cli.nodes.list()
                           if n.attrs["Description"]["Hostname"] == node.name)

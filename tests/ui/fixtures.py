@@ -27,6 +27,7 @@ from wpfarm_tui.status.model import (
     EdgeSnapshot,
     GaleraNode,
     GaleraSnapshot,
+    NodeMetrics,
     NodeRow,
     NodesSnapshot,
     RedisStats,
@@ -73,14 +74,21 @@ def failed(name: str, state: str, error: str) -> SourceHealth:
 
 
 # ---------------------------------------------------------------- good snapshots
+LAB_MGR1_METRICS = NodeMetrics(
+    instance="127.0.0.1:16091", nodename="lab-mgr1", cpu_pct=23.4, memory_pct=41.2,
+    load_per_core=0.35, disk_pct=54.1, disk_mount="/", net_in_bps=1_258_291.0,
+    net_out_bps=870_400.0, levels={"cpu": Level.OK, "memory": Level.OK, "disk": Level.OK},
+)
+
+
 def nodes_snapshot() -> NodesSnapshot:
     return NodesSnapshot(
-        sources=(ok("docker"),),
+        sources=(ok("docker"), ok("metrics")),
         nodes=(
             NodeRow(
                 id="q3x9v2k7m1p4a8d0c6e5f2b1", hostname="lab-mgr1", role="manager",
                 state="ready", availability="active", address="127.0.0.1", leader=True,
-                engine_version="27.3.1",
+                engine_version="27.3.1", metrics=LAB_MGR1_METRICS,
             ),
         ),
         services=(

@@ -7,9 +7,19 @@ so nothing depends on the wall clock. Update with
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from tests.ui.fixtures import CHECKED_AT, feed_all, make_app, ok, sites_down_snapshot
+from tests.ui.fixtures import (
+    CHECKED_AT,
+    failed,
+    feed_all,
+    make_app,
+    nodes_snapshot,
+    ok,
+    sites_down_snapshot,
+)
 from wpfarm_tui.status.backups import BackupsSnapshot, SiteBackups
 
 SIZE = (120, 40)
@@ -41,6 +51,19 @@ def test_sites_source_down_dark(snap_compare):
         app.console_screen.apply_snapshot("sites", sites_down_snapshot())
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=_show("2", extra=down))
+
+
+def test_nodes_metrics_down_dark(snap_compare):
+    """The metrics source down: its own red line, "metrics down" in the figures' columns,
+    the Swarm's nodes and services still shown."""
+    def down(app) -> None:
+        snap = nodes_snapshot()
+        app.console_screen.apply_snapshot("nodes", replace(
+            snap, sources=(ok("docker"), failed("metrics", "down", "[Errno 111] Connection "
+                                                "refused")),
+            nodes=tuple(replace(n, metrics=None) for n in snap.nodes)))
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_show("1", extra=down))
 
 
 def test_sites_backups_sorted_dark(snap_compare):

@@ -34,6 +34,8 @@ LAB_PROGRAMS = (
     "mariadbd", "mariadb-install-db", "mariadb", "rsync",
     "redis-server", "redis-sentinel", "php-fpm8.2", "php", "runuser", "nginx", "varnishd",
     "varnishstat", "traefik", "crowdsec", "cscli", "dockerd", "docker", "busybox", "restic",
+    "prometheus", "prometheus-node-exporter", "prometheus-mysqld-exporter",
+    "prometheus-varnish-exporter",
 )  # fmt: skip
 
 DEFAULT_ROOT = Path("/var/lib/wpfarm-lab")
@@ -45,6 +47,7 @@ COMPONENTS: tuple[str, ...] = (
     "galera-1", "galera-2", "galera-3",
     "redis-master", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3",
     "php-fpm", "nginx", "varnish", "traefik", "crowdsec", "dockerd",
+    "node-exporter", "prometheus", "mysqld-exporter", "varnish-exporter",
 )  # fmt: skip
 
 # Every TCP port a component binds (galera: mysql, gcomm, IST, SST receive). Checked before
@@ -63,6 +66,10 @@ PORTS: dict[str, tuple[int, ...]] = {
     "traefik": (16100, 16101),
     "crowdsec": (16180,),
     "dockerd": (2377, 7946),  # swarm manager API and gossip
+    "node-exporter": (16091,),
+    "prometheus": (16090,),
+    "mysqld-exporter": (16104,),
+    "varnish-exporter": (16131,),
 }
 
 # How long a component may take to become ready, seconds.
@@ -269,6 +276,10 @@ class LabBase:
             "traefik": str(d / "traefik.yml"),
             "crowdsec": str(self._crowdsec_conf),
             "dockerd": str(d / "data"),
+            "node-exporter": str(d / "textfile"),
+            "prometheus": str(d / "prometheus.yml"),
+            "mysqld-exporter": str(d / "my.cnf"),
+            "varnish-exporter": str(self._dir("varnish") / "inst"),
         }.get(component) or str(self._conf_path(component))
 
     def _pid_of(self, component: str) -> int | None:

@@ -1,5 +1,6 @@
 """The loopback lab: a local farm of real servers (Galera, Redis + Sentinel, WordPress on
-php-fpm + nginx, Varnish, Traefik, CrowdSec LAPI, a one-node Docker Swarm) on 127.0.0.1.
+php-fpm + nginx, Varnish, Traefik, CrowdSec LAPI, a one-node Docker Swarm, node-exporter and
+Prometheus) on 127.0.0.1.
 
 Everything lives under one root directory (default /var/lib/wpfarm-lab). Each daemon is
 started detached with its pid recorded in ``root/run/<component>.pid``; stop/down only signal
@@ -7,8 +8,8 @@ pids whose /proc cmdline still names this lab's own config (guards against pid r
 
 `Lab` is the public entry: up/down/status/stop/start and what actions need. Each component
 is a module of its own (galera.py, redis.py, web.py, varnish.py, traefik.py, crowdsec.py,
-dockerd.py, restic.py), the farm file another (farmfile.py); base.py holds the layout and
-guards, processes.py the supervisor shared with the Swarm lab.
+dockerd.py, restic.py, metrics.py), the farm file another (farmfile.py); base.py holds the
+layout and guards, processes.py the supervisor shared with the Swarm lab.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from wpfarm_tui.lab.crowdsec import CrowdsecMixin
 from wpfarm_tui.lab.dockerd import DockerdMixin
 from wpfarm_tui.lab.farmfile import FarmFileMixin
 from wpfarm_tui.lab.galera import GaleraMixin
+from wpfarm_tui.lab.metrics import MetricsMixin
 from wpfarm_tui.lab.redis import RedisMixin
 from wpfarm_tui.lab.restic import ResticMixin
 from wpfarm_tui.lab.traefik import TraefikMixin
@@ -35,7 +37,7 @@ __all__ = ["Lab", "LabError"]
 
 
 class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, CrowdsecMixin,
-          DockerdMixin, ResticMixin, FarmFileMixin):
+          DockerdMixin, ResticMixin, MetricsMixin, FarmFileMixin):
     """The loopback lab under one root directory. See the module docstring."""
 
     components: tuple[str, ...] = COMPONENTS
@@ -77,8 +79,10 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
                 lambda: self._web_up(say, db_ready, db_failed),
                 lambda: self._start_and_wait("crowdsec", say),
                 lambda: self._start_and_wait("dockerd", say),
+                lambda: self._metrics_up(say),
             ]
             self._run_parallel(tasks)
+            self._exporters_up(say)
             new_repository = self._restic_repo(say)
             self._write_farm_file()
             if new_repository and first_backup is not None:
@@ -147,6 +151,7 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
         self._prepare_traefik()
         self._prepare_crowdsec()
         self._prepare_dockerd()
+        self._prepare_metrics()
 
     def _argv(self, component: str) -> list[str]:
         if component.startswith("galera-"):
@@ -160,6 +165,10 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
             "traefik": self._traefik_argv,
             "crowdsec": self._crowdsec_argv,
             "dockerd": self._dockerd_argv,
+            "node-exporter": self._node_exporter_argv,
+            "prometheus": self._prometheus_argv,
+            "mysqld-exporter": self._mysqld_exporter_argv,
+            "varnish-exporter": self._varnish_exporter_argv,
         }.get(component)
         if argv is None:
             raise AssertionError(component)
@@ -190,6 +199,10 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
             "traefik": self._traefik_ready,
             "crowdsec": self._crowdsec_ready,
             "dockerd": self._docker_ping,
+            "node-exporter": self._node_exporter_ready,
+            "prometheus": self._prometheus_ready,
+            "mysqld-exporter": lambda: self._exporter_ready("mysqld-exporter"),
+            "varnish-exporter": lambda: self._exporter_ready("varnish-exporter"),
         }.get(component)
         if ready is None:
             raise AssertionError(component)

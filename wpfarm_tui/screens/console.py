@@ -440,7 +440,8 @@ class ConsoleScreen(Screen[None]):
         collector = self.collectors.get(pane) if pane else None
         graphs = getattr(collector, "graphs", None)
         if pane is None or graphs is None:
-            self.notify("this pane keeps no history to graph (Galera, Caches and CrowdSec do)",
+            self.notify("this pane keeps no history to graph (Nodes, Galera, Caches and "
+                        "CrowdSec do)",
                         severity="warning")
             return
         self.app.push_screen(GraphScreen(self.pane_title(pane), graphs, self.farm.thresholds,

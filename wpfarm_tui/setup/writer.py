@@ -50,6 +50,7 @@ def render_farm_yaml(answers: FarmAnswers) -> str:
     managers = _with_role(answers, "manager")
     db = _with_role(answers, "db")
     cache = _with_role(answers, "cache")
+    ops = _with_role(answers, "ops")
     first = managers[0] if managers else answers.nodes[0]
     secret = answers.secrets_dir.rstrip("/")
     lines = [
@@ -100,8 +101,11 @@ def render_farm_yaml(answers: FarmAnswers) -> str:
               "  crowdsec:", f"    lapi: {_flow(f'http://{first.address}:8081')}",
               f"    bouncer_key: {{file: {secret}/crowdsec_bouncer_key}}",
               "    # ban and unban: cscli in the LAPI's task on its node, over SSH",
-              f"    node: {_flow(first.name)}", "    container: security_crowdsec",
-              "", "sites:", f"  edge_url: {_flow(f'https://{first.address}')}",
+              f"    node: {_flow(first.name)}", "    container: security_crowdsec"]
+    if ops:  # Mimir's Prometheus API, pinned to the first ops node (stacks/placement.py)
+        lines += ["  metrics:                     # node CPU, memory, disk; firing rules",
+                  f"    url: {_flow(f'http://{ops[0].address}:9009/prometheus')}"]
+    lines += ["", "sites:", f"  edge_url: {_flow(f'https://{first.address}')}",
               "  registry: galera", "", "refresh:", "  interval: 2.0", ""]
     text = "\n".join(lines)
     try:

@@ -15,6 +15,13 @@ def crowdsec_node(farm: Farm) -> Node | None:
     return next((n for n in farm.nodes if "manager" in n.roles), None)
 
 
+def metrics_node(farm: Farm) -> Node | None:
+    """The node Mimir runs on: the first ops node in farm.yaml. Pinned, because its blocks
+    live on a local volume, and because the console reads its Prometheus API there
+    (endpoints.metrics, host-mode port 9009)."""
+    return next((n for n in farm.nodes if "ops" in n.roles), None)
+
+
 def swarm_labels(farm: Farm, node: Node) -> dict[str, str]:
     labels = {f"wpfarm.role.{r}": "true" for r in sorted(node.roles)}
     if "db" in node.roles:
@@ -23,4 +30,6 @@ def swarm_labels(farm: Farm, node: Node) -> dict[str, str]:
         labels["wpfarm.cache"] = node.name
     if node == crowdsec_node(farm):
         labels["wpfarm.crowdsec"] = "true"
+    if node == metrics_node(farm):
+        labels["wpfarm.metrics"] = "true"
     return labels

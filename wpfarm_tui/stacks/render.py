@@ -29,8 +29,9 @@ import yaml
 from wpfarm_tui.files import write_atomic
 from wpfarm_tui.inventory import Farm, Node
 from wpfarm_tui.stacks.placement import swarm_labels
+from wpfarm_tui.stacks.rules import RulesError, alert_rules
 from wpfarm_tui.stacks.versions import VersionError, resolve_versions
-from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS, Threshold
+from wpfarm_tui.status.thresholds import DEFAULT_THRESHOLDS
 
 TEMPLATES = Path(__file__).parent / "templates"
 CLOUDFLARE_IPS = Path(__file__).parent / "data" / "cloudflare_ips.txt"
@@ -76,53 +77,6 @@ DASHBOARDS = {
     "cache": "Cache",
     "security": "Security",
 }
-
-#: PromQL for each threshold of the console's table (status/thresholds.py), in the unit of
-#: the threshold. A threshold without an expression here is reported by render_farm.
-ALERT_EXPRESSIONS: dict[str, tuple[str, str]] = {
-    "cpu": ("100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[5m])))",
-            "CPU usage on {{ $labels.instance }}"),
-    "memory": ("100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
-               "Memory usage on {{ $labels.instance }}"),
-    "disk": ("100 * (1 - node_filesystem_avail_bytes{fstype!~\"tmpfs|overlay\"}"
-             " / node_filesystem_size_bytes{fstype!~\"tmpfs|overlay\"})",
-             "Disk usage of {{ $labels.mountpoint }} on {{ $labels.instance }}"),
-    "bandwidth": ("100 * rate(node_network_transmit_bytes_total"
-                  "{device!~\"lo|veth.*|docker.*\"}[5m])"
-                  " / node_network_speed_bytes{device!~\"lo|veth.*|docker.*\"}",
-                  "Bandwidth of {{ $labels.device }} on {{ $labels.instance }}"),
-    "connection_count": ("sum by (instance) (traefik_open_connections)",
-                         "Open connections on Traefik {{ $labels.instance }}"),
-    "response_time_ms": ("1000 * histogram_quantile(0.95, sum by (le, service) "
-                         "(rate(traefik_service_request_duration_seconds_bucket[5m])))",
-                         "P95 response time of {{ $labels.service }}"),
-    "error_rate": ("100 * sum by (service) "
-                   "(rate(traefik_service_requests_total{code=~\"5..\"}[5m]))"
-                   " / sum by (service) (rate(traefik_service_requests_total[5m]))",
-                   "Error rate of {{ $labels.service }}"),
-    "errors_5xx_per_min": ("60 * sum by (service) "
-                           "(rate(traefik_service_requests_total{code=~\"5..\"}[5m]))",
-                           "5xx per minute on {{ $labels.service }}"),
-    "db_connections": ("100 * mysql_global_status_threads_connected"
-                       " / mysql_global_variables_max_connections",
-                       "Database connections on {{ $labels.instance }}"),
-    "replication_lag_s": ("mysql_galera_evs_repl_latency_avg_seconds",
-                          "Galera replication latency on {{ $labels.instance }}"),
-    "query_time_s": ("sum by (instance) "
-                     "(rate(mysql_perf_schema_events_statements_seconds_total[5m]))"
-                     " / clamp_min(sum by (instance) "
-                     "(rate(mysql_perf_schema_events_statements_total[5m])), 1)",
-                     "Mean query time on {{ $labels.instance }}"),
-    "cache_hit_ratio": ("100 * sum(rate(varnish_main_cache_hit[5m])) / clamp_min("
-                        "sum(rate(varnish_main_cache_hit[5m])) + "
-                        "sum(rate(varnish_main_cache_miss[5m])), 1)",
-                        "Varnish hit ratio"),
-    "cache_memory": ("100 * redis_memory_used_bytes / (redis_memory_max_bytes > 0)",
-                     "Redis memory on {{ $labels.instance }}"),
-    "galera_flow_control_paused": ("100 * mysql_global_status_wsrep_flow_control_paused",
-                                   "Galera flow control paused on {{ $labels.instance }}"),
-}
-
 
 class StackError(Exception):
     """The farm cannot be rendered; the message names the problem and the fix."""
@@ -333,32 +287,10 @@ def _dashboards(ctx: _Ctx) -> dict[str, str]:
 
 
 def _alert_rules(ctx: _Ctx) -> str:
-    thresholds: Mapping[str, Threshold] = ctx.farm.thresholds or DEFAULT_THRESHOLDS
-    missing = sorted(set(thresholds) - set(ALERT_EXPRESSIONS))
-    if missing:
-        raise StackError(f"no alert expression for threshold(s) {', '.join(missing)}: add them "
-                         "to ALERT_EXPRESSIONS in wpfarm_tui/stacks/render.py")
-    rules = []
-    for name in sorted(thresholds):
-        t = thresholds[name]
-        expr, summary = ALERT_EXPRESSIONS[name]
-        op = ">" if t.higher_is_worse else "<"
-        for severity, value in (("warning", t.warning), ("critical", t.critical)):
-            limit = f"{value:g}"
-            rules.append({
-                "alert": f"wpfarm_{name}_{severity}",
-                "expr": f"({expr}) {op} {limit}",
-                "for": "5m" if severity == "warning" else "2m",
-                "labels": {"severity": severity, "farm": ctx.farm.name, "threshold": name},
-                "annotations": {
-                    "summary": f"{summary}: {{{{ $value | humanize }}}}{t.unit} "
-                               f"({op} {limit}{t.unit})",
-                },
-            })
-    doc = {"groups": [{"name": f"wpfarm-{ctx.farm.name}", "interval": "1m", "rules": rules}]}
-    head = (f"# Alert rules for farm {ctx.farm.name} (rendered by wpfarm from the console's\n"
-            "# threshold table: wpfarm_tui/status/thresholds.py and farm.yaml `thresholds:`).\n")
-    return head + yaml.safe_dump(doc, sort_keys=False, width=200)
+    try:
+        return alert_rules(ctx.farm.name, ctx.farm.thresholds or DEFAULT_THRESHOLDS)
+    except RulesError as exc:
+        raise StackError(str(exc)) from None
 
 
 def _prepare_script(ctx: _Ctx) -> str:

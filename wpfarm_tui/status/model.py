@@ -87,6 +87,66 @@ class SourceHealth:
 
 
 # ---------------------------------------------------------------- nodes & services
+# A node's figures from the metrics source, each with the threshold that colours it.
+METRIC_THRESHOLDS = (("cpu_pct", "cpu"), ("memory_pct", "memory"), ("disk_pct", "disk"),
+                     ("days_until_full", "disk_days_until_full"))
+_METRIC_WORDS = {"cpu": "CPU {:.0f} % over the last minute", "memory": "memory {:.0f} % used",
+                 "disk": "disk {:.0f} % used", "disk_days_until_full": "disk full in {:.1f} days"}
+
+
+@dataclass(frozen=True)
+class NodeMetrics:
+    """One node's figures from the metrics source (node-exporter, read through Prometheus
+    or Mimir); None where the source has no series for it."""
+
+    instance: str  # the exporter's `instance` label (its scrape address)
+    nodename: str | None = None  # uname -n, from node_uname_info
+    cpu_pct: float | None = None  # busy, over the last minute, all cores
+    memory_pct: float | None = None  # 100 - MemAvailable / MemTotal
+    load_per_core: float | None = None  # the 1-minute load average / cores
+    disk_pct: float | None = None  # its fullest filesystem's
+    disk_mount: str | None = None
+    days_until_full: float | None = None  # its soonest-full filesystem's; None: none filling
+    days_mount: str | None = None
+    net_in_bps: float | None = None  # bytes/s over the last minute, its links summed
+    net_out_bps: float | None = None
+    # threshold name (status/thresholds.py) -> level, set by the collector
+    levels: Mapping[str, Level] = field(default_factory=dict)
+
+    @property
+    def level(self) -> Level:
+        return worst(list(self.levels.values()))
+
+    @property
+    def name(self) -> str:
+        return self.nodename or self.instance
+
+    def past_thresholds(self) -> list[tuple[str, Level, str]]:
+        """(threshold, level, words) of each figure at warning or worse."""
+        out = []
+        for attr, threshold in METRIC_THRESHOLDS:
+            level = self.levels.get(threshold, Level.OK)
+            value = getattr(self, attr)
+            if level >= Level.WARNING and value is not None:
+                words = _METRIC_WORDS[threshold].format(value)
+                mount = self.days_mount if attr == "days_until_full" else self.disk_mount
+                if attr in ("disk_pct", "days_until_full") and mount:
+                    words = words.replace("disk", f"disk {mount}", 1)
+                out.append((threshold, level, words))
+        return out
+
+
+@dataclass(frozen=True)
+class RuleAlert:
+    """A rule firing in the metrics source (Prometheus's or Mimir's ruler)."""
+
+    name: str  # alertname
+    level: Level  # from its severity label
+    summary: str
+    subject: str  # "<node> <threshold>" when it is about a node's threshold, like ours
+    threshold: str | None = None  # its `threshold` label (stacks/rules.py)
+
+
 @dataclass(frozen=True)
 class NodeRow:
     id: str
@@ -98,12 +158,17 @@ class NodeRow:
     leader: bool
     engine_version: str
     labels: tuple[tuple[str, str], ...] = ()
+    metrics: NodeMetrics | None = None  # its series in the metrics source, when matched
 
     @property
-    def level(self) -> Level:
+    def swarm_level(self) -> Level:
         if self.state != "ready":
             return Level.CRITICAL
         return Level.WARNING if self.availability != "active" else Level.OK
+
+    @property
+    def level(self) -> Level:
+        return worst([self.swarm_level, self.metrics.level if self.metrics else Level.OK])
 
 
 @dataclass(frozen=True)
@@ -123,21 +188,54 @@ class ServiceRow:
         return Level.WARNING if self.running < self.desired else Level.OK
 
 
+METRICS_SOURCE = "metrics"  # the SourceHealth name of the metrics source
+
+
 @dataclass(frozen=True)
 class NodesSnapshot:
     sources: tuple[SourceHealth, ...]
     nodes: tuple[NodeRow, ...] = ()
     services: tuple[ServiceRow, ...] = ()
+    # Series of nodes the Swarm does not list (or all of them while Docker is down).
+    unmatched: tuple[NodeMetrics, ...] = ()
+    rule_alerts: tuple[RuleAlert, ...] = ()  # firing in the metrics source
 
     @property
     def level(self) -> Level:
-        rows = [n.level for n in self.nodes] + [s.level for s in self.services]
+        rows = ([n.level for n in self.nodes] + [s.level for s in self.services]
+                + [m.level for m in self.unmatched])
         return worst([s.level for s in self.sources] + rows)
 
+    @property
+    def metrics_health(self) -> SourceHealth | None:
+        return next((s for s in self.sources if s.name == METRICS_SOURCE), None)
+
+    def metrics_note(self, metrics: NodeMetrics | None) -> str | None:
+        """Why a node's metric columns are empty, or None when they are not."""
+        health = self.metrics_health
+        if health is None or health.state == "disabled":
+            return "no metrics source"
+        if metrics is not None:
+            return None
+        return "no series" if health.ok else f"metrics {health.state}"
+
     def rows(self) -> list[TextRow]:
+        def figures(m: NodeMetrics | None) -> dict[str, Any]:
+            note = self.metrics_note(m)
+            return {"cpu%": m.cpu_pct if m else note, "mem%": m.memory_pct if m else None,
+                    "load/core": m.load_per_core if m else None,
+                    "disk%": m.disk_pct if m else None,
+                    "full in days": m.days_until_full if m else None,
+                    "net in B/s": m.net_in_bps if m else None,
+                    "net out B/s": m.net_out_bps if m else None}
+
         return ([(n.level, {"node": n.hostname, "role": n.role, "state": n.state,
-                            "availability": n.availability, "leader": n.leader})
+                            "availability": n.availability, "leader": n.leader,
+                            **figures(n.metrics)})
                  for n in self.nodes]
+                + [(m.level, {"node": m.name, "role": "", "state": "not in the Swarm",
+                              "availability": "", "leader": "", **figures(m)})
+                   for m in self.unmatched]
                 + [(s.level, {"node": f"service {s.name}", "role": s.mode,
                               "state": f"{s.running}/{s.desired}", "availability": s.image,
                               "leader": ""}) for s in self.services])
@@ -145,9 +243,16 @@ class NodesSnapshot:
     def alerts(self, at: float) -> list[Alert]:
         out = _Alerts("nodes", at)
         for n in self.nodes:
-            out.add(n.hostname, n.level, f"{n.state}, {n.availability}")
+            out.add(n.hostname, n.swarm_level, f"{n.state}, {n.availability}")
+        for name, m in [(n.hostname, n.metrics) for n in self.nodes if n.metrics] + [
+                (m.name, m) for m in self.unmatched]:
+            for threshold, level, words in m.past_thresholds():
+                out.add(f"{name} {threshold}", level, words)
         for s in self.services:
             out.add(f"service {s.name}", s.level, f"{s.running}/{s.desired} running")
+        for r in self.rule_alerts:
+            out.add(r.subject, r.level, f"{r.summary} (rule {r.name} firing in "
+                    f"{METRICS_SOURCE})")
         return out.rows
 
 

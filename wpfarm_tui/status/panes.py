@@ -56,7 +56,7 @@ class PaneSpec:
 def _nodes(farm: Farm, opts: CollectorOptions) -> Collector:
     from wpfarm_tui.status.nodes import NodesCollector
 
-    return NodesCollector(farm.endpoints.docker)
+    return NodesCollector(farm, patience=opts.patience(farm))
 
 
 def _sites(farm: Farm, opts: CollectorOptions) -> Collector:

@@ -64,6 +64,9 @@ DEFAULT_THRESHOLDS: dict[str, Threshold] = {
     # Not in the table: Galera's flow control is the cluster-wide form of
     # replication lag; a node paused 10 % of the time is already slowing writes.
     "galera_flow_control_paused": Threshold(10, 50, unit="%"),
+    # Not in the table either: its disk usage row says how full, this one how soon (days
+    # until a filesystem is full at its rate of the last 6 hours; predict_linear).
+    "disk_days_until_full": Threshold(7, 2, higher_is_worse=False, unit=" days"),
 }
 
 

@@ -151,6 +151,14 @@ def bytes_human(value: int | None, style: str = "") -> Text:
     return valued(str(value), value, style)  # pragma: no cover
 
 
+def bytes_per_s(value: float | None, style: str = "") -> Text:
+    """A byte rate as 812 B/s, 3.4 MiB/s, right-aligned."""
+    if value is None:
+        return number(None, style=style)
+    cell = bytes_human(int(value), style)
+    return valued(f"{cell.plain}/s", value, style)
+
+
 def duration(seconds: int | float | None, style: str = "") -> Text:
     """Uptime as 3d 04h, 5h 12m or 42s, right-aligned."""
     if seconds is None:
