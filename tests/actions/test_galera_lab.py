@@ -113,14 +113,14 @@ def test_desync_and_resync(lab, lab_farm):
         lab.up(progress=lambda _m: None)
 
 
-def _pids(*needles: str) -> list[int]:
-    """Processes whose command line holds every needle."""
+def _rsync_pids(path: str) -> list[int]:
+    """The rsync processes (not the wsrep_sst_rsync script) whose arguments name path."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                if all(n in cmdline for n in needles):
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                if Path(argv[0]).name == "rsync" and any(path in a for a in argv):
                     found.append(int(entry.name))
     return found
 
@@ -168,8 +168,9 @@ def test_a_joiner_that_stops_moving_is_reported_stuck_long_before_the_ceiling(
 
 def test_a_joiner_receiving_a_state_transfer_is_waited_for_past_the_stall(
         lab, lab_farm, tmp_path):
-    """A full SST held up for three stalls (the joiner's rsync daemon stopped): the joiner
-    answers nothing meanwhile, but its donor says Donor/Desynced, and that is progress."""
+    """A full SST held up for three stalls (the joiner's rsync processes stopped while the
+    donor sends): the joiner answers nothing meanwhile, but its donor says Donor/Desynced,
+    and that is progress."""
     control = LabGaleraControl(lab)
     info = lab.galera_node(3)
     stall = 3.0
@@ -177,19 +178,26 @@ def test_a_joiner_receiving_a_state_transfer_is_waited_for_past_the_stall(
     donors: list[str] = []
 
     def hold_the_transfer() -> None:
-        """Stop the joiner's rsync daemon (and what it forks) as soon as it is there, for
-        three stalls: the SST cannot finish meanwhile."""
+        """Once the donor is sending (the joiner's rsync daemon has forked a child for its
+        connection), stop the joiner's rsync processes for three stalls: the SST cannot
+        finish meanwhile. Stopped earlier, it would hold the joiner before it asks for a
+        transfer: a joiner that is stuck, not one that receives."""
         deadline = time.monotonic() + 30
         held_until = None
         while time.monotonic() < (held_until or deadline):
-            for pid in _pids("rsync", str(info["dir"])):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGSTOP)
-                    paused.add(pid)
-            if paused and held_until is None:
+            rsyncs = _rsync_pids(str(info["dir"]))
+            if held_until is None and len(rsyncs) >= 2:  # the daemon and a connection
                 held_until = time.monotonic() + 3 * stall
-            time.sleep(0.02)
-        donors.extend(n for n, v in all_status(lab_farm.endpoints.galera).items()
+            if held_until is not None:
+                for pid in rsyncs:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGSTOP)
+                        paused.add(pid)
+            time.sleep(0.005)
+        views = all_status(lab_farm.endpoints.galera)
+        print(f"\nheld {sorted(paused)}: " + ", ".join(
+            f"{n} {v.get('wsrep_local_state_comment') or v.why()}" for n, v in views.items()))
+        donors.extend(n for n, v in views.items()
                       if v.get("wsrep_local_state_comment") == "Donor/Desynced")
         for pid in paused:
             with contextlib.suppress(ProcessLookupError):
@@ -214,7 +222,7 @@ def test_a_joiner_receiving_a_state_transfer_is_waited_for_past_the_stall(
         waited = next(e for e in events if e.step == "wait until galera-3 is Synced"
                       and e.kind in ("done", "failed"))
         print(f"\nSST held {3 * stall:.0f} s with a {stall:.0f} s stall: {waited.message}")
-        assert paused, "no rsync daemon of galera-3: did it join by IST?"
+        assert paused, "no rsync connection to galera-3 seen: did it join by IST?"
         assert donors, "no donor while the SST was held"
         assert verdict.ok, (verdict, events)
         assert waited.kind == "done" and waited.message.startswith("Synced after")
@@ -227,3 +235,20 @@ def test_a_joiner_receiving_a_state_transfer_is_waited_for_past_the_stall(
                 os.kill(pid, signal.SIGCONT)
         lab.up(progress=lambda _m: None)
         _until_synced(lab_farm, "galera-3")
+
+
+def test_a_plan_that_cannot_read_the_nodes_is_a_refusal_not_a_traceback(lab_farm):
+    """The lab's Docker engine runs no Galera service: `galera recover` on it must say so
+    (the CLI prints an ActionError as one line and exits 2)."""
+    from wpfarm_tui.actions.base import ActionError
+    from wpfarm_tui.farm.galera_swarm import SwarmGaleraControl
+
+    farm = lab_farm
+    control = SwarmGaleraControl(farm)
+    try:
+        for action in (GaleraRecover(farm, control), GaleraRejoin(farm, control, "galera-3")):
+            with pytest.raises(ActionError, match=f"{action.name}: cannot read the Galera "
+                                                  r"nodes: galera-\d: "):
+                action.plan()
+    finally:
+        control.close()

@@ -214,19 +214,3 @@ def test_farm_without_docker_is_refused(lab_farm):
     with pytest.raises(GaleraControlError, match="endpoints.docker"):
         SwarmGaleraControl(farm)
 
-
-def test_a_plan_that_cannot_read_the_nodes_is_a_refusal_not_a_traceback(lab_farm):
-    """The lab's Docker engine runs no Galera service: `galera recover` on it must say so
-    (the CLI prints an ActionError as one line and exits 2)."""
-    from wpfarm_tui.actions.base import ActionError
-    from wpfarm_tui.actions.galera import GaleraRecover, GaleraRejoin
-
-    farm = lab_farm.farm
-    control = SwarmGaleraControl(farm)
-    try:
-        for action in (GaleraRecover(farm, control), GaleraRejoin(farm, control, "galera-3")):
-            with pytest.raises(ActionError, match=f"{action.name}: cannot read the Galera "
-                                                  "nodes: galera-1: "):
-                action.plan()
-    finally:
-        control.close()
