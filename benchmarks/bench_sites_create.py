@@ -9,11 +9,14 @@ and php-fpm, which grow with the number of pools; so it is a lower bound for
 nodes spreads the PHP work.
 
 On a Swarm farm (`--farm` the swarm lab's farm.yaml) a site is a service and two one-off
-jobs; about half of its ~30 s is the deploy step waiting for the first health check
-(15 s interval; Docker 20.10 has no start_interval). That is waiting, not work: on the
-swarm lab (2 cores) 50 sites at concurrency 4 took 392 s (7.7/min) and 24 at
-concurrency 8 took 88 s (16.3/min) with the same ~30 s per site, so 500 scale with the
-concurrency until the manager or the app nodes' CPU is the limit.
+jobs. The WordPress install runs while the new tasks wait for their first health check
+(which passes only once WordPress is installed), so a site takes ~24 s on the swarm lab
+(it took ~30 s with the install after the health wait): ~16 s of it is Docker 20.10's
+first probe at the 15 s interval, ~5 s Traefik's next poll of the Swarm (15 s). Docker
+25+ probes every second until healthy (the site spec's StartInterval; 20.10 ignores it).
+That is waiting, not work: on the swarm lab (2 cores) 50 sites at concurrency 4 took 392 s
+(7.7/min) and 24 at concurrency 8 took 88 s (16.3/min) with ~30 s per site, so 500 scale
+with the concurrency until the manager or the app nodes' CPU is the limit.
 
 While the bulk run goes it also measures what issue #18 asks: the most Galera
 connections the bulk process held at once (its own sockets, from /proc; goal

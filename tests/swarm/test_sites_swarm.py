@@ -8,6 +8,7 @@ ProxySQL: the site talks to Galera's first node; one WordPress replica)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import httpx
@@ -74,7 +75,35 @@ def no_site_left(site_farm, tmp_path):
     delete()
 
 
-def test_create_serve_suspend_resume_delete(site_farm, tmp_path, no_site_left):
+def _in_started_task(swarm_farm, service: str, cmd: list[str]) -> str:
+    """Output of cmd in a started task of service, healthy or not yet."""
+    from wpfarm_tui.swarmlab import NODES
+
+    with contextlib.closing(swarm_farm.lab.client()) as cli:
+        nodes = {n["ID"]: n["Description"]["Hostname"] for n in cli.api.nodes()}
+        tasks = cli.api.tasks(filters={"service": service, "desired-state": "running"})
+    for t in tasks:
+        cid = (t["Status"].get("ContainerStatus") or {}).get("ContainerID")
+        if t["Status"]["State"] in ("starting", "running") and cid:
+            node = next(n for n in NODES if n.name == nodes[t["NodeID"]])
+            with contextlib.closing(swarm_farm.lab.client(node)) as node_cli:
+                code, out = node_cli.containers.get(cid).exec_run(cmd)
+            return out.decode(errors="replace").strip()
+    raise AssertionError(f"no started task of {service}: {tasks}")
+
+
+def _answer_in_task(swarm_farm, service: str, path: str) -> str:
+    """The HTTP status a started task's nginx gives for path (once it listens)."""
+    deadline = time.monotonic() + 30
+    while True:
+        code = _in_started_task(swarm_farm, service, [
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:8080{path}"])
+        if code != "000" or time.monotonic() > deadline:
+            return code
+        time.sleep(0.3)
+
+
+def test_create_serve_suspend_resume_delete(site_farm, swarm_farm, tmp_path, no_site_left):
     farm = site_farm
     runtime, host = runtime_for(farm)
     assert isinstance(runtime, SwarmSiteRuntime) and host == "%"
@@ -83,8 +112,22 @@ def test_create_serve_suspend_resume_delete(site_farm, tmp_path, no_site_left):
 
     t0 = time.monotonic()
     create = CreateSite(farm, runtime, DOMAIN, "Swarm blog", db_user_host=host)
-    events, verdict = _run(create, tmp_path)
+    events, verdict, before_install = [], None, {}
+    for item in execute(create, audit=AuditLog(tmp_path / "audit.log")):
+        if isinstance(item, StepEvent):
+            events.append(item)
+            if (item.step, item.kind) == ("deploy", "done"):
+                # Started, WordPress not installed yet: nobody may reach its installer,
+                # and the task is not healthy (so Traefik does not route to it).
+                before_install = {path: _answer_in_task(
+                    swarm_farm, f"wp_{names.service}", path) for path in ("/healthz", "/")}
+        elif isinstance(item, Verdict):
+            verdict = item
     took = time.monotonic() - t0
+    assert before_install == {"/healthz": "503", "/": "503"}, before_install
+    # Docker 25+ probes a new task every second until healthy; 20.10 (here) drops the field.
+    health = runtime.spec(names)["TaskTemplate"]["ContainerSpec"]["Healthcheck"]
+    assert health["StartInterval"] == 1_000_000_000 and health["StartPeriod"]
     failed = [e for e in events if e.kind == "failed"]
     assert verdict is not None and verdict.ok, (failed, verdict)
     steps = {e.step: e for e in events if e.kind == "done"}

@@ -41,6 +41,10 @@ STACK = "wp"
 DB_SECRET_TARGET = "mariadb_wordpress_password"  # the file name the image reads
 ADMIN_SECRET_TARGET = "wpfarm_admin_password"  # read by the image's `install` mode
 MAINTENANCE_FLAG = ".wpfarm-maintenance"  # in wp-content; the image's nginx answers 503
+INSTALLING_FLAG = ".wpfarm-installing"  # in wp-content until WordPress is installed: 503
+# A new site's tasks are probed every second until their first health check passes, not
+# after the 15 s interval (Docker 25+, API 1.44; older engines ignore the field).
+START_INTERVAL_NS = 1_000_000_000
 # Every site at once: a flag of its own, so turning "all" off leaves a site that was
 # suspended by itself suspended.
 MAINTENANCE_ALL_FLAG = ".wpfarm-maintenance-all"
@@ -169,7 +173,11 @@ class SwarmSiteRuntime:
 
     def spec(self, names: SiteNames) -> dict[str, Any]:
         stack, svc = self.site_service(names)
-        return service_spec(stack, names.service, svc, self._refs())
+        spec = service_spec(stack, names.service, svc, self._refs())
+        health = spec["TaskTemplate"]["ContainerSpec"].get("Healthcheck")
+        if health and health.get("StartPeriod"):
+            health.setdefault("StartInterval", START_INTERVAL_NS)
+        return spec
 
     def _service(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.api.services(filters={"name": name})
@@ -226,26 +234,32 @@ class SwarmSiteRuntime:
         else:
             self.api._result(self.api._post_json(self.api._url("/services/create"),
                                                   data=spec), True)
-        self._wait_running(spec["Name"], _replicas(spec))
+        # Started, not yet healthy: a new site's tasks pass their health check only once
+        # WordPress is installed (INSTALLING_FLAG), so install_wordpress waits for that,
+        # and the install runs meanwhile instead of after it.
+        self._wait_running(spec["Name"], _replicas(spec), {"starting", "running"})
         return True
 
-    def _wait_running(self, name: str, want: int) -> None:
+    def _wait_running(self, name: str, want: int, states: frozenset[str] | set[str] =
+                      frozenset({"running"})) -> None:
+        """Until `want` tasks are in `states` ("running": started and healthy)."""
         deadline = time.monotonic() + self.timeout
         error = ""
         while time.monotonic() < deadline:
             service = self._service(name)
             tasks = self.api.tasks(filters={"service": name, "desired-state": "running"}) \
                 if service else []
-            healthy = 0
+            ready = 0
             for t in tasks:
-                if t["Status"]["State"] == "running":
+                if t["Status"]["State"] in states:
                     cid = (t["Status"].get("ContainerStatus") or {}).get("ContainerID")
-                    healthy += 1 if cid else 0
+                    ready += 1 if cid else 0
                 error = t["Status"].get("Err") or error
-            if healthy >= want:
+            if ready >= want:
                 return
             time.sleep(POLL_S)
-        raise SwarmRuntimeError(f"{name}: not running after {self.timeout:.0f} s"
+        what = "healthy" if states == {"running"} else "started"
+        raise SwarmRuntimeError(f"{name}: not {what} after {self.timeout:.0f} s"
                                 f"{': ' + error if error else ''}; see `wpfarm service logs "
                                 f"{name}`")
 
@@ -305,6 +319,8 @@ class SwarmSiteRuntime:
             'if [ -d "/sites/$D/wp-content" ]; then echo exists; exit 0; fi; '
             'mkdir -p "/sites/$D/wp-content/uploads" "/sites/$D/wp-content/plugins" '
             '"/sites/$D/wp-content/themes" || exit 1; '
+            # Unserved and unhealthy until the install job has run (the image's nginx.conf).
+            f'touch "/sites/$D/wp-content/{INSTALLING_FLAG}"; '
             # The release's default themes from the image (the lab's: Debian's package).
             'for src in /usr/share/wpfarm/wp-content /usr/share/wordpress/wp-content; do '
             'if [ -d "$src/themes" ]; then cp -a "$src/themes/." '
@@ -389,11 +405,13 @@ class SwarmSiteRuntime:
         finally:
             with contextlib.suppress(docker.errors.APIError):
                 secret.remove()
-        if "already installed" in out:
-            return False
         if "installed" not in out:
             raise SwarmRuntimeError(f"WordPress install printed no result: {out[-300:]}")
-        return True
+        # The flag is gone: the tasks pass their next health check and join the VIP.
+        name = self.service_name(names)
+        service = self._service(name)
+        self._wait_running(name, _replicas(service["Spec"]) if service else 1)
+        return "already installed" not in out
 
     def _run_job(self, spec: dict[str, Any], what: str, names: SiteNames) -> str:
         """Run `spec` once as a replicated job; its output, or an error with its tail."""

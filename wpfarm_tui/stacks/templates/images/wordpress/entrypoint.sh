@@ -84,7 +84,9 @@ chmod 0640 "$docroot/wp-config.php"
 # password comes as a Docker secret and reaches WP-CLI on its standard input, never on a
 # command line.
 if [ "${1:-}" = install ]; then
+    # The media step's flag keeps the site unserved until this has run (nginx.conf).
     if wp core is-installed --path="$docroot" --allow-root; then
+        rm -f "$docroot/wp-content/.wpfarm-installing"
         echo "already installed"
         exit 0
     fi
@@ -92,6 +94,7 @@ if [ "${1:-}" = install ]; then
         --title="${WPFARM_SITE_TITLE:-$WPFARM_SITE}" --admin_user=admin \
         --admin_email="${WPFARM_ADMIN_EMAIL:-admin@$WPFARM_SITE}" --skip-email --allow-root \
         --prompt=admin_password < /run/secrets/wpfarm_admin_password
+    rm -f "$docroot/wp-content/.wpfarm-installing"
     echo "installed"
     exit 0
 fi
