@@ -116,6 +116,12 @@ def test_bulk_create_holds_bounded_connections(lab, lab_farm, tmp_path, cleanup)
     assert 0 < watch.connections_max <= 2 * 4, watch.connections_max
     assert watch.statuses and set(watch.statuses) == {200}, watch.statuses
     print(watch.report())
+    # Paced by a live site of the lab (none of the run's own): its TTFB before and during.
+    pacing = report["pacing"]
+    print(f"pacing: {pacing}")
+    assert pacing["site"] not in domains and pacing["idle_p95_ms"] > 0, pacing
+    assert pacing["samples"] > 0 and pacing["run_p95_ms"] > 0, pacing
+    assert 1 <= pacing["concurrency_min"] <= pacing["concurrency_cap"] == 4, pacing
 
 
 def test_one_failed_create_leaves_the_others_up(lab, lab_farm, tmp_path, cleanup):

@@ -38,6 +38,7 @@ from wpfarm_tui.commands.runner import (
 from wpfarm_tui.farm.galera import GaleraPool
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.sites.naming import DomainError, validate_domain
+from wpfarm_tui.sites.pacing import LivePacer
 from wpfarm_tui.sites.registry import Registry
 from wpfarm_tui.sites.runtime import SiteRuntime, runtime_for, site_log_stream
 from wpfarm_tui.status.base import describe_error
@@ -124,8 +125,13 @@ def _bulk_create(farm: Farm, args: argparse.Namespace) -> int:
               "database", file=sys.stderr)
         return ExitCode.FAILED
     try:
+        if args.pace_site:
+            args.pace_site = validate_domain(args.pace_site)
         entries = _read_domains(Path(args.from_file))
         runtime, host = runtime_for(farm)
+    except DomainError as exc:
+        print(f"wpfarm site create: --pace-site: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
     except (OSError, ActionError) as exc:
         print(f"wpfarm site create: {exc}", file=sys.stderr)
         return ExitCode.FAILED
@@ -188,6 +194,47 @@ def _bulk_run(farm: Farm, args: argparse.Namespace, entries: list[tuple[str, str
     todo = _bulk_plan(farm, args, entries, runtime, host, existing, results)
     if args.dry_run:
         return _report(results, args, started)
+    with contextlib.closing(_pacer(farm, args, existing, todo)) as pacer:
+        return _bulk_go(farm, args, todo, runtime, host, pool, results, pacer, started)
+
+
+class _Unpaced:
+    """No live site to watch: the run goes at its --concurrency."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def limit(self) -> int:
+        return 1 << 16
+
+    def summary(self) -> dict[str, object]:
+        return {"not_paced": self.why}
+
+    def close(self) -> None:
+        pass
+
+
+def _pacer(farm: Farm, args: argparse.Namespace, existing: dict[str, str],
+           todo: list[tuple[str, str]]) -> LivePacer | _Unpaced:
+    """Pace by a live site: --pace-site, else the first active site the run does not make."""
+    if args.no_pace:
+        return _Unpaced("--no-pace")
+    if not farm.sites.edge_url:
+        return _Unpaced("no sites.edge_url in farm.yaml")
+    making = {d for d, _t in todo}
+    live = args.pace_site or next((d for d, state in sorted(existing.items())
+                                   if state == "active" and d not in making), None)
+    if live is None:
+        return _Unpaced("no active site to watch (--pace-site DOMAIN)")
+    pacer = LivePacer(farm.sites.edge_url, live, args.concurrency,
+                      verify_tls=farm.sites.verify_tls, timeout=farm.sites.timeout)
+    why = pacer.start()
+    return _Unpaced(why) if why else pacer
+
+
+def _bulk_go(farm: Farm, args: argparse.Namespace, todo: list[tuple[str, str]],
+             runtime: SiteRuntime, host: str, pool: GaleraPool, results: dict[str, dict],
+             pacer: LivePacer | _Unpaced, started: float) -> int:
     audit = AuditLog()
     out = console()
     # A line per site as it finishes: JSON lines under --json; plain lines when stdout is
@@ -218,7 +265,7 @@ def _bulk_run(farm: Farm, args: argparse.Namespace, entries: list[tuple[str, str
         while running or (queue_ and not interrupt.stopping.is_set()):
             # Only `concurrency` sites are submitted at a time, so Ctrl-C leaves the rest
             # unstarted instead of queued inside the executor.
-            while queue_ and len(running) < args.concurrency and \
+            while queue_ and len(running) < min(args.concurrency, pacer.limit()) and \
                     not interrupt.stopping.is_set():
                 running.add(workers.submit(create, *queue_.pop()))
             interrupt.report(len(running))
@@ -231,7 +278,7 @@ def _bulk_run(farm: Farm, args: argparse.Namespace, entries: list[tuple[str, str
     for domain, _title in reversed(queue_):
         results[domain] = {"domain": domain, "result": "not started",
                            "detail": "interrupted before it started"}
-    code = _report(results, args, started)
+    code = _report(results, args, started, pacer.summary())
     if interrupt.stopping.is_set():
         print(f"interrupted: {len(queue_)} sites not started. Resume: run the same command "
               "again (sites already created are skipped)", file=sys.stderr)
@@ -270,14 +317,15 @@ def _print_site(result: dict, args: argparse.Namespace, say: Callable[[str], Non
     say(f"{result['result']:8} {result['domain']}  {result.get('seconds', 0):.1f} s{detail}")
 
 
-def _report(results: dict[str, dict], args: argparse.Namespace, started: float) -> int:
+def _report(results: dict[str, dict], args: argparse.Namespace, started: float,
+            pacing: dict[str, object] | None = None) -> int:
     rows = list(results.values())
     wall = time.monotonic() - started
     failed = [r for r in rows if r["result"] in ("failed", "invalid")]
     count = Counter(r["result"] for r in rows)
     if args.json:
         print(json.dumps({"sites": rows, "wall_s": round(wall, 2), "failed": len(failed),
-                          "counts": dict(count)}))
+                          "counts": dict(count), **({"pacing": pacing} if pacing else {})}))
     else:
         if failed or args.dry_run:
             # Each created site had its line already; the table repeats what needs a look.
@@ -289,6 +337,13 @@ def _report(results: dict[str, dict], args: argparse.Namespace, started: float) 
         print(f"{count['created']} created, {count['exists']} already there, "
               f"{count['failed']} failed, {count['invalid']} invalid, "
               f"{count['not started']} not started, in {wall:.1f} s{rate}")
+        if pacing and "site" in pacing:
+            run = pacing["run_p95_ms"]
+            print(f"paced by {pacing['site']}: p95 TTFB {pacing['idle_p95_ms']} ms idle, "
+                  f"{'unmeasured' if run is None else f'{run} ms'} during the run; "
+                  f"concurrency {pacing['concurrency_min']}-{pacing['concurrency_cap']}")
+        elif pacing:
+            print(f"not paced: {pacing['not_paced']}")
     return ExitCode.FAILED if failed else ExitCode.OK
 
 
@@ -398,6 +453,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     create.add_argument("--show-admin-password", action="store_true",
                         help="print the generated admin password once at the end")
     create.add_argument("--from-file", metavar="FILE", help="one DOMAIN [TITLE] a line")
+    create.add_argument("--pace-site", metavar="DOMAIN",
+                        help="with --from-file: the live site whose TTFB paces the run "
+                             "(default: the first active site)")
+    create.add_argument("--no-pace", action="store_true",
+                        help="with --from-file: always --concurrency, whatever live sites get")
     create.add_argument("--concurrency", type=whole(1, 64), default=4,
                         help="sites created at once (1-64)")
     add_action_flags(create)
