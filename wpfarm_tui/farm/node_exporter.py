@@ -9,8 +9,9 @@ console applies to (README: "the thresholds apply to the last minute")."""
 
 from __future__ import annotations
 
-# Filesystems that are not a node's disks: memory, images' layers, pseudo filesystems.
-_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.lxcfs|autofs"'
+# Filesystems that are not a node's disks: memory, images' layers, pseudo filesystems, the
+# shared GlusterFS mount (its bricks are the disks; the Storage pane shows the volume).
+_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.lxcfs|fuse.glusterfs|autofs"'
 # Interfaces that are not the node's links: loopback and Docker's virtual plumbing.
 _NET = 'device!~"lo|veth.*|docker.*|br-.*|vx-.*|cali.*|flannel.*"'
 

@@ -36,6 +36,10 @@ LAB_THRESHOLDS: dict[str, dict[str, float]] = {
     # still shows; critical (over 100 %) never comes, so `wpfarm status` on the lab keeps
     # its exit code for the lab's servers.
     "cpu": {"warning": 90, "critical": 100},
+    # Its disk likewise: a test run writes gigabytes in minutes (images, volumes, logs), and
+    # an hour of that extrapolates to "full in a day". Warnings only.
+    "disk": {"warning": 70, "critical": 100},
+    "disk_days_until_full": {"warning": 7, "critical": 0},
     "response_time_ms": {"warning": 500, "critical": 2000},
     "cache_hit_ratio": {"warning": 80, "critical": 60},
     "cache_memory": {"warning": 80, "critical": 95},
