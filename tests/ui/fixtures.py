@@ -41,6 +41,7 @@ from wpfarm_tui.status.model import (
 )
 from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.thresholds import Level
+from wpfarm_tui.status.traffic_model import SiteTraffic, TrafficFigures
 
 CHECKED_AT = 1_772_334_724.0  # fixed: nothing rendered may depend on the wall clock
 FROZEN_NOW = datetime(2026, 3, 1, 3, 12, 4, tzinfo=UTC)
@@ -101,14 +102,25 @@ def nodes_snapshot() -> NodesSnapshot:
     )
 
 
+def _traffic(host: str, rps: float, hit: float, pass_: float, s4: float, s5: float,
+             p50: float, p95: float, p99: float, level: Level) -> SiteTraffic:
+    m1 = TrafficFigures(int(rps * 60), rps, hit, round(100 - hit - pass_, 1), pass_, s4, s5,
+                        p50, p95, p99, rps * 24_000, level)
+    return SiteTraffic(host, m1, m1)
+
+
 def sites_snapshot() -> SitesSnapshot:
     return SitesSnapshot(
-        sources=(ok("edge-probe"), ok("registry")),
+        sources=(ok("edge-probe"), ok("registry"), ok("traffic")),
         sites=(
             SiteRow("site1.lab.wpfarm.test", "active", 200, 84.0, "HIT", 97.5, None,
-                    Level.OK, 12_897_484),
+                    Level.OK, 12_897_484,
+                    _traffic("site1.lab.wpfarm.test", 41.5, 91.2, 4.1, 0.8, 0.0,
+                             3.0, 48.0, 130.0, Level.OK)),
             SiteRow("site2.lab.wpfarm.test", "active", 200, 812.6, "MISS", 42.857, None,
-                    Level.WARNING, 671_744),
+                    Level.WARNING, 671_744,
+                    _traffic("site2.lab.wpfarm.test", 3.2, 52.0, 18.5, 2.1, 3.4,
+                             120.0, 640.0, 1900.0, Level.WARNING)),
         ),
     )
 

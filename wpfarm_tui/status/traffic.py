@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 from wpfarm_tui.farm import docker as farm_docker
@@ -34,6 +34,12 @@ from wpfarm_tui.farm.traefik import TraefikClient
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.model import SourceHealth
 from wpfarm_tui.status.thresholds import Level, Threshold, worst
+from wpfarm_tui.status.traffic_model import (
+    SiteTraffic,
+    TrafficFigures,
+    TrafficSnapshot,
+    traffic_p95_level,
+)
 
 SLOT_S = 10.0
 WINDOWS_S = (60.0, 300.0)
@@ -41,10 +47,6 @@ SLOTS_KEPT = int(WINDOWS_S[-1] / SLOT_S) + 1  # the current slot is still fillin
 MAX_HOSTS = 5000
 OTHER_HOST = "(other hosts)"
 TOP_K = 20
-# The architecture's targets are about visitors: TTFB p95 < 200 ms, hit ratio >= 80 %
-# (the `cache_hit_ratio` threshold). Past the target a site warns; past the
-# `response_time_ms` critical threshold it is critical.
-TTFB_P95_TARGET_MS = 200.0
 MIN_REQUESTS = 20  # fewer in a window: ratios and percentiles shown, not judged
 
 # Log-spaced duration buckets: 0 is below MIN_MS, then each 10 % wider than the last.
@@ -146,50 +148,6 @@ def merge_top(parts: Iterable[TopK], n: int) -> list[tuple[str, int]]:
     return sorted(total.items(), key=lambda kv: kv[1], reverse=True)[:n]
 
 
-@dataclass(frozen=True)
-class TrafficFigures:
-    """One site (or the farm) over one window."""
-
-    requests: int
-    rps: float
-    hit_pct: float | None  # of the requests a cache answered (HIT / MISS / PASS)
-    miss_pct: float | None
-    pass_pct: float | None
-    s4_pct: float | None
-    s5_pct: float | None
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    bytes_s: float
-    level: Level = Level.UNKNOWN
-
-
-@dataclass(frozen=True)
-class SiteTraffic:
-    host: str
-    m1: TrafficFigures
-    m5: TrafficFigures
-    rps_series: tuple[float, ...] = ()  # requests/s per slot, oldest first (sparklines)
-    p95_series: tuple[float | None, ...] = ()
-    s5_series: tuple[int, ...] = ()
-    top_paths: tuple[tuple[str, int], ...] = ()
-    top_status: tuple[tuple[int, int], ...] = ()
-    top_clients: tuple[tuple[str, int], ...] = ()
-
-
-@dataclass(frozen=True)
-class TrafficSnapshot:
-    source: SourceHealth
-    farm: SiteTraffic
-    sites: dict[str, SiteTraffic] = field(default_factory=dict)
-    probes_excluded: int = 0
-    lines: int = 0
-
-    @property
-    def level(self) -> Level:
-        return worst([self.source.level, self.farm.m1.level])
-
-
 def _pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
@@ -216,7 +174,7 @@ def figures(cell: _Cell, seconds: float, thresholds: dict[str, Threshold]) -> Tr
         _pct(cell.s4, n), _pct(cell.s5, n),
         percentile(cell.hist, n, 0.50), p95, percentile(cell.hist, n, 0.99),
         round(cell.size / seconds, 1) if seconds > 0 else 0.0)
-    return TrafficFigures(**{**out.__dict__, "level": traffic_level(out, thresholds)})
+    return replace(out, level=traffic_level(out, thresholds))
 
 
 def traffic_level(f: TrafficFigures, thresholds: dict[str, Threshold]) -> Level:
@@ -227,9 +185,7 @@ def traffic_level(f: TrafficFigures, thresholds: dict[str, Threshold]) -> Level:
         return Level.UNKNOWN
     levels = [Level.OK]
     if f.p95_ms is not None:
-        rt = thresholds["response_time_ms"]
-        levels.append(Level.CRITICAL if f.p95_ms > rt.critical else
-                      Level.WARNING if f.p95_ms > TTFB_P95_TARGET_MS else Level.OK)
+        levels.append(traffic_p95_level(f.p95_ms, thresholds))
     levels.append(thresholds["error_rate"].level(f.s5_pct))
     if f.hit_pct is not None and f.miss_pct is not None and f.hit_pct + f.miss_pct > 0:
         hit_of_cacheable = 100.0 * f.hit_pct / (f.hit_pct + f.miss_pct)

@@ -13,6 +13,7 @@ from textual.widget import Widget
 
 from wpfarm_tui.status.model import SiteRow, SitesSnapshot
 from wpfarm_tui.status.thresholds import Level, site_backup_level
+from wpfarm_tui.status.traffic_model import TrafficFigures, traffic_p95_level
 from wpfarm_tui.widgets import cells as c
 from wpfarm_tui.widgets.base_pane import BasePane
 from wpfarm_tui.widgets.keyed_table import KeyedTable
@@ -20,14 +21,21 @@ from wpfarm_tui.widgets.keyed_table import KeyedTable
 if TYPE_CHECKING:  # status.backups brings the restic client: the pane needs only the type
     from wpfarm_tui.status.backups import BackupsSnapshot
 
+# Visitors' figures over the last minute (the edge's access log), then the console's own
+# blackbox probe (one request: its status and time to first byte), named as such. What
+# does not fit 120 columns (p50, p99, 4xx, bytes/s, 5 minutes) is on the site's screen
+# and in `wpfarm traffic`.
 COLUMNS = (
     ("level", "Lvl"),
     ("domain", "Domain"),
     ("state", "State"),
-    ("http", "HTTP", "right"),
-    ("ttfb", "TTFB ms", "right"),
-    ("cache", "Cache"),
+    ("rps", "Req/s", "right"),
     ("hit", "Hit %", "right"),
+    ("pass", "Pass %", "right"),
+    ("s5", "5xx %", "right"),
+    ("p95", "p95 ms", "right"),
+    ("http", "Probe", "right"),
+    ("ttfb", "Probe ms", "right"),
     ("db_size", "DB size", "right"),
     ("backup", "DB backup", "right"),
     ("error", "Error"),
@@ -88,18 +96,34 @@ class SitesPane(BasePane):
         row_colour = self.colour(site.level)
         http_level = _http_level(site.http_status)
         state_level = Level.OK if site.state == "active" else Level.WARNING
+        t = site.traffic.m1 if site.traffic else None
         return (
             c.level_cell(site.level, self.palette),
             c.text(site.domain),
             c.text(site.state, style=self.colour(state_level)),
+            *self._traffic_cells(t),
             c.number(site.http_status, "{}", style=self.colour(http_level)),
             c.number(site.ttfb_ms, "{:,.0f}", style=row_colour),
-            c.text(site.cache),
-            c.ratio(site.hit_ratio, style=row_colour),
             c.bytes_human(site.db_size),
             c.valued(backup, backup_order,
                      style="" if backup_order is None else self.colour(backup_level)),
             c.clip(site.error, style=self.colour(Level.CRITICAL) if site.error else ""),
+        )
+
+
+    def _traffic_cells(self, t: TrafficFigures | None) -> tuple[Text, ...]:
+        if t is None:
+            return tuple(c.text(None) for _ in range(5))
+        # Coloured only once there are visitors enough to judge (status/traffic.py).
+        judged = t.level != Level.UNKNOWN
+        p95_level = traffic_p95_level(t.p95_ms, self.thresholds) if judged else Level.UNKNOWN
+        s5_level = self.threshold_level("error_rate", t.s5_pct) if judged else Level.UNKNOWN
+        return (
+            c.number(t.rps, "{:,.1f}"),
+            c.ratio(t.hit_pct),
+            c.ratio(t.pass_pct),
+            c.ratio(t.s5_pct, style=self.colour(s5_level) if judged else ""),
+            c.number(t.p95_ms, "{:,.0f}", style=self.colour(p95_level) if judged else ""),
         )
 
 
