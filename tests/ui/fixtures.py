@@ -106,7 +106,16 @@ def _traffic(host: str, rps: float, hit: float, pass_: float, s4: float, s5: flo
              p50: float, p95: float, p99: float, level: Level) -> SiteTraffic:
     m1 = TrafficFigures(int(rps * 60), rps, hit, round(100 - hit - pass_, 1), pass_, s4, s5,
                         p50, p95, p99, rps * 24_000, level)
-    return SiteTraffic(host, m1, m1)
+    m5 = TrafficFigures(int(rps * 270), rps * 0.9, hit + 2, round(98 - hit - pass_, 1), pass_,
+                        s4, s5 / 2, p50, p95 * 0.8, p99, rps * 22_000, level)
+    wave = [round(rps * (1 + 0.5 * ((i * 7) % 11 - 5) / 5), 1) for i in range(31)]
+    return SiteTraffic(
+        host, m1, m5, tuple(wave), tuple(p95 * (0.6 + (i % 5) / 5) for i in range(31)),
+        tuple(int(s5 * (i % 4)) for i in range(31)),
+        (("/", int(rps * 120)), ("/wp-login.php", int(rps * 40)), ("/feed/", int(rps * 9))),
+        ((200, int(rps * 150)), (503, int(rps * 9)), (404, int(rps * 4))),
+        (("203.0.113.66", int(rps * 90)), ("198.51.100.7", int(rps * 30)),
+         ("2001:db8::5", int(rps * 5))))
 
 
 def sites_snapshot() -> SitesSnapshot:

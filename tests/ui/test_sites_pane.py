@@ -345,3 +345,34 @@ async def test_read_only_console_refuses_n_and_d(tmp_path, monkeypatch):
             assert not screen.query_one("#action-buttons").display
             await pilot.press("escape")
             await pilot.pause()
+
+
+# ---------------------------------------------------------------- Enter: the site screen
+async def test_enter_opens_the_site_screen_whose_keys_ban_and_purge(tmp_path, monkeypatch):
+    from textual.widgets import Static
+
+    from wpfarm_tui.screens.site import SiteScreen
+
+    monkeypatch.setenv("WPFARM_AUDIT_LOG", str(tmp_path / "audit.log"))
+    app = action_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        feed_all(app)
+        await pilot.press("2", "down", "enter")
+        await pilot.pause()
+        site = app.screen
+        assert isinstance(site, SiteScreen) and site.domain == "site2.lab.wpfarm.test"
+        assert "3.20/s" in str(site.query_one("#site-m1", Static).render())
+        assert site.selected_client() == "203.0.113.66"
+        await pilot.press("down", "b")  # the second client
+        await pilot.pause()
+        ban = app.screen
+        assert isinstance(ban, ActionScreen) and ban.entry.name == "ban"
+        assert ban.values["ip"] == "198.51.100.7"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is site
+        await pilot.press("p")
+        await pilot.pause()
+        purge = app.screen
+        assert isinstance(purge, ActionScreen) and purge.entry.name == "cache-purge"
+        assert purge.values == {"domain": "site2.lab.wpfarm.test"}

@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.message import Message
 from textual.widget import Widget
+from textual.widgets import DataTable
 
 from wpfarm_tui.status.model import SiteRow, SitesSnapshot
 from wpfarm_tui.status.thresholds import Level, site_backup_level
@@ -50,6 +52,13 @@ UNKNOWN_BACKUP: Backup = (c.DASH, None, Level.UNKNOWN)
 class SitesPane(BasePane):
     PANE = "sites"
 
+    class SiteOpened(Message):
+        """Enter on a site: the app opens its traffic screen (screens/site.py)."""
+
+        def __init__(self, domain: str) -> None:
+            super().__init__()
+            self.domain = domain
+
     def __init__(self, *args, clock: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.clock = clock
@@ -80,6 +89,12 @@ class SitesPane(BasePane):
         now = self.clock()
         rows = [(site, self._backup(site, now)) for site in snapshot.sites]
         self.sync_table(self.table, rows, _key, self._cells, degraded)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row (DataTable's own binding)."""
+        event.stop()
+        if event.row_key.value:
+            self.post_message(self.SiteOpened(str(event.row_key.value)))
 
     def _backup(self, site: SiteRow, now: float) -> Backup:
         if self._backups is None or site.domain not in self._backups:
