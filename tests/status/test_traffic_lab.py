@@ -162,3 +162,37 @@ def test_known_traffic_is_counted_and_a_traefik_restart_is_survived(lab_and_farm
     assert two.hit_pct is not None and two.hit_pct >= 99.0  # all one URL: one miss at most
     assert one.p95_ms is not None and one.p50_ms is not None and one.p50_ms <= one.p95_ms
     assert snap.farm.m1.requests == 1000
+
+
+def test_sites_collector_shows_visitors_beside_its_probe(lab_and_farm):
+    """The console's Sites collector (live: traffic on): each row has its visitors' minute,
+    the traffic source is a source of the pane, the probe's own requests are not visitors."""
+    from wpfarm_tui.status.sites import SitesCollector
+
+    _, farm = lab_and_farm
+    token = uuid.uuid4().hex
+    collector = SitesCollector(farm, traffic=True)
+    try:
+        assert _wait(lambda: collector._traffic is not None
+                     and collector._traffic.health().ok, 10)
+        collector.collect()  # probes both sites (tagged: left out)
+        with httpx.Client(timeout=10) as client:
+            for _ in range(30):
+                assert client.get(f"{EDGE}/?t={token}", headers={"Host": "site2.test"}
+                                  ).status_code == 200
+
+        def counted() -> bool:
+            snap = collector.collect()
+            row = next(s for s in snap.sites if s.domain == "site2.test")
+            return row.traffic is not None and row.traffic.m1.requests >= 30
+
+        assert _wait(counted, 10)
+        snap = collector.collect()
+    finally:
+        collector.close()
+    assert any(s.name == "traffic" and s.ok for s in snap.sources), snap.sources
+    rows = {s.domain: s for s in snap.sites}
+    assert rows["site2.test"].http_status == 200  # the probe column is still there
+    assert rows["site2.test"].traffic is not None
+    assert rows["site1.test"].traffic is not None  # a known site with no visitors: zeros
+    assert snap.traffic_farm is not None and snap.traffic_farm.m1.requests >= 30
