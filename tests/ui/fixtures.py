@@ -131,6 +131,8 @@ def sites_snapshot() -> SitesSnapshot:
                     _traffic("site2.lab.wpfarm.test", 3.2, 52.0, 18.5, 2.1, 3.4,
                              120.0, 640.0, 1900.0, Level.WARNING)),
         ),
+        traffic_farm=_traffic("(farm)", 44.7, 88.3, 5.1, 0.9, 0.2, 3.0, 61.0, 420.0,
+                              Level.OK),
     )
 
 

@@ -11,11 +11,15 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from wpfarm_tui.status.model import SiteRow, SitesSnapshot
 from wpfarm_tui.status.thresholds import Level, site_backup_level
-from wpfarm_tui.status.traffic_model import TrafficFigures, traffic_p95_level
+from wpfarm_tui.status.traffic_model import (
+    TTFB_P95_TARGET_MS,
+    TrafficFigures,
+    traffic_p95_level,
+)
 from wpfarm_tui.widgets import cells as c
 from wpfarm_tui.widgets.base_pane import BasePane
 from wpfarm_tui.widgets.keyed_table import KeyedTable
@@ -66,6 +70,9 @@ class SitesPane(BasePane):
         self._backups: dict[str, float | None] | None = None
 
     def compose_body(self) -> Iterator[Widget]:
+        # Every site's visitors together, the p95 held against the target (hidden when
+        # the farm has no traffic source).
+        yield Static("", classes="pane-summary", id="sites-traffic", markup=False)
         yield KeyedTable(COLUMNS, title="Sites", id="sites-table")
 
     @property
@@ -86,6 +93,10 @@ class SitesPane(BasePane):
             self.show(self.snapshot)
 
     def render_snapshot(self, snapshot: SitesSnapshot, degraded: bool) -> None:
+        summary = self.query_one("#sites-traffic", Static)
+        summary.display = snapshot.traffic_farm is not None
+        if snapshot.traffic_farm is not None:
+            summary.update(self._farm_line(snapshot.traffic_farm.m1))
         now = self.clock()
         rows = [(site, self._backup(site, now)) for site in snapshot.sites]
         self.sync_table(self.table, rows, _key, self._cells, degraded)
@@ -125,6 +136,18 @@ class SitesPane(BasePane):
             c.clip(site.error, style=self.colour(Level.CRITICAL) if site.error else ""),
         )
 
+
+    def _farm_line(self, t: TrafficFigures) -> Text:
+        out = Text()
+        out.append(f"{c.marker(t.level)} {c.tag(t.level)}  ", style=f"bold {self.colour(t.level)}")
+        out.append(f"visitors, last minute: {t.rps:,.1f} req/s · hit {c.plain(c.ratio(t.hit_pct))}"
+                   f" % · pass {c.plain(c.ratio(t.pass_pct))} % · 5xx "
+                   f"{c.plain(c.ratio(t.s5_pct))} % · p95 ")
+        p95_level = traffic_p95_level(t.p95_ms, self.thresholds)
+        out.append(c.plain(c.number(t.p95_ms, "{:,.0f}")) + " ms",
+                   style=self.colour(p95_level) if t.p95_ms is not None else "")
+        out.append(f" (target {TTFB_P95_TARGET_MS:.0f} ms)")
+        return out
 
     def _traffic_cells(self, t: TrafficFigures | None) -> tuple[Text, ...]:
         if t is None:
