@@ -5,8 +5,9 @@ snapshot per refresh as the Sites pane takes it) over an idle baseline.
 A load generator in another process (its CPU is not counted) sends requests to the lab's
 Traefik for `--seconds` at up to `--rate` requests/s, spread over 500 site names (half to
 the lab's two real sites, cached; half to names with no router: Traefik's 404, still one
-access-log line each). Prints the rate reached, lines read, and CPU % of one core above
-idle. Goal: <= 15 % of a core at 1,000 requests/s. It prints figures; it does not assert.
+access-log line each, counted together as "(no site)"; bench_traffic_parse.py has 500
+real sites). Prints the rate reached, lines read, and CPU % of one core above idle.
+Goal: <= 15 % of a core at 1,000 requests/s. It prints figures; it does not assert.
 
     python benchmarks/bench_traffic_cpu.py [--rate 1000] [--seconds 20]
 """

@@ -26,6 +26,7 @@ def _line(host: str, status: int, ms: float, cache: str, ua: str = "Mozilla/5.0"
     return json.dumps({"ClientHost": "203.0.113.7", "DownstreamContentSize": 1000,
                        "DownstreamStatus": status, "Duration": int(ms * 1e6),
                        "RequestHost": host, "RequestPath": path, "entryPointName": "web",
+                       "RouterName": f"{host.split('.')[0]}@file",
                        "downstream_X-Cache": cache, "request_User-Agent": ua}) + "\n"
 
 

@@ -9,7 +9,13 @@ import time
 
 import pytest
 
-from wpfarm_tui.farm.access_log import AccessLogFollower, FileTail, SourceDown, parse
+from wpfarm_tui.farm.access_log import (
+    NO_SITE,
+    AccessLogFollower,
+    FileTail,
+    SourceDown,
+    parse,
+)
 
 # A line as the lab's Traefik 3.7 writes it (fields trimmed to those read and a few more).
 LINE = json.dumps({
@@ -47,6 +53,14 @@ def test_parse_leaves_out_what_is_not_a_visit(line):
     assert parse(line) is None
 
 
+def test_a_host_no_router_matched_is_not_a_site():
+    d = json.loads(LINE)
+    del d["RouterName"]  # Traefik's 404 for a Host it has no router for
+    d["RequestHost"] = "random-4711.example"
+    r = parse(json.dumps(d))
+    assert r is not None and r.host == NO_SITE and r.status == 200
+
+
 def _reader(stream) -> tuple[list[str], threading.Thread]:
     got: list[str] = []
     lines = stream.lines()  # the file's end is taken here, before the thread starts
@@ -79,10 +93,10 @@ def test_file_tail_appends_rotation_truncation(tmp_path):
     log.rename(tmp_path / "access.log.1")  # rotation: a new file, read from its start
     log.write_text("rotated\n")
     _wait(lambda: len(got) == 3)
-    log.write_text("")  # truncation (copytruncate)
-    time.sleep(0.1)
-    with log.open("a") as f:
-        f.write("after truncate\n")
+    _wait(lambda: tail.position == (log.stat().st_ino, 8))
+    # Truncated (copytruncate) and grown past the old offset before the next poll: the
+    # size alone does not show it, the byte before the offset does.
+    log.write_text("after truncate\n")
     _wait(lambda: len(got) == 4)
     assert got[2:] == ["rotated", "after truncate"]
     stream.close()

@@ -266,7 +266,8 @@ def test_access_log_keeps_what_the_traffic_figures_read(tmp_path: Path) -> None:
     vcl = (tmp_path / "docker/configs/varnish/default.vcl").read_text()
     assert 'set resp.http.X-Cache = "PASS"' in vcl
     # A line as Traefik writes those fields, through the service's logs (a timestamp first).
-    line = ('2026-11-29T01:29:05.1Z {"RequestHost":"a.test","DownstreamStatus":200,'
+    line = ('2026-11-29T01:29:05.1Z {"RequestHost":"a.test","RouterName":"a@swarm",'
+            '"DownstreamStatus":200,'
             '"Duration":5000000,"entryPointName":"websecure","downstream_X-Cache":"PASS",'
             '"request_User-Agent":"x","request_Cf-Connecting-Ip":"203.0.113.1"}')
     r = parse(line)

@@ -29,6 +29,9 @@ from wpfarm_tui.farm.logs import LogStream, ServiceLogStream
 # Only these entry points are visitors: `sites` is Varnish's backend fetch (each miss and
 # pass would count twice), `traefik` the API and ping, `metrics` Prometheus.
 VISITOR_ENTRY_POINTS = frozenset({"web", "websecure"})
+# A Host no router matched (a scanner's random names, a bare IP): not a site; counted
+# together so that a visitor cannot make the console keep figures for any name it sends.
+NO_SITE = "(no site)"
 FILE_POLL_S = 0.25
 ALIVE_EVERY_S = 2.0
 RECONNECT_S = (1.0, 2.0, 5.0, 10.0)
@@ -55,9 +58,9 @@ def parse(line: str) -> Request | None:
         d: dict[str, Any] = _loads(line[start:] if start else line)
         if d.get("entryPointName") not in VISITOR_ENTRY_POINTS:
             return None
-        host = d["RequestHost"]
+        host = d["RequestHost"].lower() if d.get("RouterName") else NO_SITE
         return Request(
-            host.lower(),
+            host,
             int(d.get("DownstreamStatus") or 0),
             d.get("Duration", 0) / 1e6,
             int(d.get("DownstreamContentSize") or 0),
@@ -125,8 +128,17 @@ class _FileStream:
                 inode, offset = stat.st_ino, 0
             if stat.st_size > offset:
                 with tail.path.open("rb") as f:
-                    f.seek(offset)
-                    data = f.read(stat.st_size - offset)
+                    # The byte before the offset ends the last line read: when it does not,
+                    # the file was truncated and grew past the offset between two polls.
+                    f.seek(max(offset - 1, 0))
+                    data = f.read(stat.st_size - offset + (1 if offset else 0))
+                    if offset:
+                        if data[:1] != b"\n":
+                            offset = 0
+                            f.seek(0)
+                            data = f.read(stat.st_size)
+                        else:
+                            data = data[1:]
                 end = data.rfind(b"\n") + 1  # a half-written line is read again next time
                 tail.position = (inode, offset + end)
                 if end:

@@ -47,6 +47,7 @@ SLOTS_KEPT = int(WINDOWS_S[-1] / SLOT_S) + 1  # the current slot is still fillin
 MAX_HOSTS = 5000
 OTHER_HOST = "(other hosts)"
 TOP_K = 20
+MAX_PATH = 200  # a URL kept in a top list is cut here: memory, whatever a visitor sends
 MIN_REQUESTS = 20  # fewer in a window: ratios and percentiles shown, not judged
 
 # Log-spaced duration buckets: 0 is below MIN_MS, then each 10 % wider than the last.
@@ -247,7 +248,7 @@ class TrafficAggregator:
                 pair = tops[gen] = (TopK(), TopK())
                 for g in [g for g in tops if g < gen - 1]:
                     del tops[g]
-            pair[0].add(r.path)
+            pair[0].add(r.path[:MAX_PATH])
             pair[1].add(r.client)
 
     def snapshot(self, source: SourceHealth) -> TrafficSnapshot:
@@ -259,7 +260,10 @@ class TrafficAggregator:
             # Cells of past slots no longer change; the current one may: copy it.
             if current in slots:
                 slots[current] = {h: _copy(c) for h, c in slots[current].items()}
-            tops = {h: [pair for g, pair in t.items() if g >= int(now // WINDOWS_S[-1]) - 1]
+            generation = int(now // WINDOWS_S[-1])
+            for host in [h for h, t in self._tops.items() if max(t) < generation - 1]:
+                del self._tops[host]  # no traffic for 5 minutes and more: its tops go
+            tops = {h: [pair for g, pair in t.items() if g >= generation - 1]
                     for h, t in self._tops.items()}
             tops = {h: [(_copy_top(a), _copy_top(b)) for a, b in pairs]
                     for h, pairs in tops.items()}
