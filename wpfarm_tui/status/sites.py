@@ -176,9 +176,11 @@ class SitesCollector:
             history.append(result.cache == "HIT")
         hit_ratio = round(100.0 * sum(history) / len(history), 1) if history else None
         state = self._known.get(domain, "unknown")
+        # With the visitors' hit ratio (traffic), the probe's own is not judged.
+        samples = 0 if self._traffic is not None else len(history)
         return SiteRow(domain, state, result.status, result.ttfb_ms, result.cache, hit_ratio,
                        result.error,
-                       site_level(state, result, hit_ratio, len(history), self.thresholds),
+                       site_level(state, result, hit_ratio, samples, self.thresholds),
                        self._db_size(domain))
 
     def collect(self) -> SitesSnapshot:
