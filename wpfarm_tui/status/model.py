@@ -556,15 +556,20 @@ class SitesSnapshot:
         return worst([s.level for s in self.sources] + [s.level for s in self.sites])
 
     def rows(self) -> list[TextRow]:
+        # The visitors' columns when there is a traffic source (the console; a one-shot
+        # `wpfarm status` has none: `wpfarm traffic` samples the stream).
+        with_traffic = self.traffic_farm is not None
         out: list[TextRow] = []
         for s in self.sites:
-            t = s.traffic.m1 if s.traffic else None
-            out.append((s.level, {
-                "site": s.domain, "state": s.state,
-                "req/s": t.rps if t else None, "hit%": t.hit_pct if t else None,
-                "pass%": t.pass_pct if t else None, "5xx%": t.s5_pct if t else None,
-                "p95_ms": t.p95_ms if t else None,
-                "probe_http": s.http_status, "probe_ms": s.ttfb_ms, "error": s.error}))
+            row: dict[str, Any] = {"site": s.domain, "state": s.state}
+            if with_traffic:
+                t = s.traffic.m1 if s.traffic else None
+                row |= {"req/s": t.rps if t else None, "hit%": t.hit_pct if t else None,
+                        "pass%": t.pass_pct if t else None, "5xx%": t.s5_pct if t else None,
+                        "p95_ms": t.p95_ms if t else None}
+            row |= {"probe_http": s.http_status, "probe_ms": s.ttfb_ms, "probe_cache": s.cache,
+                    "error": s.error}
+            out.append((s.level, row))
         return out
 
     def alerts(self, at: float) -> list[Alert]:
