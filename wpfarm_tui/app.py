@@ -27,8 +27,10 @@ from wpfarm_tui.status.base import Collector
 from wpfarm_tui.status.panes import PANES
 from wpfarm_tui.themes import DARK, LIGHT, load_themes
 from wpfarm_tui.widgets.backups_pane import BackupsPane
+from wpfarm_tui.widgets.sites_pane import SitesPane
 
 if TYPE_CHECKING:
+    from wpfarm_tui.status.model import SiteRow
     from wpfarm_tui.status.recording import Recorder  # only --record loads it
 
 
@@ -146,6 +148,19 @@ class WpfarmApp(App[Farm | None]):
         """Open the action screen of a catalog entry (palette, pane keys, Alerts' Enter)."""
         self.push_screen(ActionScreen(BY_NAME[name], self.farm, self.action_context,
                                       values=values))
+
+    def on_sites_pane_site_opened(self, message: SitesPane.SiteOpened) -> None:
+        from wpfarm_tui.screens.site import SiteScreen
+
+        domain = message.domain
+
+        def row() -> SiteRow | None:
+            snapshot = self.console_screen.snapshots.get("sites")
+            return next((s for s in getattr(snapshot, "sites", ()) if s.domain == domain),
+                        None)
+
+        self.push_screen(SiteScreen(domain, row, self.open_action,
+                                    max(self.farm.refresh.interval, 1.0)))
 
     def on_backups_pane_restore_requested(self, message: BackupsPane.RestoreRequested) -> None:
         """The restore screen needs the site's snapshots: read them off the UI thread."""

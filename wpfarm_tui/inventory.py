@@ -128,6 +128,10 @@ class TraefikEndpoint:
     # Traefik's Prometheus metrics (/metrics on its metrics entry point): per router
     # requests, status classes and latency. None: the Edge pane shows no rates.
     metrics: str | None = None
+    # Its JSON access log, the visitors' traffic per site (status/traffic.py): an absolute
+    # path (a file Traefik writes, the lab) or a Swarm service name (its logs through
+    # endpoints.docker, e.g. edge_traefik). None: no traffic figures.
+    access_log: str | None = None
 
 
 @dataclass(frozen=True)
@@ -425,6 +429,11 @@ def _bool(v: Any) -> bool:
     return v
 
 
+def _access_log(v: Any) -> str:
+    s = _str(v)
+    return s if s.startswith("/") and "\0" not in s else _service_name(s)
+
+
 def _http_url(v: Any) -> str:
     s = _str(v).rstrip("/")
     parsed = urlparse(s)
@@ -640,13 +649,18 @@ class _FarmParser(_Reader):
             varnish = VarnishEndpoint(tuple(instances),
                                       self.value(m, "timeout", p, _positive, "seconds > 0", 3.0))
 
-        if (m := self.section(ep, "traefik", P, ("api", "timeout", "metrics"))) is not None:
+        if (m := self.section(ep, "traefik", P,
+                              ("api", "timeout", "metrics", "access_log"))) is not None:
             p = f"{P}.traefik"
             api = self.value(m, "api", p, _http_url, "an http(s):// URL", required=True)
             metrics = self.value(m, "metrics", p, _http_url, "an http(s):// URL")
+            access_log = self.value(m, "access_log", p, _access_log,
+                                    "an absolute file path or a Swarm service name "
+                                    "(e.g. edge_traefik)")
             if api:
                 traefik = TraefikEndpoint(api, self.value(m, "timeout", p, _positive,
-                                                          "seconds > 0", 2.0), metrics)
+                                                          "seconds > 0", 2.0), metrics,
+                                          access_log)
 
         known_cs = ("lapi", "bouncer_key", "timeout", "machine_credentials", "node",
                     "container")

@@ -28,6 +28,8 @@ KEYS: tuple[Key, ...] = (
         ("x",)),
     Key("n / d", "Sites pane: new site (form, live progress) / delete the selected",
         ("n", "d")),
+    Key("Enter", "Sites pane: the site's visitors (sparklines, top URLs, statuses, clients; "
+        "b bans the selected client, p purges)", ("enter",)),
     Key("R", "Backups pane: restore the selected site (snapshot, parts, drill)", ("R",)),
     Key("o / O", "sort by the next column / reverse it (or click a header)", ("o", "O")),
     Key("g", "graphs of the pane's last 30 minutes, thresholds drawn (Nodes, Galera, Caches, "

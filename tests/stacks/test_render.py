@@ -247,3 +247,28 @@ def test_the_loopback_lab_uses_the_farms_purge_rules(tmp_path: Path) -> None:
     vcl = resources.files("wpfarm_tui.lab").joinpath("templates", "default.vcl").read_text()
     assert "@@VCL_PURGE@@" in vcl and "call wpfarm_purge;" in vcl
 
+
+
+def test_access_log_keeps_what_the_traffic_figures_read(tmp_path: Path) -> None:
+    """Traefik's access log (stdout: the service's logs) keeps the headers status/traffic.py
+    needs (the probe's User-Agent, Varnish's X-Cache, the visitor behind Cloudflare), and
+    the VCL tells a pass apart from a miss."""
+    from wpfarm_tui.farm.access_log import parse
+
+    render_farm(parse_farm(farm_yaml()), tmp_path)
+    static = yaml.safe_load((tmp_path / "docker/configs/traefik/traefik.yml").read_text())
+    log = static["accessLog"]
+    assert log["format"] == "json" and "filePath" not in log
+    kept = log["fields"]["headers"]["names"]
+    assert {k for k, v in kept.items() if v == "keep"} == {
+        "User-Agent", "X-Cache", "Cf-Connecting-Ip"}
+    assert set(static["entryPoints"]) >= {"web", "websecure", "sites"}
+    vcl = (tmp_path / "docker/configs/varnish/default.vcl").read_text()
+    assert 'set resp.http.X-Cache = "PASS"' in vcl
+    # A line as Traefik writes those fields, through the service's logs (a timestamp first).
+    line = ('2026-11-29T01:29:05.1Z {"RequestHost":"a.test","RouterName":"a@swarm",'
+            '"DownstreamStatus":200,'
+            '"Duration":5000000,"entryPointName":"websecure","downstream_X-Cache":"PASS",'
+            '"request_User-Agent":"x","request_Cf-Connecting-Ip":"203.0.113.1"}')
+    r = parse(line)
+    assert r is not None and (r.cache, r.client) == ("PASS", "203.0.113.1")

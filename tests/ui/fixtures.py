@@ -41,6 +41,7 @@ from wpfarm_tui.status.model import (
 )
 from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.thresholds import Level
+from wpfarm_tui.status.traffic_model import SiteTraffic, TrafficFigures
 
 CHECKED_AT = 1_772_334_724.0  # fixed: nothing rendered may depend on the wall clock
 FROZEN_NOW = datetime(2026, 3, 1, 3, 12, 4, tzinfo=UTC)
@@ -101,15 +102,37 @@ def nodes_snapshot() -> NodesSnapshot:
     )
 
 
+def _traffic(host: str, rps: float, hit: float, pass_: float, s4: float, s5: float,
+             p50: float, p95: float, p99: float, level: Level) -> SiteTraffic:
+    m1 = TrafficFigures(int(rps * 60), rps, hit, round(100 - hit - pass_, 1), pass_, s4, s5,
+                        p50, p95, p99, rps * 24_000, level)
+    m5 = TrafficFigures(int(rps * 270), rps * 0.9, hit + 2, round(98 - hit - pass_, 1), pass_,
+                        s4, s5 / 2, p50, p95 * 0.8, p99, rps * 22_000, level)
+    wave = [round(rps * (1 + 0.5 * ((i * 7) % 11 - 5) / 5), 1) for i in range(31)]
+    return SiteTraffic(
+        host, m1, m5, tuple(wave), tuple(p95 * (0.6 + (i % 5) / 5) for i in range(31)),
+        tuple(int(s5 * (i % 4)) for i in range(31)),
+        (("/", int(rps * 120)), ("/wp-login.php", int(rps * 40)), ("/feed/", int(rps * 9))),
+        ((200, int(rps * 150)), (503, int(rps * 9)), (404, int(rps * 4))),
+        (("203.0.113.66", int(rps * 90)), ("198.51.100.7", int(rps * 30)),
+         ("2001:db8::5", int(rps * 5))))
+
+
 def sites_snapshot() -> SitesSnapshot:
     return SitesSnapshot(
-        sources=(ok("edge-probe"), ok("registry")),
+        sources=(ok("edge-probe"), ok("registry"), ok("traffic")),
         sites=(
             SiteRow("site1.lab.wpfarm.test", "active", 200, 84.0, "HIT", 97.5, None,
-                    Level.OK, 12_897_484),
+                    Level.OK, 12_897_484,
+                    _traffic("site1.lab.wpfarm.test", 41.5, 91.2, 4.1, 0.8, 0.0,
+                             3.0, 48.0, 130.0, Level.OK)),
             SiteRow("site2.lab.wpfarm.test", "active", 200, 812.6, "MISS", 42.857, None,
-                    Level.WARNING, 671_744),
+                    Level.WARNING, 671_744,
+                    _traffic("site2.lab.wpfarm.test", 3.2, 52.0, 18.5, 2.1, 3.4,
+                             120.0, 640.0, 1900.0, Level.WARNING)),
         ),
+        traffic_farm=_traffic("(farm)", 44.7, 88.3, 5.1, 0.9, 0.2, 3.0, 61.0, 420.0,
+                              Level.OK),
     )
 
 

@@ -20,6 +20,7 @@ from wpfarm_tui.screens.action import ActionScreen
 from wpfarm_tui.status.backups import BackupsSnapshot, SiteBackups
 from wpfarm_tui.status.model import SiteRow, SitesSnapshot, SourceHealth
 from wpfarm_tui.status.thresholds import Level
+from wpfarm_tui.status.traffic_model import SiteTraffic, TrafficFigures
 from wpfarm_tui.themes import load_themes
 from wpfarm_tui.widgets import cells
 from wpfarm_tui.widgets.keyed_table import KeyedTable
@@ -63,23 +64,24 @@ async def test_o_cycles_columns_and_numbers_sort_by_value_with_missing_last():
     async with app.run_test(size=SIZE) as pilot:
         table = await sites_table(app, pilot, many_sites())
         assert table.row_count == MANY and table.sort_column is None
-        for column in ("level", "domain", "state", "http", "ttfb"):
+        for column in ("level", "domain", "state", "rps", "hit", "pass", "s5", "p95", "http",
+                       "ttfb"):
             await pilot.press("o")
             assert table.sort_column == column
         values = sort_values(table, "ttfb")
         present = [v for v in values if v is not None]
         assert present == sorted(present) and len(present) < MANY
         assert values[len(present):] == [None] * (MANY - len(present))  # "—" last
-        assert "by TTFB ms ↑" in str(table.border_title)
+        assert "by Probe ms ↑" in str(table.border_title)
 
         await pilot.press("O")  # reversed: biggest first, "—" still last
         values = sort_values(table, "ttfb")
         assert values[: len(present)] == sorted(present, reverse=True)
         assert values[len(present):] == [None] * (MANY - len(present))
-        assert table.sort_descending and "by TTFB ms ↓" in str(table.border_title)
+        assert table.sort_descending and "by Probe ms ↓" in str(table.border_title)
 
         # Sizes by bytes, not by their text ("1.5 MiB" after "900.0 KiB").
-        await pilot.press("o", "o", "o")
+        await pilot.press("o")
         assert table.sort_column == "db_size"
         sizes = sort_values(table, "db_size")
         assert sizes == sorted(sizes)
@@ -160,6 +162,34 @@ async def test_filter_and_sort_together():
         await pilot.pause()
         assert table.row_count == MANY and table.sort_column == "ttfb"
         assert sort_values(table, "ttfb")[0] == 999.0
+
+
+def trafficked_sites(n: int = MANY) -> SitesSnapshot:
+    """n sites with visitors' figures; s0433 is the broken one (30 % 5xx)."""
+    rows = []
+    for i in range(n):
+        s5 = 30.0 if i == 433 else float(i % 5) / 10
+        m1 = TrafficFigures(600, 10.0 + i % 17, 90.0, 8.0, 2.0, 1.0, s5, 12.0,
+                            float(40 + i % 150), 300.0, 5e5,
+                            Level.CRITICAL if i == 433 else Level.OK)
+        rows.append(SiteRow(f"s{i:04d}.test", "active", 200, 50.0, "HIT", 90.0, None,
+                            m1.level, traffic=SiteTraffic(f"s{i:04d}.test", m1, m1)))
+    return SitesSnapshot((ok("edge"), ok("traffic")), tuple(rows))
+
+
+async def test_sort_by_5xx_finds_the_broken_site_and_filter_keeps_it():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await sites_table(app, pilot, trafficked_sites())
+        table.sort_by("s5", descending=True)
+        await pilot.pause()
+        assert table.row_keys[0] == "s0433.test"
+        assert table.get_cell("s0433.test", "s5").plain.startswith("30")
+        p95 = sort_values(table, "p95")
+        assert all(isinstance(v, float) for v in p95)  # sorted by value, not text
+        await pilot.press("slash", *"s04", "enter")  # s0400 .. s0499, still by 5xx
+        await pilot.pause()
+        assert table.row_count == 100 and table.row_keys[0] == "s0433.test"
 
 
 # ---------------------------------------------------------------- backup age
@@ -315,3 +345,34 @@ async def test_read_only_console_refuses_n_and_d(tmp_path, monkeypatch):
             assert not screen.query_one("#action-buttons").display
             await pilot.press("escape")
             await pilot.pause()
+
+
+# ---------------------------------------------------------------- Enter: the site screen
+async def test_enter_opens_the_site_screen_whose_keys_ban_and_purge(tmp_path, monkeypatch):
+    from textual.widgets import Static
+
+    from wpfarm_tui.screens.site import SiteScreen
+
+    monkeypatch.setenv("WPFARM_AUDIT_LOG", str(tmp_path / "audit.log"))
+    app = action_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        feed_all(app)
+        await pilot.press("2", "down", "enter")
+        await pilot.pause()
+        site = app.screen
+        assert isinstance(site, SiteScreen) and site.domain == "site2.lab.wpfarm.test"
+        assert "3.20/s" in str(site.query_one("#site-m1", Static).render())
+        assert site.selected_client() == "203.0.113.66"
+        await pilot.press("down", "b")  # the second client
+        await pilot.pause()
+        ban = app.screen
+        assert isinstance(ban, ActionScreen) and ban.entry.name == "ban"
+        assert ban.values["ip"] == "198.51.100.7"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is site
+        await pilot.press("p")
+        await pilot.pause()
+        purge = app.screen
+        assert isinstance(purge, ActionScreen) and purge.entry.name == "cache-purge"
+        assert purge.values == {"domain": "site2.lab.wpfarm.test"}

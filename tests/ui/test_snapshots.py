@@ -53,6 +53,16 @@ def test_sites_source_down_dark(snap_compare):
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=_show("2", extra=down))
 
 
+def test_site_screen_dark(snap_compare):
+    """Enter on site2: its minute and 5 minutes, sparklines, top URLs, statuses, clients."""
+    async def run_before(pilot) -> None:
+        await _show("2")(pilot)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
 def test_nodes_metrics_down_dark(snap_compare):
     """The metrics source down: its own red line, "metrics down" in the figures' columns,
     the Swarm's nodes and services still shown."""

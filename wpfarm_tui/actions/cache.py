@@ -75,14 +75,16 @@ def edge_probe(farm: Farm, domain: str) -> farm_http.Probe:
     if not farm.sites.edge_url:
         raise ActionError("sites.edge_url: missing in the farm file; the check goes through "
                           "the edge")
-    with httpx.Client(timeout=farm.sites.timeout, verify=farm.sites.verify_tls) as client:
+    with httpx.Client(timeout=farm.sites.timeout, verify=farm.sites.verify_tls,
+                      headers=farm_http.PROBE_HEADERS) as client:
         return farm_http.probe(client, farm.sites.edge_url, domain)
 
 
 def _age(farm: Farm, domain: str) -> tuple[str | None, float | None]:
     """(X-Cache verdict, Age) of one probe through the edge."""
     assert farm.sites.edge_url
-    with httpx.Client(timeout=farm.sites.timeout, verify=farm.sites.verify_tls) as client:
+    with httpx.Client(timeout=farm.sites.timeout, verify=farm.sites.verify_tls,
+                      headers=farm_http.PROBE_HEADERS) as client:
         r = client.get(farm.sites.edge_url + "/", headers={"Host": domain})
     age = r.headers.get("age")
     return farm_http.cache_verdict(r.headers), float(age) if age and age.isdigit() else None

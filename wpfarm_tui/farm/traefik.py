@@ -19,6 +19,16 @@ class TraefikClient:
     def close(self) -> None:
         self._http.close()
 
+    def ping_error(self) -> str | None:
+        """None when Traefik answers its /ping, else why not."""
+        try:
+            response = self._http.get("/ping")
+        except httpx.HTTPError as exc:
+            return f"traefik /ping: {(str(exc) or type(exc).__name__).splitlines()[0][:160]}"
+        if response.status_code != 200:
+            return f"traefik /ping: HTTP {response.status_code}"
+        return None
+
     def _get(self, path: str) -> Any:
         response = self._http.get(path)
         response.raise_for_status()

@@ -52,7 +52,8 @@ class FarmFileMixin(LabBase):
                     ],
                 },
                 "traefik": {"api": "http://127.0.0.1:16101",
-                            "metrics": "http://127.0.0.1:16101/metrics", "timeout": 2},
+                            "metrics": "http://127.0.0.1:16101/metrics", "timeout": 2,
+                            "access_log": str(self._dir("traefik") / "access.log")},
                 "crowdsec": {
                     "lapi": "http://127.0.0.1:16180",
                     "bouncer_key": {"file": str(self._secret_path("crowdsec_bouncer_key"))},

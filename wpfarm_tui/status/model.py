@@ -15,6 +15,7 @@ from typing import Any
 from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.texts import credentials_message, hit_text, pct, shown
 from wpfarm_tui.status.thresholds import Level, worst
+from wpfarm_tui.status.traffic_model import SiteTraffic
 
 # A plain-text row of a pane (`wpfarm status`): its level and its headline columns.
 TextRow = tuple[Level, dict[str, Any]]
@@ -539,21 +540,37 @@ class SiteRow:
     error: str | None
     level: Level = Level.UNKNOWN
     db_size: int | None = None  # bytes of data + indexes (InnoDB's persistent statistics)
+    # Visitors' requests from the edge's access log (status/traffic.py); None: no source.
+    # http_status, ttfb_ms, cache and hit_ratio above are the console's own probe.
+    traffic: SiteTraffic | None = None
 
 
 @dataclass(frozen=True)
 class SitesSnapshot:
     sources: tuple[SourceHealth, ...]
     sites: tuple[SiteRow, ...] = ()
+    traffic_farm: SiteTraffic | None = None  # every site's visitors together
 
     @property
     def level(self) -> Level:
         return worst([s.level for s in self.sources] + [s.level for s in self.sites])
 
     def rows(self) -> list[TextRow]:
-        return [(s.level, {"site": s.domain, "state": s.state, "http": s.http_status,
-                           "ttfb_ms": s.ttfb_ms, "cache": s.cache, "hit%": s.hit_ratio,
-                           "error": s.error}) for s in self.sites]
+        # The visitors' columns when there is a traffic source (the console; a one-shot
+        # `wpfarm status` has none: `wpfarm traffic` samples the stream).
+        with_traffic = self.traffic_farm is not None
+        out: list[TextRow] = []
+        for s in self.sites:
+            row: dict[str, Any] = {"site": s.domain, "state": s.state}
+            if with_traffic:
+                t = s.traffic.m1 if s.traffic else None
+                row |= {"req/s": t.rps if t else None, "hit%": t.hit_pct if t else None,
+                        "pass%": t.pass_pct if t else None, "5xx%": t.s5_pct if t else None,
+                        "p95_ms": t.p95_ms if t else None}
+            row |= {"probe_http": s.http_status, "probe_ms": s.ttfb_ms, "probe_cache": s.cache,
+                    "error": s.error}
+            out.append((s.level, row))
+        return out
 
     def alerts(self, at: float) -> list[Alert]:
         out = _Alerts("sites", at)
@@ -572,6 +589,10 @@ def _site_text(s: SiteRow) -> str:
     if s.ttfb_ms is not None:
         parts.append(f"{s.ttfb_ms:.0f} ms")
     parts.append(f"cache {s.cache}" if s.cache else "no cache header")
+    t = s.traffic.m1 if s.traffic else None
+    if t is not None and t.level >= Level.WARNING:  # what visitors got, past a threshold
+        parts.append(f"visitors: p95 {shown(t.p95_ms)} ms, 5xx {shown(t.s5_pct)} %, "
+                     f"hit {shown(t.hit_pct)} %")
     return ", ".join(parts)
 
 

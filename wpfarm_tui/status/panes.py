@@ -62,7 +62,7 @@ def _nodes(farm: Farm, opts: CollectorOptions) -> Collector:
 def _sites(farm: Farm, opts: CollectorOptions) -> Collector:
     from wpfarm_tui.status.sites import SitesCollector
 
-    return SitesCollector(farm, probe_wait_s=opts.probe_wait_s(farm))
+    return SitesCollector(farm, probe_wait_s=opts.probe_wait_s(farm), traffic=opts.live)
 
 
 def _galera(farm: Farm, opts: CollectorOptions) -> Collector:

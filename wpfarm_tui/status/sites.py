@@ -28,6 +28,8 @@ from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.base import probe
 from wpfarm_tui.status.model import SiteRow, SitesSnapshot, SourceHealth
 from wpfarm_tui.status.thresholds import Level, Threshold, worst
+from wpfarm_tui.status.traffic import TrafficSource
+from wpfarm_tui.status.traffic_model import SiteTraffic
 
 PROBES_PER_POLL = 64
 CONCURRENT_PROBES = 16
@@ -65,15 +67,28 @@ def site_level(state: str, result: farm_http.Probe, hit_ratio: float | None,
     return worst(levels)
 
 
+def _with_traffic(row: SiteRow, traffic: SiteTraffic | None) -> SiteRow:
+    """The row with its visitors' figures; its level the worse of the probe's and the
+    last minute's traffic (a suspended site's visitors get its maintenance page)."""
+    if traffic is None:
+        return row
+    judged = traffic.m1.level  # UNKNOWN: too few visitors to say; not worse than the probe
+    level = (worst([row.level, judged]) if row.state == "active" and judged >= Level.WARNING
+             else row.level)
+    return replace(row, traffic=traffic, level=level)
+
+
 class SitesCollector:
     pane = "sites"
 
     def __init__(self, farm: Farm, probes_per_poll: int = PROBES_PER_POLL,
                  sizes_every_s: float = DB_SIZES_EVERY_S,
                  clock: Callable[[], float] = time.monotonic,
-                 probe_wait_s: float | None = None):
+                 probe_wait_s: float | None = None, traffic: bool = False):
         """`probe_wait_s`: how long a poll waits for its probes (None: until all answer,
-        for one-shot reads like `wpfarm status`)."""
+        for one-shot reads like `wpfarm status`). `traffic`: follow the edge's access log
+        for the visitors' figures (the console: a stream followed from now on, useless
+        to a one-shot read)."""
         self.farm = farm
         self.probe_wait_s = probe_wait_s
         self.settings = farm.sites
@@ -99,10 +114,15 @@ class SitesCollector:
                                     follow_redirects=False,
                                     limits=httpx.Limits(max_connections=CONCURRENT_PROBES))
         self._pool = ThreadPoolExecutor(max_workers=CONCURRENT_PROBES, thread_name_prefix="probe")
+        self._traffic: TrafficSource | None = None
+        if traffic and farm.endpoints.traefik and farm.endpoints.traefik.access_log:
+            self._traffic = TrafficSource(farm, clock=clock, known_hosts=lambda: list(self._known))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
+        if self._traffic is not None:
+            self._traffic.close()
         if self._db is not None:
             self._db.close()
 
@@ -156,9 +176,11 @@ class SitesCollector:
             history.append(result.cache == "HIT")
         hit_ratio = round(100.0 * sum(history) / len(history), 1) if history else None
         state = self._known.get(domain, "unknown")
+        # With the visitors' hit ratio (traffic), the probe's own is not judged.
+        samples = 0 if self._traffic is not None else len(history)
         return SiteRow(domain, state, result.status, result.ttfb_ms, result.cache, hit_ratio,
                        result.error,
-                       site_level(state, result, hit_ratio, len(history), self.thresholds),
+                       site_level(state, result, hit_ratio, samples, self.thresholds),
                        self._db_size(domain))
 
     def collect(self) -> SitesSnapshot:
@@ -197,7 +219,12 @@ class SitesCollector:
                                                       None, "not probed yet",
                                                       db_size=self._db_size(d))
                          for d in domains)
-        return SitesSnapshot(tuple(sources), rows)
+        if self._traffic is None:
+            return SitesSnapshot(tuple(sources), rows)
+        traffic = self._traffic.snapshot()
+        sources.append(traffic.source)
+        rows = tuple(_with_traffic(row, traffic.sites.get(row.domain)) for row in rows)
+        return SitesSnapshot(tuple(sources), rows, traffic.farm)
 
     def _probe_batch(self, domains: list[str]) -> SourceHealth | None:
         """Start the next batch unless one still runs, wait for it up to probe_wait_s;

@@ -147,7 +147,10 @@ class LabFarm:
         static = {
             "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
             "log": {"level": "INFO", "format": "json"},
-            "accessLog": {"format": "json"},
+            # As the farm's (the headers the console's traffic figures read), from the
+            # rendered file: one place says which fields the access log keeps.
+            "accessLog": yaml.safe_load(
+                (d / "configs/traefik/traefik.yml").read_text())["accessLog"],
             "entryPoints": {
                 "web": {"address": ":80"},
                 "websecure": {"address": ":443", "http": {"tls": {"certResolver":

@@ -653,7 +653,8 @@ exec {argv}
                 # node1, its one replica here; /api there is internal-only (private
                 # ranges), which the host's bridge address is in.
                 "traefik": {"api": f"http://{NODES[0].address}:8080",
-                            "metrics": f"http://{NODES[0].address}:8082/metrics", "timeout": 3},
+                            "metrics": f"http://{NODES[0].address}:8082/metrics", "timeout": 3,
+                            "access_log": "edge_traefik"},
                 **self._cache_endpoints(),
                 # The LAPI on node1 (the first manager, stacks/placement.py), published in
                 # host mode; bans run cscli in its task over SSH.

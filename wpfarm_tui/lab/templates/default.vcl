@@ -27,8 +27,15 @@ sub vcl_backend_response {
     set beresp.http.x-url = bereq.url;
 }
 
+sub vcl_pass {
+    # Remembered for vcl_deliver: a pass is neither a hit nor a miss for the hit ratio.
+    set req.http.X-Wpfarm-Pass = "1";
+}
+
 sub vcl_deliver {
-    if (obj.hits > 0) {
+    if (req.http.X-Wpfarm-Pass) {
+        set resp.http.X-Cache = "PASS";
+    } elsif (obj.hits > 0) {
         set resp.http.X-Cache = "HIT";
     } else {
         set resp.http.X-Cache = "MISS";
