@@ -241,3 +241,36 @@ class GlusterClient:
         if policy not in ("bigger-file", "latest-mtime"):
             raise GlusterError(f"unknown split-brain policy {policy!r}")
         return self.command("volume", "heal", volume, "split-brain", policy, path)
+
+
+# ---------------------------------------------------------------- the mount on a node
+@dataclass(frozen=True)
+class MountHealth:
+    node: str  # "local" for this machine
+    path: str
+    ok: bool
+    error: str | None = None  # "not mounted", "Transport endpoint is not connected", ...
+
+
+def mount_argv(path: str) -> list[str]:
+    """Mounted as GlusterFS, and answering: a FUSE mount whose bricks are all gone fails
+    stat with "Transport endpoint is not connected"; `timeout` bounds a hung one."""
+    q = shlex.quote(path)
+    line = shlex.quote(f" {path} fuse.glusterfs ")
+    return ["sh", "-c",
+            f"grep -qF -- {line} /proc/mounts "
+            f"|| {{ echo 'not mounted (no glusterfs at this path in /proc/mounts)' >&2; "
+            f"exit 3; }}; exec timeout 3 stat -f -c %T {q}"]
+
+
+def check_mount(runner: Runner, node: str, path: str, timeout: float) -> MountHealth:
+    try:
+        rc, _out, err = runner(mount_argv(path), timeout)
+    except (GlusterError, TimeoutError, OSError) as exc:
+        return MountHealth(node, path, False, str(exc))
+    if rc != 0:
+        words = err.strip().splitlines()[-1] if err.strip() else f"exit {rc}"
+        if rc == 124:
+            words = "stat did not answer within 3 s (hung mount)"
+        return MountHealth(node, path, False, words.removeprefix("stat: "))
+    return MountHealth(node, path, True)
