@@ -73,3 +73,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
                                "heals, split-brain, option drift, mounts")
     storage.add_argument("--json", action="store_true", help="machine-readable output")
     storage.set_defaults(func=cmd_storage)
+
+    from wpfarm_tui.actions.catalog import entry
+    from wpfarm_tui.commands.procedures import procedure_parser
+
+    group = verbs.add_parser("gluster", help="GlusterFS procedures: heal, brick-start, "
+                             "split-brain")
+    sub = group.add_subparsers(dest="gluster_verb", metavar="VERB", required=True)
+    for name in ("gluster-heal", "gluster-brick-start", "gluster-split-brain"):
+        procedure_parser(sub, entry(name))

@@ -107,16 +107,15 @@ class StorageSnapshot:
                 out.add(f"peer {p.hostname}", Level.CRITICAL, "peer disconnected")
         for b in self.bricks:
             if b.online is False:
-                out.add(b.brick, Level.CRITICAL, "brick down", "gluster-brick-start",
-                        volume=v)
+                out.add(b.brick, Level.CRITICAL, "brick down", "gluster-brick-start")
             elif b.split_brain:
                 out.add(b.brick, Level.CRITICAL,
                         f"{b.split_brain} split-brain entries: {', '.join(b.split_brain_files)}",
-                        "gluster-split-brain", volume=v, path=b.split_brain_files[0]
-                        if b.split_brain_files else "")
+                        "gluster-split-brain", path=b.split_brain_files[0]
+                        if b.split_brain_files else "", policy="bigger-file")
             elif b.pending:
                 out.add(b.brick, Level.WARNING, f"{b.pending} entries waiting to heal",
-                        "gluster-heal", volume=v)
+                        "gluster-heal")
         for d in self.drift:
             out.add(f"option {d.name}", Level.WARNING,
                     f"{d.name} is {d.actual if d.actual is not None else 'unknown'}, "
