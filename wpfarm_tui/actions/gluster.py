@@ -172,7 +172,8 @@ class GlusterBrickStart(_GlusterAction):
                 return
             s = "wait online"
             yield StepEvent("started", s)
-            deadline = time.monotonic() + self.online_wait_s
+            started = time.monotonic()
+            deadline, again = started + self.online_wait_s, started + 5.0
             while True:
                 try:
                     offline = self._offline()
@@ -187,6 +188,18 @@ class GlusterBrickStart(_GlusterAction):
                                     f"{self.online_wait_s:.0f} s: {', '.join(offline)}; see "
                                     "the brick's log (/var/log/glusterfs/bricks/)")
                     return
+                if time.monotonic() > again:
+                    # A start sent before glusterd saw the brick die is taken for a brick
+                    # still running (its log: "discovered already-running brick"): ask
+                    # again, in the open.
+                    again = time.monotonic() + 5.0
+                    try:
+                        self.client.start(self.volume, force=True)
+                        yield StepEvent("output", s, f"still offline: {', '.join(offline)}; "
+                                        "volume start force again")
+                    except (GlusterError, TimeoutError) as exc:
+                        yield StepEvent("failed", s, str(exc))
+                        return
                 self.sleep(0.5)
         yield from self._heal()
 
