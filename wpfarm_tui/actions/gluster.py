@@ -77,10 +77,19 @@ class _GlusterAction:
                                 "them back first (gluster brick-start)")
                 return
             yield StepEvent("output", s, f"{pending_of(heal)} entries pending")
-            yield StepEvent("done", s, self.client.heal(self.volume))
         except (GlusterError, TimeoutError) as exc:
             yield StepEvent("failed", s, str(exc))
             return
+        try:
+            yield StepEvent("done", s, self.client.heal(self.volume))
+        except (GlusterError, TimeoutError) as exc:
+            if "unsuccessful" not in str(exc):
+                yield StepEvent("failed", s, str(exc))
+                return
+            # Refused while the self-heal daemon is still connecting to a brick that just
+            # came back (it then heals on its own): the wait below tells whether it does.
+            yield StepEvent("done", s, f"not launched ({exc}); the self-heal daemon heals "
+                            "on its own once it sees every brick")
         s = "wait for the heal"
         yield StepEvent("started", s)
         best, moved = None, time.monotonic()

@@ -186,7 +186,8 @@ class GlusterClient:
         if xml and out.lstrip().startswith("<"):
             return out  # the XML says success or failure itself (opRet)
         if rc != 0:
-            words = (err.strip() or out.strip() or f"exit {rc}").splitlines()[0]
+            # The reason is often on the second line ("...unsuccessful:" then why).
+            words = " ".join((err.strip() or out.strip() or f"exit {rc}").split())[:400]
             raise GlusterError(f"gluster {' '.join(args)} ({self.where}): {words}")
         return out
 
