@@ -219,6 +219,10 @@ def _gluster(kind: str) -> Builder:
             return gluster.GlusterHeal(farm)
         if kind == "brick-start":
             return gluster.GlusterBrickStart(farm)
+        if kind == "bootstrap":
+            from wpfarm_tui.actions.bootstrap import GlusterBootstrap, ssh_runner
+
+            return GlusterBootstrap(farm, ssh_runner(120.0))
         return gluster.GlusterSplitBrain(farm, v.get("path", ""), v.get("policy", ""),
                                          v.get("brick", ""))
 
@@ -296,6 +300,10 @@ CATALOG: tuple[Entry, ...] = (
     Entry("service-rollback", "Swarm: roll back a service", _swarm("rollback"), (SERVICE,),
           ("service", "rollback"), {"service": "drill-web"},
           help="back to the previous spec"),
+    Entry("gluster-bootstrap", "GlusterFS: set up the volume over SSH",
+          _gluster("bootstrap"), cli=("gluster", "bootstrap"),
+          help="peer probe, volume create (replica 3), options, start, mount + fstab on "
+          "every app node; idempotent"),
     Entry("gluster-heal", "GlusterFS: heal the volume", _gluster("heal"),
           cli=("gluster", "heal"), help="trigger the heal, wait while it moves, verify 0 "
           "pending"),

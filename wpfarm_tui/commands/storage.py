@@ -77,8 +77,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     from wpfarm_tui.actions.catalog import entry
     from wpfarm_tui.commands.procedures import procedure_parser
 
-    group = verbs.add_parser("gluster", help="GlusterFS procedures: heal, brick-start, "
-                             "split-brain")
+    group = verbs.add_parser("gluster", help="GlusterFS procedures: bootstrap, heal, "
+                             "brick-start, split-brain")
     sub = group.add_subparsers(dest="gluster_verb", metavar="VERB", required=True)
-    for name in ("gluster-heal", "gluster-brick-start", "gluster-split-brain"):
+    for name in ("gluster-bootstrap", "gluster-heal", "gluster-brick-start",
+                 "gluster-split-brain"):
         procedure_parser(sub, entry(name))
