@@ -19,7 +19,8 @@ fi
 
 # The lab runs its own copies of these servers on 127.0.0.1 high ports; the packages' own
 # services must not start on install (a system dockerd would also fight the lab's dockerd
-# over the docker0 bridge, a system prometheus and node-exporter would take 9090 and 9100). Block service starts during the install, unless already blocked.
+# over the docker0 bridge, a system prometheus and node-exporter would take 9090 and 9100, a system glusterd would own /var/lib/glusterd's
+# volumes and port 24007). Block service starts during the install, unless already blocked.
 OWN_POLICY=""
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
@@ -36,6 +37,7 @@ PACKAGES=(
   crowdsec
   docker.io busybox-static debootstrap docker-registry iptables util-linux
   restic
+  glusterfs-server glusterfs-client
   prometheus prometheus-node-exporter prometheus-mysqld-exporter prometheus-varnish-exporter
   curl iproute2 procps tmux openssh-server openssh-client git zsh fish strace
   chromium

@@ -161,6 +161,35 @@ class MetricsEndpoint:
     timeout: float = 2.0
 
 
+# The farm's definition of its GlusterFS volume's options (bootstrap sets them, the Storage
+# pane shows any that drift). The architecture names none: these keep writes to a majority
+# of the three bricks (no split-brain by design), heal in the background, stop a dead
+# brick from hanging the sites' I/O for gluster's default 42 s, and give WordPress
+# (www-data, uid 33) the volume's root.
+GLUSTER_OPTIONS: dict[str, str] = {
+    "cluster.quorum-type": "auto",
+    "cluster.self-heal-daemon": "on",
+    "network.ping-timeout": "10",
+    "performance.cache-size": "256MB",
+    "storage.owner-uid": "33",
+    "storage.owner-gid": "33",
+}
+
+
+@dataclass(frozen=True)
+class GlusterEndpoint:
+    """The farm's GlusterFS volume: `gluster` runs on `node` over SSH (None: on this
+    machine, the loopback lab), and the mount at `mount` is checked on `mount_nodes`
+    (none: on this machine)."""
+
+    volume: str
+    node: str | None = None
+    mount: str = "/mnt/gluster"
+    mount_nodes: tuple[str, ...] = ()
+    options: Mapping[str, str] = field(default_factory=lambda: dict(GLUSTER_OPTIONS))
+    timeout: float = 5.0
+
+
 @dataclass(frozen=True)
 class Endpoints:
     docker: DockerEndpoint | None = None
@@ -171,6 +200,7 @@ class Endpoints:
     traefik: TraefikEndpoint | None = None
     crowdsec: CrowdSecEndpoint | None = None
     metrics: MetricsEndpoint | None = None
+    gluster: GlusterEndpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -416,6 +446,12 @@ def _positive(v: Any) -> float:
     return float(v)
 
 
+def _abs_path(v: Any) -> str:
+    if not _str(v).startswith("/"):
+        raise ValueError("not absolute")
+    return str(v)
+
+
 def _key_path(v: Any) -> Path:
     try:
         return Path(_str(v)).expanduser()
@@ -578,7 +614,7 @@ class _FarmParser(_Reader):
 
     def endpoints(self, doc: _Loc, node_names: set[str]) -> Endpoints:
         known = ("docker", "galera", "proxysql", "redis", "varnish", "traefik", "crowdsec",
-                 "metrics")
+                 "metrics", "gluster")
         ep = self.section(doc, "endpoints", "", known, required=True)
         if ep is None:
             return Endpoints()
@@ -685,7 +721,45 @@ class _FarmParser(_Reader):
                 crowdsec = CrowdSecEndpoint(lapi, key, timeout, machine, cs_node, container)
 
         return Endpoints(docker, galera, proxysql, redis, varnish, traefik, crowdsec,
-                         self.metrics(ep))
+                         self.metrics(ep), self.gluster(ep, node_names))
+
+    def gluster(self, ep: _Loc, node_names: set[str]) -> GlusterEndpoint | None:
+        known = ("volume", "node", "mount", "mount_nodes", "options", "timeout")
+        if (m := self.section(ep, "gluster", "endpoints", known)) is None:
+            return None
+        p = "endpoints.gluster"
+        volume = self.value(m, "volume", p, _name, "the volume's name, e.g. wpfarm",
+                            required=True)
+        node = self.value(m, "node", p, _name, "a storage node's name")
+        if node and node not in node_names:
+            self.problem(m.lines.get("node"), f"{p}.node", f"no node named {node!r}",
+                         "name a node from `nodes:`, or leave `node` out to run locally")
+        mount = self.value(m, "mount", p, _abs_path, "an absolute path", "/mnt/gluster")
+        mount_nodes = []
+        raw = m.get("mount_nodes") or []
+        if not isinstance(raw, list):
+            self.problem(m.lines.get("mount_nodes"), f"{p}.mount_nodes", "must be a list",
+                         "list the app nodes' names, one `- name` a line")
+            raw = []
+        for item in raw:
+            if item not in node_names:
+                self.problem(m.lines.get("mount_nodes"), f"{p}.mount_nodes",
+                             f"no node named {shown(item)}", "name nodes from `nodes:`")
+            else:
+                mount_nodes.append(item)
+        options = dict(GLUSTER_OPTIONS)
+        raw_opts = m.get("options")
+        if raw_opts is not None:
+            if not isinstance(raw_opts, dict):
+                self.problem(m.lines.get("options"), f"{p}.options", "must be a mapping",
+                             "write `option.name: value` lines under `options:`")
+            else:
+                options = {str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                           for k, v in raw_opts.items()}
+        timeout = self.value(m, "timeout", p, _positive, "seconds > 0", 5.0)
+        if not volume:
+            return None
+        return GlusterEndpoint(volume, node, mount, tuple(mount_nodes), options, timeout)
 
     def metrics(self, ep: _Loc) -> MetricsEndpoint | None:
         known = ("url", "tenant", "user", "password", "token", "timeout")

@@ -18,7 +18,7 @@ class Key:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("1 – 6, 8", "go to a pane: {panes}", ("1", "2", "3", "4", "5", "6", "8")),
+    Key("1 – 6, 8, 9", "go to a pane: {panes}", ("1", "2", "3", "4", "5", "6", "8", "9")),
     Key("7", "Alerts: everything past a threshold; Enter runs the fitting procedure", ("7",)),
     Key("s", "Stacks: the farm's layers, their replicas, deploy", ("s",)),
     Key("b / u", "CrowdSec pane: ban an address / unban the selected decision", ("b", "u")),

@@ -60,6 +60,8 @@ PROGRAMS: dict[str, Program] = {
     **_deb("debootstrap", "debootstrap"),
     **_deb("busybox-static", "busybox"),
     **_deb("restic", "restic"),
+    **_deb("glusterfs-server", "glusterd", "gluster", "glusterfsd"),
+    **_deb("glusterfs-client", "glusterfs", "mount.glusterfs"),
     **_deb("prometheus", "prometheus", "promtool"),
     **_deb("prometheus-node-exporter", "prometheus-node-exporter"),
     **_deb("prometheus-mysqld-exporter", "prometheus-mysqld-exporter"),

@@ -234,7 +234,29 @@ TITLES = {
     "caches": "Caches",
     "bans": "CrowdSec",
     "edge": "Edge",
+    "storage": "Storage",
 }
+
+
+def storage_snapshot():
+    """GlusterFS as the lab's split-brain test leaves it, one brick down besides: brick 3
+    down, pending heals on the others, one file in split-brain, an option drifting."""
+    from wpfarm_tui.farm.gluster import MountHealth, Peer
+    from wpfarm_tui.status.storage import BrickRow, OptionDrift, StorageSnapshot
+
+    root = "lab1:/var/lib/wpfarm-lab/glusterd/bricks"
+    return StorageSnapshot(
+        (ok("glusterd"),), "wpfarm", "Started", 3,
+        (Peer("31bc166b", "localhost", True),),
+        (BrickRow(f"{root}/b1", True, 754, 51855, 232 * 2**30, 270 * 2**30, 12, 1,
+                  ("/sites/site1.lab.wpfarm.test/uploads/logo.png",)),
+         BrickRow(f"{root}/b2", True, 770, 52708, 232 * 2**30, 270 * 2**30, 12, 1,
+                  ("<gfid:2ec07bf9-3793-4936-970c-e90a0ef1fe0b>",)),
+         BrickRow(f"{root}/b3", False)),
+        (OptionDrift("network.ping-timeout", "10", "42"),),
+        (MountHealth("local", "/var/lib/wpfarm-lab/glusterd/mnt", True),
+         MountHealth("app2", "/mnt/gluster", False, "Transport endpoint is not connected")),
+    )
 
 
 # ---------------------------------------------------------------- sources down

@@ -46,6 +46,19 @@ def test_pane_dark(snap_compare, key, pane):
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=_show(key))
 
 
+def test_storage_pane_dark(snap_compare):
+    """A farm with endpoints.gluster has a Storage tab (9): a brick down, pending heals,
+    a split-brain file, a drifting option, a dead mount on an app node."""
+    from tests.ui.fixtures import FixedCollector, fixed_collectors, storage_snapshot
+
+    def storage(app) -> None:
+        app.console_screen.apply_snapshot("storage", storage_snapshot())
+
+    app = make_app(collectors=[*fixed_collectors(),
+                               FixedCollector("storage", storage_snapshot())])
+    assert snap_compare(app, terminal_size=SIZE, run_before=_show("9", extra=storage))
+
+
 def test_sites_source_down_dark(snap_compare):
     def down(app) -> None:
         app.console_screen.apply_snapshot("sites", sites_down_snapshot())

@@ -211,6 +211,24 @@ def _swarm(kind: str) -> Builder:
     return build
 
 
+def _gluster(kind: str) -> Builder:
+    def build(farm: Farm, ctx: Context, v: Mapping[str, str]) -> Action:
+        from wpfarm_tui.actions import gluster
+
+        if kind == "heal":
+            return gluster.GlusterHeal(farm)
+        if kind == "brick-start":
+            return gluster.GlusterBrickStart(farm)
+        if kind == "bootstrap":
+            from wpfarm_tui.actions.bootstrap import GlusterBootstrap, ssh_runner
+
+            return GlusterBootstrap(farm, ssh_runner(120.0))
+        return gluster.GlusterSplitBrain(farm, v.get("path", ""), v.get("policy", ""),
+                                         v.get("brick", ""))
+
+    return build
+
+
 GALERA_NODE = Field("node", "Galera node", "galera-1",
                     help="a node name of endpoints.galera.nodes", completer="galera_nodes")
 SWARM_NODE = Field("node", "Swarm node (hostname)", completer="swarm_nodes")
@@ -282,6 +300,29 @@ CATALOG: tuple[Entry, ...] = (
     Entry("service-rollback", "Swarm: roll back a service", _swarm("rollback"), (SERVICE,),
           ("service", "rollback"), {"service": "drill-web"},
           help="back to the previous spec"),
+    Entry("gluster-bootstrap", "GlusterFS: set up the volume over SSH",
+          _gluster("bootstrap"), cli=("gluster", "bootstrap"),
+          help="peer probe, volume create (replica 3), options, start, mount + fstab on "
+          "every app node; idempotent"),
+    Entry("gluster-heal", "GlusterFS: heal the volume", _gluster("heal"),
+          cli=("gluster", "heal"), help="trigger the heal, wait while it moves, verify 0 "
+          "pending"),
+    Entry("gluster-brick-start", "GlusterFS: bring offline bricks back",
+          _gluster("brick-start"), cli=("gluster", "brick-start"),
+          help="volume start force, wait every brick online, heal"),
+    Entry("gluster-split-brain", "GlusterFS: resolve a split-brain file",
+          _gluster("split-brain"),
+          (Field("path", "File (from the volume's root)",
+                 help="the file as `wpfarm storage` lists it, e.g. /sites/a.test/x.jpg"),
+           Field("policy", "Policy", "bigger-file", "which copy wins: bigger-file, "
+                 "latest-mtime or source-brick (with --brick)", option=True,
+                 choices=("bigger-file", "latest-mtime", "source-brick")),
+           Field("brick", "Source brick (source-brick only)",
+                 help="host:/path of the brick whose copy wins (--policy source-brick)",
+                 option=True, required=False)),
+          ("gluster", "split-brain"), {"path": "/sites/site1.test/a.txt",
+                                       "policy": "bigger-file"},
+          help="keep one copy of a file in split-brain by a policy"),
 )
 BY_NAME: dict[str, Entry] = {e.name: e for e in CATALOG}
 

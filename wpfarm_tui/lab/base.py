@@ -35,7 +35,7 @@ LAB_PROGRAMS = (
     "redis-server", "redis-sentinel", "php-fpm8.2", "php", "runuser", "nginx", "varnishd",
     "varnishstat", "traefik", "crowdsec", "cscli", "dockerd", "docker", "busybox", "restic",
     "prometheus", "prometheus-node-exporter", "prometheus-mysqld-exporter",
-    "prometheus-varnish-exporter",
+    "prometheus-varnish-exporter", "glusterd", "gluster", "glusterfsd", "mount.glusterfs", "umount",
 )  # fmt: skip
 
 DEFAULT_ROOT = Path("/var/lib/wpfarm-lab")
@@ -47,7 +47,7 @@ COMPONENTS: tuple[str, ...] = (
     "galera-1", "galera-2", "galera-3",
     "redis-master", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3",
     "php-fpm", "nginx", "varnish", "traefik", "crowdsec", "dockerd",
-    "node-exporter", "prometheus", "mysqld-exporter", "varnish-exporter",
+    "node-exporter", "prometheus", "mysqld-exporter", "varnish-exporter", "glusterd",
 )  # fmt: skip
 
 # Every TCP port a component binds (galera: mysql, gcomm, IST, SST receive). Checked before
@@ -70,6 +70,7 @@ PORTS: dict[str, tuple[int, ...]] = {
     "prometheus": (16090,),
     "mysqld-exporter": (16104,),
     "varnish-exporter": (16131,),
+    "glusterd": (24007,),  # the CLI's default; one glusterd per host
 }
 
 # How long a component may take to become ready, seconds.
@@ -280,6 +281,7 @@ class LabBase:
             "prometheus": str(d / "prometheus.yml"),
             "mysqld-exporter": str(d / "my.cnf"),
             "varnish-exporter": str(self._dir("varnish") / "inst"),
+            "glusterd": str(d / "glusterd.vol"),
         }.get(component) or str(self._conf_path(component))
 
     def _pid_of(self, component: str) -> int | None:

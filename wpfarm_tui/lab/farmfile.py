@@ -6,6 +6,7 @@ import yaml
 
 from wpfarm_tui.files import write_atomic
 from wpfarm_tui.lab.base import GALERA_NODES, LOOPBACK, LabBase
+from wpfarm_tui.lab.gluster import GLUSTER_VOLUME
 from wpfarm_tui.lab.metrics import LAB_THRESHOLDS, PROMETHEUS_PORT
 
 
@@ -63,6 +64,9 @@ class FarmFileMixin(LabBase):
                     },
                 },
                 "metrics": {"url": f"http://{local}:{PROMETHEUS_PORT}", "timeout": 2},
+                # gluster runs here (no node); the mount checked is the lab's own.
+                "gluster": {"volume": GLUSTER_VOLUME, "mount": str(self._dir("glusterd") / "mnt"),
+                            "timeout": 5},
             },
             "sites": {
                 "edge_url": "http://127.0.0.1:16100",

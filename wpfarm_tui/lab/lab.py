@@ -1,6 +1,6 @@
 """The loopback lab: a local farm of real servers (Galera, Redis + Sentinel, WordPress on
 php-fpm + nginx, Varnish, Traefik, CrowdSec LAPI, a one-node Docker Swarm, node-exporter and
-Prometheus) on 127.0.0.1.
+Prometheus, GlusterFS) on 127.0.0.1.
 
 Everything lives under one root directory (default /var/lib/wpfarm-lab). Each daemon is
 started detached with its pid recorded in ``root/run/<component>.pid``; stop/down only signal
@@ -8,8 +8,8 @@ pids whose /proc cmdline still names this lab's own config (guards against pid r
 
 `Lab` is the public entry: up/down/status/stop/start and what actions need. Each component
 is a module of its own (galera.py, redis.py, web.py, varnish.py, traefik.py, crowdsec.py,
-dockerd.py, restic.py, metrics.py), the farm file another (farmfile.py); base.py holds the
-layout and guards, processes.py the supervisor shared with the Swarm lab.
+dockerd.py, restic.py, metrics.py, gluster.py), the farm file another (farmfile.py);
+base.py holds the layout and guards, processes.py the supervisor shared with the Swarm lab.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from wpfarm_tui.lab.crowdsec import CrowdsecMixin
 from wpfarm_tui.lab.dockerd import DockerdMixin
 from wpfarm_tui.lab.farmfile import FarmFileMixin
 from wpfarm_tui.lab.galera import GaleraMixin
+from wpfarm_tui.lab.gluster import GlusterMixin
 from wpfarm_tui.lab.metrics import MetricsMixin
 from wpfarm_tui.lab.redis import RedisMixin
 from wpfarm_tui.lab.restic import ResticMixin
@@ -37,7 +38,7 @@ __all__ = ["Lab", "LabError"]
 
 
 class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, CrowdsecMixin,
-          DockerdMixin, ResticMixin, MetricsMixin, FarmFileMixin):
+          DockerdMixin, ResticMixin, MetricsMixin, GlusterMixin, FarmFileMixin):
     """The loopback lab under one root directory. See the module docstring."""
 
     components: tuple[str, ...] = COMPONENTS
@@ -80,6 +81,7 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
                 lambda: self._start_and_wait("crowdsec", say),
                 lambda: self._start_and_wait("dockerd", say),
                 lambda: self._metrics_up(say),
+                lambda: self._start_and_wait("glusterd", say),
             ]
             self._run_parallel(tasks)
             self._exporters_up(say)
@@ -106,6 +108,7 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
                 self._stop_one(f"galera-{n}", hard=False, say=say)
             for comp, pid in signalled.items():
                 self._wait_exit(comp, pid, say)
+            self._gluster_down(say)
         say("lab down")
 
     def status(self) -> dict[str, str]:
@@ -152,6 +155,7 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
         self._prepare_crowdsec()
         self._prepare_dockerd()
         self._prepare_metrics()
+        self._prepare_gluster()
 
     def _argv(self, component: str) -> list[str]:
         if component.startswith("galera-"):
@@ -169,6 +173,7 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
             "prometheus": self._prometheus_argv,
             "mysqld-exporter": self._mysqld_exporter_argv,
             "varnish-exporter": self._varnish_exporter_argv,
+            "glusterd": self._glusterd_argv,
         }.get(component)
         if argv is None:
             raise AssertionError(component)
@@ -185,6 +190,7 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
             "dockerd": self._docker_setup,
             "redis-master": self._redis_seed,
             "varnish": self._varnish_vcl,
+            "glusterd": self._gluster_setup,
         }.get(component)
         if post:
             post(say)
@@ -203,6 +209,7 @@ class Lab(GaleraMixin, RedisMixin, WebMixin, VarnishMixin, TraefikMixin, Crowdse
             "prometheus": self._prometheus_ready,
             "mysqld-exporter": lambda: self._exporter_ready("mysqld-exporter"),
             "varnish-exporter": lambda: self._exporter_ready("varnish-exporter"),
+            "glusterd": self._glusterd_ready,
         }.get(component)
         if ready is None:
             raise AssertionError(component)

@@ -22,6 +22,7 @@ from wpfarm_tui.status.model import (
     NodesSnapshot,
     SitesSnapshot,
 )
+from wpfarm_tui.status.storage import StorageSnapshot
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,14 @@ def _backups(farm: Farm, opts: CollectorOptions) -> Collector | None:
     return BackupsCollector(farm)
 
 
+def _storage(farm: Farm, opts: CollectorOptions) -> Collector | None:
+    if farm.endpoints.gluster is None:
+        return None
+    from wpfarm_tui.status.storage import StorageCollector
+
+    return StorageCollector(farm)
+
+
 W = "wpfarm_tui.widgets."
 # Tab order. The Alerts tab (key 7) is not a pane: it is fed from these panes' snapshots.
 PANES: tuple[PaneSpec, ...] = (
@@ -109,6 +118,8 @@ PANES: tuple[PaneSpec, ...] = (
     PaneSpec("edge", "Edge", "6", EdgeSnapshot, _edge, W + "edge_pane:EdgePane"),
     PaneSpec("backups", "Backups", "8", BackupsSnapshot, _backups,
              W + "backups_pane:BackupsPane"),
+    PaneSpec("storage", "Storage", "9", StorageSnapshot, _storage,
+             W + "storage_pane:StoragePane"),
 )
 BY_KEY: dict[str, PaneSpec] = {p.key: p for p in PANES}
 
