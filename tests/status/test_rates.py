@@ -46,6 +46,13 @@ def test_a_counter_that_goes_back_is_a_reset_never_a_negative_rate() -> None:
     assert all(rate >= 0 for _, rate in h.series())
 
 
+def test_a_reset_before_the_window_does_not_void_it() -> None:
+    h = history([(0, 1000), *((t, t - 5) for t in range(10, 101, 10))])
+    d = h.delta(MINUTE)
+    assert not d.reset and d.seconds == 60 and d.per_second == pytest.approx(1.0)
+    assert h.delta(FIVE_MINUTES).reset  # it is inside this one
+
+
 def test_ratio_over_a_window_ignores_the_past() -> None:
     # 95 % hits since start, but nothing but misses in the last minute.
     hs = Histories()

@@ -74,19 +74,21 @@ class CounterHistory:
         if len(self.samples) < 2:
             return Delta(None, 0.0)
         newest_at, newest = self.samples[-1]
-        if window <= LAST:
-            start = len(self.samples) - 2
-        else:
-            start = 0
-            for i in range(len(self.samples) - 2, -1, -1):
-                if self.samples[i][0] <= newest_at - window:
-                    start = i
-                    break
-        span = list(self.samples)[start:]
-        seconds = newest_at - span[0][0]
-        if any(later < earlier for (_, earlier), (_, later) in zip(span, span[1:], strict=False)):
+        # Walk back from the newest sample, over the window only (not the 30 minutes held:
+        # every poll asks several windows of every counter): a fall anywhere in it is a reset.
+        limit = newest_at if window <= LAST else newest_at - window
+        older = reversed(self.samples)
+        next(older)
+        later, reset = newest, False
+        for start_at, start in older:
+            reset |= later < start
+            later = start
+            if start_at <= limit:
+                break
+        seconds = newest_at - start_at
+        if reset:
             return Delta(None, seconds, reset=True)
-        return Delta(newest - span[0][1], seconds)
+        return Delta(newest - start, seconds)
 
     def series(self) -> list[tuple[float, float]]:
         """Per-second rates between consecutive samples (for graphs); resets are skipped."""
