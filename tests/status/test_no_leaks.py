@@ -20,6 +20,8 @@ pytestmark = pytest.mark.lab
 def lab_ports(farm) -> set[int]:
     ports = {n.port for n in farm.endpoints.galera.nodes}
     ports |= {16100, 16101, 16180}  # Traefik's edge and API, CrowdSec's LAPI
+    redis = farm.endpoints.redis  # instances and Sentinels: the Caches pane keeps clients
+    ports |= {n.port for n in (*redis.instances, *redis.sentinels)}
     return ports
 
 
@@ -67,3 +69,24 @@ def test_an_action_closes_its_connections_when_it_is_done(lab_farm, tmp_path):
     assert verdict.ok
     assert tcp_connections_to(os.getpid(), ports) == before
     assert action.registry.db.open_count == 0
+
+
+def test_caches_keep_one_redis_connection_per_source(lab_farm):
+    """A poll reuses the connection of the one before (a fresh client each poll cost a
+    connect and a handshake per source per second, #13); close() closes them."""
+    from wpfarm_tui.status.caches import CachesCollector
+
+    redis = lab_farm.endpoints.redis
+    ports = {n.port for n in (*redis.instances, *redis.sentinels)}
+    before = tcp_connection_inodes(os.getpid(), ports)
+    collector = CachesCollector(lab_farm)
+    try:
+        collector.collect()
+        first = tcp_connection_inodes(os.getpid(), ports) - before
+        collector.collect()
+        second = tcp_connection_inodes(os.getpid(), ports) - before
+        assert len(first) == len(redis.instances) + len(redis.sentinels)
+        assert second == first
+    finally:
+        collector.close()
+    assert settle(lambda: len(tcp_connection_inodes(os.getpid(), ports) - before), 0) == 0

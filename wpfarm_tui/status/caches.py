@@ -142,11 +142,16 @@ class CachesCollector:
         self.thresholds = dict(farm.thresholds)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="caches")
         self.history = Histories()  # counters between polls, for rates over windows
+        redis_endpoint = farm.endpoints.redis
+        self._redis_clients = (farm_redis.RedisClients(redis_endpoint) if redis_endpoint
+                               else None)
         self._poll: SourcePoll[tuple[str, str], tuple[Any, SourceHealth]] = SourcePoll(
             self._pool)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._redis_clients is not None:
+            self._redis_clients.close()
 
     def _varnish(self, instance: VarnishInstance) -> tuple[VarnishStats, SourceHealth]:
         endpoint = self.farm.endpoints.varnish
@@ -162,7 +167,9 @@ class CachesCollector:
         return varnish_stats(instance.name, counters, self.thresholds, self.history), health
 
     def _redis(self, endpoint: RedisEndpoint, node: HostPort) -> tuple[RedisStats, SourceHealth]:
-        info, health = probe(node.name, lambda: farm_redis.info(endpoint, node), endpoint.timeout)
+        clients = self._redis_clients
+        assert clients is not None
+        info, health = probe(node.name, lambda: clients.info(node), endpoint.timeout)
         if info is None:
             return RedisStats(node.name, node.address, False, health.error,
                               level=Level.CRITICAL, health=health.state), health
@@ -172,7 +179,9 @@ class CachesCollector:
 
     def _sentinel(self, endpoint: RedisEndpoint, node: HostPort
                   ) -> tuple[SentinelView, SourceHealth]:
-        master, health = probe(node.name, lambda: farm_redis.sentinel_master(endpoint, node),
+        clients = self._redis_clients
+        assert clients is not None
+        master, health = probe(node.name, lambda: clients.sentinel_master(node),
                                endpoint.timeout)
         if master is None:
             return SentinelView(node.name, node.address, False, health.error,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
@@ -52,46 +53,61 @@ class Rate:
 
 
 class CounterHistory:
-    """(time, value) samples of one counter: the last KEEP_SECONDS, at most MAX_SAMPLES."""
+    """(time, value) samples of one counter: the last KEEP_SECONDS, at most MAX_SAMPLES.
+
+    In two arrays of doubles, 16 bytes a sample (a deque of (time, value) tuples took 113):
+    30 minutes at 1 s of every series, ten per Traefik router, stays small on a farm of
+    hundreds of sites."""
 
     def __init__(self, keep: float = KEEP_SECONDS, max_samples: int = MAX_SAMPLES) -> None:
         self.keep = keep
-        self.samples: deque[tuple[float, float]] = deque(maxlen=max_samples)
+        self.max_samples = max_samples
+        self._at = array("d")
+        self._value = array("d")
+
+    @property
+    def samples(self) -> list[tuple[float, float]]:
+        """The samples, oldest first (a copy)."""
+        return list(zip(self._at, self._value, strict=True))
+
+    def __len__(self) -> int:
+        return len(self._at)
 
     def add(self, at: float, value: float) -> None:
         if not math.isfinite(value):
             return
-        if self.samples and at <= self.samples[-1][0]:
+        if self._at and at <= self._at[-1]:
             return  # a clock step back or a duplicate poll: keep time strictly increasing
-        self.samples.append((at, value))
-        while self.samples and self.samples[0][0] < at - self.keep:
-            self.samples.popleft()
+        self._at.append(at)
+        self._value.append(value)
+        drop = max(len(self._at) - self.max_samples, bisect_left(self._at, at - self.keep))
+        if drop > 0:
+            del self._at[:drop]
+            del self._value[:drop]
 
     def delta(self, window: float = LAST) -> Delta:
         """The rise over the newest `window` seconds (LAST: between the last two samples).
         The window starts at the newest sample at or before its start, so it covers at least
         what was asked once history is long enough."""
-        if len(self.samples) < 2:
+        n = len(self._at)
+        if n < 2:
             return Delta(None, 0.0)
-        newest_at, newest = self.samples[-1]
+        at, value = self._at, self._value
         if window <= LAST:
-            start = len(self.samples) - 2
-        else:
-            start = 0
-            for i in range(len(self.samples) - 2, -1, -1):
-                if self.samples[i][0] <= newest_at - window:
-                    start = i
-                    break
-        span = list(self.samples)[start:]
-        seconds = newest_at - span[0][0]
-        if any(later < earlier for (_, earlier), (_, later) in zip(span, span[1:], strict=False)):
+            start = n - 2
+        else:  # the newest sample at or before the window's start; the oldest if none is
+            start = min(max(bisect_right(at, at[-1] - window) - 1, 0), n - 2)
+        seconds = at[-1] - at[start]
+        # Only the window's samples are looked at, not the 30 minutes held: a fall in it
+        # is a reset.
+        if any(value[i + 1] < value[i] for i in range(start, n - 1)):
             return Delta(None, seconds, reset=True)
-        return Delta(newest - span[0][1], seconds)
+        return Delta(value[-1] - value[start], seconds)
 
     def series(self) -> list[tuple[float, float]]:
         """Per-second rates between consecutive samples (for graphs); resets are skipped."""
         out = []
-        samples = list(self.samples)
+        samples = self.samples
         for (t0, v0), (t1, v1) in zip(samples, samples[1:], strict=False):
             if v1 >= v0 and t1 > t0:
                 out.append((t1, (v1 - v0) / (t1 - t0)))
@@ -163,7 +179,7 @@ class Histories:
             return ()
         rest_at = dict(b.samples)
         out = []
-        samples = list(a.samples)
+        samples = a.samples
         for (t0, p0), (t1, p1) in zip(samples, samples[1:], strict=False):
             if t0 in rest_at and t1 in rest_at:
                 dp, dr = p1 - p0, rest_at[t1] - rest_at[t0]

@@ -24,7 +24,7 @@ from wpfarm_tui.status.backups import (
     files_level,
 )
 from wpfarm_tui.widgets import cells as c
-from wpfarm_tui.widgets.base_pane import BasePane
+from wpfarm_tui.widgets.base_pane import BasePane, set_text
 from wpfarm_tui.widgets.keyed_table import KeyedTable
 
 COLUMNS = (
@@ -61,7 +61,7 @@ class BackupsPane(BasePane):
                          id="backups-table")
 
     def render_snapshot(self, snapshot: BackupsSnapshot, degraded: bool) -> None:
-        self.query_one("#backups-summary", Static).update(self._summary(snapshot))
+        set_text(self.query_one("#backups-summary", Static), self._summary(snapshot))
         table = self.query_one("#backups-table", KeyedTable)
         self.sync_table(table, snapshot.sites, lambda r: r.domain, self._cells, degraded)
 

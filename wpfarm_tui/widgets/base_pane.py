@@ -26,6 +26,13 @@ from wpfarm_tui.widgets.keyed_table import KeyedTable
 STALE_NOTE = "STALE · source down, last rows kept"
 
 
+def set_text(widget: Static, content: Text | str) -> None:
+    """`widget.update(content)` unless it already shows exactly that: Static.update re-lays
+    the whole screen out, and most polls change nothing in a summary line."""
+    if widget.content != content:
+        widget.update(content)
+
+
 class BasePane(Vertical):
     """A tab's content. Subclasses compose their tables and fill them in `render_snapshot`."""
 
@@ -100,7 +107,7 @@ class BasePane(Vertical):
     def _show_errors(self, failing: list[SourceHealth]) -> None:
         line = self.error_line
         if not failing:
-            line.update("")
+            set_text(line, "")
             line.display = False
             return
         text = Text()
@@ -110,7 +117,7 @@ class BasePane(Vertical):
             text.append(f"✖ {source.name} {source.state.upper()}", style="bold")
             if source.error:
                 text.append(f": {source.error}")
-        line.update(text)
+        set_text(line, text)
         line.tooltip = text.plain
         line.display = True
 

@@ -11,7 +11,7 @@ from textual.widgets import Static
 from wpfarm_tui.status.model import EdgeSnapshot, Router
 from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.widgets import cells as c
-from wpfarm_tui.widgets.base_pane import BasePane
+from wpfarm_tui.widgets.base_pane import BasePane, set_text
 from wpfarm_tui.widgets.keyed_table import KeyedTable
 
 COLUMNS = (
@@ -39,7 +39,7 @@ class EdgePane(BasePane):
         yield KeyedTable(COLUMNS, title="Traefik routers", id="routers-table")
 
     def render_snapshot(self, snapshot: EdgeSnapshot, degraded: bool) -> None:
-        self.query_one("#edge-summary", Static).update(self._summary(snapshot))
+        set_text(self.query_one("#edge-summary", Static), self._summary(snapshot))
         table = self.query_one("#routers-table", KeyedTable)
         self.sync_table(table, snapshot.routers, lambda r: r.name, self._cells, degraded)
 

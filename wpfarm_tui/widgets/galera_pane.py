@@ -13,7 +13,7 @@ from wpfarm_tui.status.rates import Rate
 from wpfarm_tui.status.texts import credentials_fix
 from wpfarm_tui.status.thresholds import Level
 from wpfarm_tui.widgets import cells as c
-from wpfarm_tui.widgets.base_pane import BasePane
+from wpfarm_tui.widgets.base_pane import BasePane, set_text
 from wpfarm_tui.widgets.keyed_table import KeyedTable
 
 COLUMNS = (
@@ -45,7 +45,7 @@ class GaleraPane(BasePane):
         yield KeyedTable(COLUMNS, title="Galera nodes", id="galera-table")
 
     def render_snapshot(self, snapshot: GaleraSnapshot, degraded: bool) -> None:
-        self.query_one("#galera-summary", Static).update(self._summary(snapshot))
+        set_text(self.query_one("#galera-summary", Static), self._summary(snapshot))
         table = self.query_one("#galera-table", KeyedTable)
         self.sync_table(table, snapshot.nodes, lambda n: n.name, self._cells, degraded)
 

@@ -68,6 +68,8 @@ class KeyedTable(DataTable):
         self._title = title
         self.border_title = Text(title)
         self._stale = False
+        self._stale_note: str | None = None
+        self._shown_title: str | None = title  # what border_title shows (None: nothing)
 
     # ------------------------------------------------------------ properties
     @property
@@ -265,7 +267,11 @@ class KeyedTable(DataTable):
     # ------------------------------------------------------------ stale marking
     def set_stale(self, stale: bool, note: str = "STALE") -> None:
         """Mark the rows as old data (the source is down); they stay on screen."""
-        self._stale = stale
+        # Setting a border title repaints the whole table, even to the same text: only
+        # when it changed (a sync sets both on every poll).
+        if (stale, note if stale else None) == (self._stale, self._stale_note):
+            return
+        self._stale, self._stale_note = stale, note if stale else None
         self.set_class(stale, "-stale")
         self.border_subtitle = Text(note) if stale else None
 
@@ -281,7 +287,9 @@ class KeyedTable(DataTable):
         if shown and self._sort is not None:
             label = self.columns[self._sort].label.plain  # type: ignore[index]
             shown += f" · by {label} {'↓' if self._descending else '↑'}"
-        self.border_title = Text(shown) if shown else None
+        if (shown or None) != self._shown_title:
+            self._shown_title = shown or None
+            self.border_title = Text(shown) if shown else None
 
     # ------------------------------------------------------------ tooltips
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

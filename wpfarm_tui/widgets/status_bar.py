@@ -29,6 +29,7 @@ class StatusBar(Static):
         self.refreshed_at: str | None = None
         self.problems: tuple[SourceHealth, ...] = ()
         self.palette = Palette()
+        self._shape: tuple[tuple[tuple[Level, str], ...], int] | None = None
 
     def on_mount(self) -> None:
         self._render_bar()
@@ -73,7 +74,13 @@ class StatusBar(Static):
                 line.append(f"{mark} {source.name} {source.state}", style=f"bold {colour}")
                 if source.error:
                     line.append(f": {source.error}", style=colour)
-        self.update(line)
+        # The clock ticks every poll, in the same width: re-lay the screen out (Static.update
+        # does by default) only when the bar may wrap to another height.
+        shape = (tuple((s.level, _describe(s)) for s in self.problems),
+                 len(self.refreshed_at or ""))
+        if line != self.content:
+            self.update(line, layout=shape != self._shape)
+        self._shape = shape
         self.tooltip = self.problem_text or None
 
 
