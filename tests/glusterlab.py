@@ -117,8 +117,18 @@ class ScratchVolume:
         time.sleep(1.5)
 
     def start_force(self) -> None:
-        self.client.start(self.name, force=True)
-        wait_for(lambda: all(self.online().values()), 15, "every brick online")
+        """`volume start force` until every brick is online: a start that came before
+        glusterd saw the brick die starts nothing (seen on a loaded CI machine), so it is
+        asked again every 5 s, as the brick-start procedure does."""
+        deadline = time.monotonic() + 60
+        while True:
+            self.client.start(self.name, force=True)
+            try:
+                wait_for(lambda: all(self.online().values()), 5, "every brick online")
+                return
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
 
     def wait_client_on(self, i: int) -> None:
         """The mount has reconnected to brick i: a file written now reaches its directory."""

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.lab
 # (tests/ui/test_serve_browser.py shows a refusal there).
 READS = {"status", "console", "serve", "alerts", "incidents", "bans", "backups",
          "redis status", "site list", "site info", "site logs", "service logs",
-         "record", "storage"}  # record polls as status does, into a file on this machine
+         "record", "storage", "nodes", "traffic"}  # record polls as status does, into a file
 NOT_THE_FARM = {
     "init": "writes a new farm.yaml on this machine",
     "render": "writes the stack files on this machine; `deploy` is what changes the farm",
