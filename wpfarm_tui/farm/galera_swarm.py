@@ -60,6 +60,7 @@ BEGIN, END = "__wpfarm_galera_begin__", "__wpfarm_galera_end__"
 # A task's start and a peer's first passing health check: waited for while Swarm's task
 # states move; two minutes with none is stuck (the stack's check runs every 10 s).
 START_PATIENCE = Patience(stall=120.0, ceiling=1800.0)
+STRAY_WAIT_S = 20.0  # a task still wanted after a scale to 0, before a forced update
 
 # Task states: before the container starts, and terminal ones.
 _PRE_START = {"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready"}
@@ -587,6 +588,19 @@ class SwarmGaleraControl:
         svc = self._inspect(node)
         if svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas") != 0:
             self._update(svc, scaled_spec(svc["Spec"], 0))
+        # A restart Swarm scheduled just before a scale to 0 (a crash, then the scale within
+        # the restart delay) was seen starting anyway and kept "starting" at 0 replicas on
+        # a loaded CI machine: a forced update makes the orchestrator reconcile it away.
+        deadline = time.monotonic() + STRAY_WAIT_S
+        while time.monotonic() < deadline:
+            if not any(self._alive(t) for t in self._tasks(svc["ID"])):
+                break
+            time.sleep(self.poll)
+        else:
+            svc = self._inspect(node)
+            spec = scaled_spec(svc["Spec"], 0)
+            spec["TaskTemplate"]["ForceUpdate"] = _force(svc["Spec"]) + 1
+            self._update(svc, spec)
         self._wait_ended(svc, node, lambda t: True, "still has a task")
 
     def is_running(self, node: str) -> bool:
