@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import re
 import resource
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.load import cpu_burner
 from wpfarm_tui.farm.prometheus import PrometheusClient, range_step
 from wpfarm_tui.inventory import Farm
 from wpfarm_tui.status.model import NodeMetrics, NodesSnapshot
@@ -100,22 +99,14 @@ def test_figures_match_what_node_exporter_reports(collector: NodesCollector) -> 
     assert row["cpu%"] == m.cpu_pct and row["disk%"] == m.disk_pct
 
 
-BURN = ("import time\n"
-        "end = time.monotonic() + float(__import__('sys').argv[1])\n"
-        "while time.monotonic() < end:\n"
-        "    pass\n")
-
-
 def test_a_bounded_cpu_burner_moves_the_cpu_column(collector: NodesCollector) -> None:
     _, before = _figures(collector)
     cores = os.cpu_count() or 1
     seconds = 15.0
     used_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     # One busy loop per core, each stopping by itself after `seconds`.
-    burners = [subprocess.Popen([sys.executable, "-c", BURN, str(seconds)])
-               for _ in range(cores)]
-    for b in burners:
-        assert b.wait(timeout=seconds + 30) == 0
+    with cpu_burner(cores, seconds):
+        time.sleep(seconds + 0.5)
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     burnt = (used.ru_utime - used_before.ru_utime) + (used.ru_stime - used_before.ru_stime)
     time.sleep(2 * SCRAPE_S + 0.5)  # two scrapes after the burn
